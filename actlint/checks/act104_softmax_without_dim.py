@@ -1,0 +1,76 @@
+"""ACT104 softmax-without-dim: a PyTorch softmax whose dimension is left implicit."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from actlint.checks.base import Rule
+from actlint.findings import Fix
+
+# qualified name -> index of the positional ``dim`` argument
+_MODULES = {
+    "torch.nn.Softmax": 0,
+    "torch.nn.LogSoftmax": 0,
+    "torch.nn.Softmin": 0,
+}
+_FUNCTIONS = {
+    "torch.nn.functional.softmax": 1,
+    "torch.nn.functional.log_softmax": 1,
+    "torch.nn.functional.softmin": 1,
+}
+
+
+def _dim_argument(call: cst.Call, position: int) -> cst.Arg | None:
+    positional = 0
+    for arg in call.args:
+        if arg.star:  # *args may carry dim: not provably missing
+            return arg
+        if arg.keyword is not None:
+            if arg.keyword.value == "dim":
+                return arg
+            continue
+        if positional == position:
+            return arg
+        positional += 1
+    return None
+
+
+class SoftmaxWithoutDim(Rule):
+    code = "ACT104"
+    name = "softmax-without-dim"
+    summary = "PyTorch softmax, log-softmax or softmin called without dim"
+    tokens = ("oftmax", "oftmin")
+
+    def check(self):
+        for call in self.index.calls:
+            qualname = self.index.call_name(call)
+            position = _MODULES.get(qualname, _FUNCTIONS.get(qualname))
+            if position is None:
+                continue
+            arg = _dim_argument(call, position)
+            if arg is not None and not (isinstance(arg.value, cst.Name) and arg.value.value == "None"):
+                continue
+            short = qualname.rsplit(".", 1)[1]
+            yield self.finding(
+                call,
+                f"{short} without dim: PyTorch picks dim 0 for 0-, 1- and 3-D input, which normalises "
+                f"across the batch; pass dim=-1 (or the class dimension)",
+                fix=self._fix(call, arg),
+            )
+
+    def _fix(self, call: cst.Call, arg: cst.Arg | None) -> Fix | None:
+        if arg is not None and arg.keyword is None:
+            return None  # an explicit positional None: leave it to the author
+        if arg is not None:
+            new_args = [a.with_changes(value=cst.parse_expression("-1")) if a is arg else a for a in call.args]
+        else:
+            tail = cst.Arg(keyword=cst.Name("dim"), value=cst.parse_expression("-1"),
+                           equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
+                                                 whitespace_after=cst.SimpleWhitespace("")))
+            args = list(call.args)
+            if args and args[-1].comma is cst.MaybeSentinel.DEFAULT:
+                args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+            new_args = args + [tail]
+        replacement = self.index.module.code_for_node(call.with_changes(args=new_args))
+        line, col, end_line, end_col = self.index.position(call)
+        return Fix(replacement, line, col, end_line, end_col, safe=False)

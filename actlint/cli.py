@@ -1,0 +1,150 @@
+"""The ``actlint`` command: arguments, exit codes, and ``actlint rule``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from actlint import __version__
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+FORMATS = ("text", "json", "sarif", "github")
+
+
+def _codes(value: str) -> tuple[str, ...]:
+    return tuple(c.strip().upper() for c in value.split(",") if c.strip())
+
+
+def _lint_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="actlint",
+        description="Find activation, loss and initialisation mistakes in PyTorch and Keras model code. "
+                    "Plain linting reads source only: it never imports or runs your code.",
+        epilog="Rule pages: 'actlint rule CODE', or 'actlint rule --all' for the table. "
+               "Exit status: 0 clean, 1 findings, 2 usage or internal error.",
+    )
+    parser.add_argument("paths", nargs="*", help="files or folders (default: the current folder)")
+    parser.add_argument("--select", type=_codes, help="comma-separated codes or prefixes to run (e.g. ACT1,ACT104)")
+    parser.add_argument("--extend-select", type=_codes, help="codes to run in addition to the configured ones")
+    parser.add_argument("--ignore", type=_codes, help="comma-separated codes or prefixes to skip")
+    parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    parser.add_argument("--config", type=Path, help="pyproject.toml to read instead of the nearest one")
+    parser.add_argument("--no-gitignore", action="store_true", help="lint files that .gitignore excludes")
+    parser.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: all cores)")
+    parser.add_argument("--output", "-o", type=Path, help="write the report to this file instead of stdout")
+    parser.add_argument("--version", action="version", version=f"actlint {__version__}")
+    return parser
+
+
+def _rule_command(argv: list[str]) -> int:
+    from actlint.checks import all_rules
+    from actlint.pages import read_page
+
+    parser = argparse.ArgumentParser(prog="actlint rule", description="Print a rule's page.")
+    parser.add_argument("code", nargs="?", help="a rule code such as ACT104, or a rule name")
+    parser.add_argument("--all", action="store_true", help="a table of every rule")
+    args = parser.parse_args(argv)
+    rules = all_rules()
+    if args.all or not args.code:
+        width = max(len(r.name) for r in rules.values())
+        for code, rule in rules.items():
+            print(f"{code}  {rule.name:<{width}}  {rule.summary}")
+        return EXIT_CLEAN
+    wanted = args.code.strip()
+    code = next((c for c, r in rules.items() if c == wanted.upper() or r.name == wanted), None)
+    if code is None:
+        print(f"actlint: unknown rule {wanted!r}; 'actlint rule --all' lists them", file=sys.stderr)
+        return EXIT_ERROR
+    page = read_page(code)
+    if page is None:
+        print(f"actlint: rule {code} has no page installed", file=sys.stderr)
+        return EXIT_ERROR
+    sys.stdout.write(page if page.endswith("\n") else page + "\n")
+    return EXIT_CLEAN
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] == "rule":
+            return _rule_command(argv[1:])
+        return _lint_command(argv)
+    except KeyboardInterrupt:
+        print("actlint: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        return EXIT_ERROR
+
+
+def _lint_command(argv: list[str]) -> int:
+    from actlint.checks import all_rules
+    from actlint.config import ConfigError, load_config
+    from actlint.discover import discover
+    from actlint.engine import lint_paths
+    from actlint.output import FORMATTERS
+
+    parser = _lint_parser()
+    args = parser.parse_args(argv)
+    paths = args.paths or ["."]
+    rules = all_rules()
+    try:
+        config = load_config(Path(paths[0]), explicit=args.config,
+                             rule_names={c: r.name for c, r in rules.items()})
+        _check_rule_options(config, rules)
+    except ConfigError as exc:
+        print(f"actlint: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    for given in (args.select or ()) + (args.ignore or ()) + (args.extend_select or ()):
+        if given != "ALL" and not any(code.startswith(given) for code in rules):
+            print(f"actlint: {given!r} matches no rule code; 'actlint rule --all' lists them", file=sys.stderr)
+            return EXIT_ERROR
+    config = config.with_overrides(
+        select=args.select,
+        extend_select=args.extend_select,
+        ignore=(config.ignore + args.ignore) if args.ignore else None,
+        respect_gitignore=False if args.no_gitignore else None,
+    )
+    if args.jobs is not None and args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+
+    found = discover(paths, config)
+    for missing in found.missing:
+        print(f"actlint: {missing}: no such file or folder", file=sys.stderr)
+    report = lint_paths(found.files, config, jobs=args.jobs)
+    findings = report.findings
+
+    rendered = FORMATTERS[args.format](findings)
+    if args.output:
+        from actlint.atomic import write_text_atomic
+        write_text_atomic(args.output, rendered)
+    else:
+        sys.stdout.write(rendered)
+    for notice in report.notices:
+        print(f"actlint: {notice}", file=sys.stderr)
+    for error in report.errors:
+        print(f"actlint: {error}", file=sys.stderr)
+    if not found.files and not found.missing:
+        print("actlint: no Python files found in " + ", ".join(paths), file=sys.stderr)
+
+    if report.errors or found.missing:
+        return EXIT_ERROR
+    if findings and not args.exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+def _check_rule_options(config, rules) -> None:
+    from actlint.config import ConfigError
+
+    for code, options in config.rule_options:
+        known = rules[code].options
+        for key, _ in options:
+            if key not in known:
+                names = ", ".join(sorted(known)) or "none"
+                raise ConfigError(f"[tool.actlint.{code}] unknown option {key!r} (options: {names})")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

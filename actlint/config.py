@@ -1,0 +1,163 @@
+"""Settings: ``[tool.actlint]`` in the nearest pyproject.toml, then CLI overrides."""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DEFAULT_EXCLUDE = (
+    ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "__pycache__", ".mypy_cache",
+    ".pytest_cache", ".ruff_cache", ".actlint_cache", "node_modules", "build", "dist", "site-packages",
+)
+DEFAULT_MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
+class ConfigError(Exception):
+    """A setting that cannot be used; the CLI reports it and exits 2."""
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path = field(default_factory=Path.cwd)
+    source: Path | None = None  # the pyproject.toml read, if any
+    select: tuple[str, ...] | None = None  # None: every default rule
+    extend_select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+    extend_exclude: tuple[str, ...] = ()
+    respect_gitignore: bool = True
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    rule_options: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    verify: tuple[tuple[str, Any], ...] = ()
+
+    def with_overrides(self, **changes: Any) -> "Config":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def options_for(self) -> dict[str, dict[str, Any]]:
+        return {code: dict(opts) for code, opts in self.rule_options}
+
+    def enabled_codes(self, relpath: str, known: dict[str, Any]) -> frozenset[str]:
+        """The rule codes that run on a file (a path relative to the config root)."""
+        if self.select is None:
+            chosen = {code for code, rule in known.items() if rule.default}
+        else:
+            chosen = {code for code in known if _matches(code, self.select)}
+        chosen |= {code for code in known if _matches(code, self.extend_select)}
+        ignored = set(self.ignore)
+        for pattern, codes in self.per_file_ignores:
+            if path_matches(relpath, pattern):
+                ignored.update(codes)
+        return frozenset(code for code in chosen if not _matches(code, tuple(ignored)))
+
+    def is_excluded(self, relpath: str) -> bool:
+        patterns = self.exclude + self.extend_exclude
+        return any(path_matches(relpath, p) for p in patterns)
+
+
+def _matches(code: str, prefixes: tuple[str, ...]) -> bool:
+    return any(p == "ALL" or code.startswith(p) for p in prefixes)
+
+
+def path_matches(relpath: str, pattern: str) -> bool:
+    """Glob match against the whole relative path, or any of its components."""
+    relpath = relpath.replace("\\", "/")
+    pattern = pattern.rstrip("/")
+    if fnmatch.fnmatch(relpath, pattern) or fnmatch.fnmatch(relpath, pattern + "/*"):
+        return True
+    return "/" not in pattern and any(fnmatch.fnmatch(part, pattern) for part in relpath.split("/"))
+
+
+def find_pyproject(start: Path) -> Path | None:
+    start = start.resolve()
+    if start.is_file():
+        start = start.parent
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _codes(value: Any, key: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"[tool.actlint] {key} must be a list of rule codes, got {value!r}")
+    return tuple(v.strip().upper() for v in value)
+
+
+def _patterns(value: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"[tool.actlint] {key} must be a list of glob patterns, got {value!r}")
+    return tuple(value)
+
+
+_KNOWN_KEYS = {
+    "select", "extend-select", "ignore", "per-file-ignores", "exclude", "extend-exclude",
+    "respect-gitignore", "max-file-size", "verify",
+}
+
+
+def load_config(start: Path, explicit: Path | None = None, rule_names: dict[str, str] | None = None) -> Config:
+    """Read ``[tool.actlint]`` from ``explicit`` or the pyproject.toml nearest ``start``."""
+    path = explicit or find_pyproject(start)
+    if path is None:
+        return Config(root=Path.cwd())
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc}") from exc
+    section = data.get("tool", {}).get("actlint", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: [tool.actlint] must be a table")
+    return config_from_table(section, root=path.parent, source=path, rule_names=rule_names or {})
+
+
+def config_from_table(section: dict[str, Any], root: Path, source: Path | None,
+                      rule_names: dict[str, str]) -> Config:
+    by_name = {name: code for code, name in rule_names.items()}
+    kwargs: dict[str, Any] = {"root": root, "source": source}
+    options: dict[str, dict[str, Any]] = {}
+    for key, value in section.items():
+        normal = key.replace("_", "-")
+        if normal == "select":
+            kwargs["select"] = _codes(value, key)
+        elif normal == "extend-select":
+            kwargs["extend_select"] = _codes(value, key)
+        elif normal == "ignore":
+            kwargs["ignore"] = _codes(value, key)
+        elif normal == "exclude":
+            kwargs["exclude"] = _patterns(value, key)
+        elif normal == "extend-exclude":
+            kwargs["extend_exclude"] = _patterns(value, key)
+        elif normal == "per-file-ignores":
+            if not isinstance(value, dict):
+                raise ConfigError(f"[tool.actlint] {key} must be a table of glob = [codes]")
+            kwargs["per_file_ignores"] = tuple((p, _codes(c, f"{key}.{p}")) for p, c in value.items())
+        elif normal == "respect-gitignore":
+            kwargs["respect_gitignore"] = bool(value)
+        elif normal == "max-file-size":
+            if not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"[tool.actlint] {key} must be a positive number of bytes")
+            kwargs["max_file_bytes"] = value
+        elif normal == "verify":
+            if not isinstance(value, dict):
+                raise ConfigError(f"[tool.actlint] {key} must be a table")
+            kwargs["verify"] = tuple(value.items())
+        elif isinstance(value, dict) and (key.upper() in rule_names or key in by_name):
+            code = key.upper() if key.upper() in rule_names else by_name[key]
+            options.setdefault(code, {}).update({k.replace("-", "_"): v for k, v in value.items()})
+        else:
+            known = ", ".join(sorted(_KNOWN_KEYS))
+            raise ConfigError(f"[tool.actlint] unknown key {key!r} (known: {known}, or a rule code/name table)")
+    kwargs["rule_options"] = tuple((code, tuple(sorted(o.items()))) for code, o in sorted(options.items()))
+    return Config(**kwargs)

@@ -1,0 +1,189 @@
+"""Lint one file (read → skip by tokens → parse → index → checks → noqa) and many files."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tokenize
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path
+
+import libcst as cst
+
+from actlint.checks import FileContext, all_rules
+from actlint.config import Config
+from actlint.findings import Finding, InternalError
+from actlint.index import FileIndex
+from actlint.noqa import is_suppressed, suppressions
+
+FRAMEWORK_TOKENS = ("torch", "keras", "tensorflow")
+MAX_NESTING = 150  # bracket depth beyond which the parser's recursion is not trusted
+
+
+@dataclass
+class FileResult:
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[InternalError] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    parsed: bool = False
+
+
+@dataclass
+class Report:
+    results: list[FileResult] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return sorted((f for r in self.results for f in r.findings), key=lambda f: f.sort_key)
+
+    @property
+    def errors(self) -> list[InternalError]:
+        return [e for r in self.results for e in r.errors]
+
+    @property
+    def notices(self) -> list[str]:
+        return [n for r in self.results for n in r.notices]
+
+
+def _unreadable(path: str, message: str, line: int = 1, column: int = 1) -> Finding:
+    return Finding("ACT000", "unreadable-file", message, path, line, column, line, column)
+
+
+def decode(data: bytes) -> str:
+    """Text of a Python source, honouring a PEP 263 coding cookie (UTF-8 otherwise)."""
+    if b"\x00" in data:
+        raise ValueError("not a Python source file (it contains NUL bytes)")
+    try:
+        encoding, _ = tokenize.detect_encoding(BytesIO(data).readline)
+    except SyntaxError as exc:
+        raise ValueError(f"cannot decode: {exc}") from exc
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise ValueError(f"cannot decode as {encoding}: {exc}") from exc
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def max_bracket_depth(text: str) -> int:
+    depth = deepest = 0
+    for char in text:
+        if char in "([{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif char in ")]}" and depth:
+            depth -= 1
+    return deepest
+
+
+def _rules_for(codes: frozenset[str]):
+    rules = all_rules()
+    return [rules[c] for c in sorted(codes) if c in rules and c != "ACT000"]
+
+
+def lint_text(text: str, path: str, config: Config, codes: frozenset[str]) -> FileResult:
+    """Lint source text already read; ``codes`` are the rules enabled for this file."""
+    result = FileResult(path)
+    rules = _rules_for(codes)
+    if not rules:
+        return result
+    if not any(tok in text for tok in FRAMEWORK_TOKENS):
+        return result
+    if not any(tok in text for rule in rules for tok in rule.tokens):
+        return result
+    depth = max_bracket_depth(text)
+    if depth > MAX_NESTING:
+        if "ACT000" in codes:
+            result.findings.append(_unreadable(
+                path, f"not analysed: brackets nest {depth} deep (actlint's limit is {MAX_NESTING})"))
+        return result
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        if "ACT000" in codes:
+            message = str(exc).strip().splitlines()[0]
+            result.findings.append(_unreadable(path, f"syntax error: {message}", exc.raw_line, exc.raw_column + 1))
+        return result
+    except RecursionError:
+        if "ACT000" in codes:
+            result.findings.append(_unreadable(path, "not analysed: the file nests too deeply for the parser"))
+        return result
+    result.parsed = True
+    index = FileIndex(module)
+    ctx = FileContext(path=path, text=text, index=index, options=config.options_for())
+    noqa = suppressions(text)
+    for rule_class in rules:
+        try:
+            for finding in rule_class(ctx).check():
+                if not is_suppressed(finding.code, finding.line, noqa):
+                    result.findings.append(finding)
+        except RecursionError:
+            result.errors.append(InternalError(path, rule_class.code, "the file nests too deeply to analyse"))
+        except Exception as exc:  # a rule bug must not lose the other files' results
+            result.errors.append(InternalError(path, rule_class.code, f"{type(exc).__name__}: {exc}"))
+    result.findings.sort(key=lambda f: f.sort_key)
+    return result
+
+
+def display_path(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def lint_file(path: Path, config: Config) -> FileResult:
+    shown = display_path(path)
+    codes = config.enabled_codes(_relative_to_root(path, config), all_rules())
+    try:
+        size = path.stat().st_size
+        if size > config.max_file_bytes:
+            result = FileResult(shown)
+            result.notices.append(
+                f"{shown}: skipped: {size / 1e6:.1f} MB is over the {config.max_file_bytes / 1e6:.1f} MB "
+                f"limit (max-file-size)")
+            return result
+        data = path.read_bytes()
+    except OSError as exc:
+        result = FileResult(shown)
+        if "ACT000" in codes:
+            result.findings.append(_unreadable(shown, f"cannot read: {exc.strerror or exc}"))
+        return result
+    try:
+        text = decode(data)
+    except ValueError as exc:
+        result = FileResult(shown)
+        if "ACT000" in codes:
+            result.findings.append(_unreadable(shown, str(exc)))
+        return result
+    return lint_text(text, shown, config, codes)
+
+
+def _relative_to_root(path: Path, config: Config) -> str:
+    try:
+        return path.resolve().relative_to(config.root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _lint_batch(args: tuple[list[Path], Config]) -> list[FileResult]:
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 5000))
+    paths, config = args
+    return [lint_file(p, config) for p in paths]
+
+
+def lint_paths(files: list[Path], config: Config, jobs: int | None = None) -> Report:
+    """Lint many files, in parallel when it pays; results come back in input order."""
+    jobs = jobs or os.cpu_count() or 1
+    if jobs <= 1 or len(files) < 8:
+        return Report(_lint_batch((files, config)))
+    size = max(1, min(32, len(files) // (jobs * 4)))
+    batches = [(files[i:i + size], config) for i in range(0, len(files), size)]
+    report = Report()
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for results in pool.map(_lint_batch, batches):
+            report.results.extend(results)
+    return report

@@ -1,0 +1,63 @@
+"""What a check reports: one finding per mistake, with its place in the file."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A replacement of the text between two positions (1-based lines, 1-based columns)."""
+
+    replacement: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    safe: bool = True
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    name: str
+    message: str
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    fix: Fix | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.path, self.line, self.column, self.code)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {
+            "code": self.code,
+            "name": self.name,
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
+            "end_column": self.end_column,
+            "message": self.message,
+            "fix": asdict(self.fix) if self.fix else None,
+        }
+        data.update(self.extra)
+        return data
+
+
+@dataclass(frozen=True)
+class InternalError:
+    """A failure inside actlint itself (a rule that raised): reported, never fatal to other files."""
+
+    path: str
+    rule: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: internal error in {self.rule}: {self.error}"

@@ -1,0 +1,63 @@
+"""SARIF 2.1.0, as GitHub code scanning reads it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePath
+
+from actlint import __version__
+from actlint.checks import all_rules
+from actlint.findings import Finding
+from actlint.pages import page_url, read_page
+
+
+def _rule_descriptor(code: str, rule) -> dict:
+    page = read_page(code) or rule.summary
+    return {
+        "id": code,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": rule.summary},
+        "helpUri": page_url(code),
+        "help": {"text": page, "markdown": page},
+        "defaultConfiguration": {"level": "error" if code == "ACT000" else "warning"},
+        "properties": {"tags": ["machine-learning", "correctness"]},
+    }
+
+
+def render(findings: list[Finding]) -> str:
+    rules = all_rules()
+    codes = list(rules)
+    results = []
+    for f in findings:
+        results.append({
+            "ruleId": f.code,
+            "ruleIndex": codes.index(f.code) if f.code in codes else -1,
+            "level": "error" if f.code == "ACT000" else "warning",
+            "message": {"text": f.message},
+            "locations": [{
+                "physicalLocation": {
+                    "artifactLocation": {"uri": PurePath(f.path).as_posix(), "uriBaseId": "%SRCROOT%"},
+                    "region": {
+                        "startLine": f.line,
+                        "startColumn": f.column,
+                        "endLine": f.end_line,
+                        "endColumn": f.end_column,
+                    },
+                }
+            }],
+        })
+    log = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "actlint",
+                "version": __version__,
+                "informationUri": "https://github.com/actlint/actlint",
+                "rules": [_rule_descriptor(code, rule) for code, rule in rules.items()],
+            }},
+            "results": results,
+        }],
+    }
+    return json.dumps(log, indent=2) + "\n"

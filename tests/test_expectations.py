@@ -1,0 +1,41 @@
+"""Every fixture and every shared case gives exactly the findings its comments name."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ROOT, SHARED_CASES
+from expectations import mismatches, python_files
+
+from actlint.checks import all_rules
+
+RULE_CODES = {code for code in all_rules() if code != "ACT000"}
+FIXTURES = python_files(ROOT / "fixtures")
+
+
+def _check(path, lint):
+    text = path.read_text(encoding="utf-8")
+    findings = lint(text, path=str(path))
+    problems = mismatches(text, findings, RULE_CODES)
+    assert not problems, f"{path.name}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=[str(p.relative_to(ROOT / "fixtures")) for p in FIXTURES])
+def test_fixture(path, lint):
+    _check(path, lint)
+
+
+def _shared_cases():
+    if not SHARED_CASES.is_dir():
+        return [pytest.param(None, marks=pytest.mark.skip(reason=f"{SHARED_CASES} is absent (a fresh clone has no ../shared)"))]
+    return python_files(SHARED_CASES)
+
+
+@pytest.mark.parametrize("path", _shared_cases(), ids=lambda p: p.name if p else "absent")
+def test_shared_case(path, lint):
+    _check(path, lint)
+
+
+def test_fixtures_exist_for_every_rule():
+    have = {p.parent.name.upper() for p in FIXTURES}
+    missing = sorted(code for code in RULE_CODES if code not in have)
+    assert not missing, f"rules without a fixtures/<code>/ folder: {missing}"

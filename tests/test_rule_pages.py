@@ -1,0 +1,65 @@
+"""Each rule's page exists, has the sections users expect, and its examples lint as they say."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from actlint.checks import all_rules
+from actlint.pages import read_page
+
+SECTIONS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Fix safety",
+            "## How `--verify` confirms it")
+CODES = list(all_rules())
+
+
+def _block(page: str, heading: str) -> str:
+    section = page.split(heading, 1)[1].split("\n## ", 1)[0]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match, f"no python example under {heading}"
+    return match.group(1)
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_page_has_sections(code):
+    page = read_page(code)
+    assert page is not None, f"rules/{code}.md is missing"
+    assert page.startswith(f"# {code} {all_rules()[code].name}\n")
+    for heading in SECTIONS:
+        assert heading in page, f"{code}: missing section {heading!r}"
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_page_examples(code, lint):
+    page = read_page(code)
+    select = None if code == "ACT000" else code  # ACT000 comes from the engine, not a check
+    bad = [f for f in lint(_block(page, "## Example"), select=select) if f.code == code]
+    good = [f for f in lint(_block(page, "## Use instead"), select=select) if f.code == code]
+    assert [f.code for f in bad] and {f.code for f in bad} == {code}, f"{code}: Example gave {bad}"
+    assert good == [], f"{code}: 'Use instead' gave {good}"
+
+
+def test_rule_command_prints_page():
+    out = subprocess.run([sys.executable, "-m", "actlint", "rule", "ACT104"], capture_output=True, text=True)
+    assert out.returncode == 0
+    assert out.stdout.startswith("# ACT104 softmax-without-dim")
+    assert "## Fix safety" in out.stdout
+
+
+def test_rule_command_by_name_and_unknown():
+    by_name = subprocess.run([sys.executable, "-m", "actlint", "rule", "softmax-without-dim"],
+                             capture_output=True, text=True)
+    assert by_name.returncode == 0 and by_name.stdout.startswith("# ACT104")
+    unknown = subprocess.run([sys.executable, "-m", "actlint", "rule", "ACT999"], capture_output=True, text=True)
+    assert unknown.returncode == 2 and "unknown rule" in unknown.stderr
+
+
+def test_rule_all_table():
+    out = subprocess.run([sys.executable, "-m", "actlint", "rule", "--all"], capture_output=True, text=True)
+    assert out.returncode == 0
+    rows = out.stdout.strip().splitlines()
+    assert len(rows) == len(CODES)
+    assert any(row.startswith("ACT104  softmax-without-dim") for row in rows)
