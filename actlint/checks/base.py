@@ -60,6 +60,9 @@ class Rule:
     def check(self) -> Iterator[Finding]:
         raise NotImplementedError
 
+    def line(self, node: cst.CSTNode) -> int:
+        return self.index.position(node)[0]
+
     def finding(self, node: cst.CSTNode, message: str, fix: Fix | None = None, **extra: Any) -> Finding:
         line, col, end_line, end_col = self.index.position(node)
         return Finding(

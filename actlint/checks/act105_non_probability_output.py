@@ -1,0 +1,45 @@
+"""ACT105 non-probability-output: an unbounded output fed to a loss that expects probabilities."""
+
+from __future__ import annotations
+
+from actlint.checks.base import Rule
+from actlint.picture import picture_of
+from actlint.picture.catalog import LEARNED, RELU_FAMILY, UNBOUNDED_OUTPUT
+
+
+class NonProbabilityOutput(Rule):
+    code = "ACT105"
+    name = "non-probability-output"
+    summary = "ReLU, tanh or linear output fed to a loss that expects probabilities"
+    tokens = ("BCELoss", "binary_cross_entropy", "crossentropy", "CrossEntropy", "cross_entropy")
+
+    def check(self):
+        reported: set[int] = set()
+        for site in picture_of(self.ctx).loss_sites:
+            spec = site.spec
+            ops = site.last_ops()
+            if not ops or any(op is None for op in ops):
+                continue
+            for op in ops:
+                message = self._message(spec, op, self.line(site.node))
+                if message is None or id(op.node) in reported:
+                    continue
+                reported.add(id(op.node))
+                yield self.finding(op.node, message)
+
+    @staticmethod
+    def _message(spec, op, loss_line: int) -> str | None:
+        if spec.expects == "probs" and spec.family in ("binary", "categorical"):
+            want = "a sigmoid" if spec.family == "binary" else "a softmax"
+            logits = ("feed the raw output to BCEWithLogitsLoss" if spec.framework == "torch"
+                      else "return logits and set from_logits=True")
+            if op.kind == LEARNED:
+                return (f"this output layer has no activation, but {spec.label} at line {loss_line} expects "
+                        f"probabilities in [0, 1]; end with {want}, or {logits}")
+            if op.fn in UNBOUNDED_OUTPUT:
+                return (f"{op.fn} output is not a probability, but {spec.label} at line {loss_line} expects values "
+                        f"in [0, 1]; use {want} here, or {logits}")
+        if spec.expects == "logits" and spec.family == "categorical" and op.fn in RELU_FAMILY - {"gelu", "silu"}:
+            return (f"{op.fn} on the logits fed to {spec.label} at line {loss_line} clips every negative score "
+                    f"to the same value; return the last layer's output without an activation")
+        return None

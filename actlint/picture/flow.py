@@ -1,0 +1,1015 @@
+"""Follow the data through a file: an abstract interpreter over the model code.
+
+Module code, class bodies and functions are executed over abstract values
+(:mod:`actlint.picture.values`).  A tensor carries the trail of layers that
+produced it, so ``x = torch.sigmoid(self.fc1(x)); x = self.fc2(x)`` leaves the
+trail ``Linear → sigmoid → Linear``.  Calls to functions and methods defined in
+the file are followed with their arguments (bounded depth and budget), so a
+model built in one function and fed to a loss in another is one flow.
+
+Branches are merged into :class:`Union` values; loops over known layer lists
+run once per element, other loops twice (so a layer applied in a loop shows up
+as a stack).  What is not understood becomes an opaque value: it can hide a
+finding, never invent one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from actlint.index import FileIndex
+from actlint.picture import catalog as C
+from actlint.picture.sites import InitSite, LossSite, Picture, TrainingCall
+from actlint.picture.values import (UNKNOWN, ClassRef, Const, Criterion, EachModule, Function, Instance,
+                                    KerasModel, Layer, LayerList, Op, Optimizer, Tensor, Union, Value, Weight,
+                                    options, union)
+
+MAX_DEPTH = 6          # nested calls followed
+MAX_TRAIL = 64         # ops kept per tensor
+MAX_ITEMS = 64         # list elements iterated one by one
+STEP_BUDGET = 60_000   # statements executed per file, inlined calls included
+
+
+@dataclass
+class ClassInfo:
+    node: cst.ClassDef
+    name: str
+    base_exprs: list
+    methods: dict = field(default_factory=dict)
+    framework: str | None = None  # torch | keras | None
+    default: Instance | None = None
+
+
+class Scope:
+    def __init__(self, parent: "Scope | None" = None) -> None:
+        self.vars: dict[str, Value] = {}
+        self.parent = parent
+
+    def get(self, name: str) -> Value | None:
+        scope = self
+        while scope is not None:
+            if name in scope.vars:
+                return scope.vars[name]
+            scope = scope.parent
+        return None
+
+
+class _Frame:
+    def __init__(self, node, reachable: bool) -> None:
+        self.node = node
+        self.returns: list[Value] = []
+        self.reachable = reachable
+
+
+def _int(value: Value) -> int | None:
+    if isinstance(value, Const) and isinstance(value.value, int) and not isinstance(value.value, bool):
+        return value.value
+    return None
+
+
+def _literal(node: cst.BaseExpression):
+    if isinstance(node, cst.Integer):
+        return int(node.value.replace("_", ""), 0)
+    if isinstance(node, cst.Float):
+        return float(node.value.replace("_", ""))
+    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+        value = node.evaluated_value
+        return value.decode("latin-1") if isinstance(value, bytes) else value
+    if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[node.value]
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        inner = _literal(node.expression)
+        if isinstance(inner, (int, float)) and not isinstance(inner, bool):
+            return -inner
+    raise ValueError
+
+
+class Flow:
+    def __init__(self, index: FileIndex) -> None:
+        self.index = index
+        self.resolve = index.bindings.resolve
+        self.picture = Picture()
+        self.module_scope = Scope()
+        self.classes: dict[int, ClassInfo] = {}
+        self.frames: list[_Frame] = []
+        self.steps = 0
+        self.sequentials: list[Layer] = []
+        self.uses_keras = index.bindings.imports_any("keras", "tensorflow")
+        self.fit_frameworks = index.bindings.imports_any("keras", "tensorflow", "lightning", "pytorch_lightning")
+        for node in index.classes:
+            self.classes[id(node)] = ClassInfo(node, node.name.value, [b.value for b in node.bases],
+                                               {s.name.value: s for s in _class_body(node)
+                                                if isinstance(s, cst.FunctionDef)})
+
+    # ------------------------------------------------------------------ driver
+    def run(self) -> Picture:
+        module = self.index.module
+        # Top-level definitions exist before any code runs (forward references are common).
+        for stmt in module.body:
+            if isinstance(stmt, cst.FunctionDef):
+                self.module_scope.vars[stmt.name.value] = Function(stmt, scope=self.module_scope)
+            elif isinstance(stmt, cst.ClassDef):
+                self.module_scope.vars[stmt.name.value] = ClassRef(self.classes[id(stmt)])
+        self.frames.append(_Frame(module, reachable=True))
+        self.exec_block(module.body, self.module_scope)
+        self.frames.pop()
+        # Every function and method on its own, with unknown arguments: library code too.
+        for info in self.classes.values():
+            instance = self.default_instance(info)
+            for name, method in info.methods.items():
+                if name == "__init__":
+                    continue
+                self.invoke(Function(method, bound=instance, owner=info, scope=self.module_scope), [], {},
+                            standalone=True)
+        for fn in self.index.functions:
+            if not self._is_method(fn):
+                self.invoke(Function(fn, scope=self.module_scope), [], {}, standalone=True)
+        for seq in self.sequentials:
+            self.apply(seq, Tensor())
+        return self.picture
+
+    def _is_method(self, fn: cst.FunctionDef) -> bool:
+        parent = self.index.parent(fn)
+        parent = self.index.parent(parent) if isinstance(parent, cst.IndentedBlock) else parent
+        return isinstance(parent, cst.ClassDef)
+
+    # -------------------------------------------------------------- classes
+    def framework_of(self, info: ClassInfo, seen=None) -> str | None:
+        if info.framework is not None:
+            return info.framework or None
+        seen = seen or set()
+        seen.add(id(info))
+        result = ""
+        for base in info.base_exprs:
+            qual = self.resolve(base)
+            if qual in C.TORCH_MODULE_BASES or (qual or "").startswith("torch.nn."):
+                result = "torch"
+            elif qual in C.KERAS_MODEL_BASES or (qual or "").startswith("keras."):
+                result = "keras"
+            else:
+                other = self.class_named(base)
+                if other is not None and id(other) not in seen:
+                    result = self.framework_of(other, seen) or ""
+            if result:
+                break
+        info.framework = result
+        return result or None
+
+    def class_named(self, expr) -> ClassInfo | None:
+        if isinstance(expr, cst.Name):
+            value = self.module_scope.get(expr.value)
+            if isinstance(value, ClassRef):
+                return value.info
+        return None
+
+    def find_method(self, info: ClassInfo, name: str, seen=None) -> tuple[cst.FunctionDef, ClassInfo] | None:
+        if name in info.methods:
+            return info.methods[name], info
+        seen = seen or set()
+        seen.add(id(info))
+        for base in info.base_exprs:
+            other = self.class_named(base)
+            if other is not None and id(other) not in seen:
+                found = self.find_method(other, name, seen)
+                if found:
+                    return found
+        return None
+
+    def is_sequential_subclass(self, info: ClassInfo) -> bool:
+        return any(self.resolve(b) in ("torch.nn.Sequential",) for b in info.base_exprs)
+
+    def default_instance(self, info: ClassInfo) -> Instance:
+        if info.default is None:
+            info.default = Instance(info)
+            self.construct(info.default, [], {}, standalone=True)
+        return info.default
+
+    def construct(self, instance: Instance, args, kwargs, standalone=False) -> None:
+        found = self.find_method(instance.info, "__init__")
+        if found is not None:
+            method, owner = found
+            self.invoke(Function(method, bound=instance, owner=owner, scope=self.module_scope), args, kwargs,
+                        standalone=standalone)
+
+    def call_instance(self, instance: Instance, args, kwargs) -> Value:
+        if "__seq__" in instance.attrs and not self.find_method(instance.info, "forward"):
+            return self.apply(instance.attrs["__seq__"], args[0] if args else Tensor())
+        for name in ("forward", "call", "__call__"):
+            found = self.find_method(instance.info, name)
+            if found is not None:
+                method, owner = found
+                return self.invoke(Function(method, bound=instance, owner=owner, scope=self.module_scope),
+                                   args, kwargs)
+        return Tensor(origin="opaque")
+
+    # ------------------------------------------------------------ functions
+    def invoke(self, fn: Function, args: list, kwargs: dict, standalone: bool = False) -> Value:
+        node = fn.node
+        if any(f.node is node for f in self.frames) or len(self.frames) > MAX_DEPTH:
+            return UNKNOWN
+        if not standalone and self.steps > STEP_BUDGET:
+            return UNKNOWN
+        scope = Scope(fn.scope or self.module_scope)
+        params = node.params
+        positional = list(params.posonly_params) + list(params.params)
+        is_static = any(self.resolve(d.decorator) in ("staticmethod",) or
+                        (isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod")
+                        for d in node.decorators)
+        given = list(args)
+        if fn.bound is not None and positional and not is_static:
+            scope.vars[positional[0].name.value] = fn.bound
+            positional = positional[1:]
+        first_data = True
+        for param in positional + list(params.kwonly_params):
+            name = param.name.value
+            if given and param in positional:
+                scope.vars[name] = given.pop(0)
+            elif name in kwargs:
+                scope.vars[name] = kwargs[name]
+            elif param.default is not None:
+                scope.vars[name] = self.ev(param.default, self.module_scope)
+            elif standalone:
+                # An argument nobody passed: data (a model's input when it is forward's first).
+                is_input = first_data and node.name.value in ("forward", "call")
+                scope.vars[name] = Tensor(origin="input" if is_input else "opaque")
+            else:
+                scope.vars[name] = UNKNOWN
+            first_data = False
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                scope.vars[star.name.value] = UNKNOWN
+        reachable = bool(self.frames) and self.frames[-1].reachable and not standalone
+        frame = _Frame(node, reachable)
+        self.frames.append(frame)
+        try:
+            self.exec_block(_body(node), scope)
+        finally:
+            self.frames.pop()
+        return union(frame.returns) if frame.returns else Const(None)
+
+    # ------------------------------------------------------------ statements
+    def exec_block(self, stmts, scope: Scope) -> None:
+        for stmt in stmts:
+            self.steps += 1
+            self.exec_stmt(stmt, scope)
+
+    def exec_stmt(self, stmt, scope: Scope) -> None:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                self.exec_small(small, scope)
+        elif isinstance(stmt, cst.If):
+            self.exec_if(stmt, scope)
+        elif isinstance(stmt, (cst.For,)):
+            self.exec_for(stmt, scope)
+        elif isinstance(stmt, cst.While):
+            self.ev(stmt.test, scope)
+            self.exec_block(_body(stmt), scope)
+            self.exec_block(_body(stmt), scope)
+        elif isinstance(stmt, cst.With):
+            for item in stmt.items:
+                value = self.ev(item.item, scope)
+                if item.asname is not None:
+                    self.assign(item.asname.name, value, scope)
+            self.exec_block(_body(stmt), scope)
+        elif isinstance(stmt, cst.Try):
+            self.exec_block(_body(stmt), scope)
+            for handler in stmt.handlers:
+                self.exec_block(_body(handler), scope)
+            if stmt.orelse is not None:
+                self.exec_block(_body(stmt.orelse), scope)
+            if stmt.finalbody is not None:
+                self.exec_block(_body(stmt.finalbody), scope)
+        elif isinstance(stmt, cst.FunctionDef):
+            scope.vars[stmt.name.value] = Function(stmt, scope=scope)
+        elif isinstance(stmt, cst.ClassDef):
+            scope.vars[stmt.name.value] = ClassRef(self.classes[id(stmt)])
+
+    def exec_small(self, small, scope: Scope) -> None:
+        if isinstance(small, cst.Assign):
+            value = self.ev(small.value, scope)
+            for target in small.targets:
+                self.assign(target.target, value, scope)
+        elif isinstance(small, cst.AnnAssign):
+            if small.value is not None:
+                self.assign(small.target, self.ev(small.value, scope), scope)
+        elif isinstance(small, cst.AugAssign):
+            current = self.ev(small.target, scope)
+            value = self.ev(small.value, scope)
+            if isinstance(current, LayerList) and isinstance(value, LayerList):
+                current.items.extend(value.items)
+                return
+            self.assign(small.target, self.binary(current, value, small.operator, small), scope)
+        elif isinstance(small, cst.Expr):
+            self.ev(small.value, scope)
+        elif isinstance(small, cst.Return):
+            value = self.ev(small.value, scope) if small.value is not None else Const(None)
+            if self.frames:
+                self.frames[-1].returns.append(value)
+
+    def assign(self, target, value: Value, scope: Scope) -> None:
+        if isinstance(target, cst.Name):
+            scope.vars[target.value] = value
+        elif isinstance(target, cst.Attribute):
+            owner = self.ev(target.value, scope)
+            if isinstance(owner, Instance):
+                owner.attrs[target.attr.value] = value
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            elements = [e.value for e in target.elements]
+            if isinstance(value, LayerList) and len(value.items) == len(elements):
+                for element, item in zip(elements, value.items):
+                    self.assign(element, item, scope)
+            else:
+                # Unpacking a tensor (chunk, unbind): every part keeps the trail.
+                part = value if isinstance(value, Tensor) else UNKNOWN
+                for element in elements:
+                    if isinstance(element, cst.StarredElement):
+                        element = element.value
+                    self.assign(element, part, scope)
+
+    def exec_if(self, stmt: cst.If, scope: Scope) -> None:
+        self.ev(stmt.test, scope)
+        before = dict(scope.vars)
+        narrowed = self._isinstance_filter(stmt.test, scope)
+        if narrowed is not None:
+            scope.vars[narrowed[0]] = narrowed[1]
+        self.exec_block(_body(stmt), scope)
+        if narrowed is not None and scope.vars.get(narrowed[0]) is narrowed[1]:
+            scope.vars[narrowed[0]] = before[narrowed[0]]
+        after_body = scope.vars
+        scope.vars = dict(before)
+        if stmt.orelse is not None:
+            if isinstance(stmt.orelse, cst.If):
+                self.exec_if(stmt.orelse, scope)
+            else:
+                self.exec_block(_body(stmt.orelse), scope)
+        after_else = scope.vars
+        merged = {}
+        for key in after_body.keys() | after_else.keys():
+            a, b = after_body.get(key), after_else.get(key)
+            merged[key] = a if b is None or a is b else b if a is None else union([a, b])
+        scope.vars = merged
+
+    def _isinstance_filter(self, test, scope: Scope):
+        if not (isinstance(test, cst.Call) and isinstance(test.func, cst.Name) and test.func.value == "isinstance"
+                and len(test.args) == 2 and isinstance(test.args[0].value, cst.Name)):
+            return None
+        subject = scope.get(test.args[0].value.value)
+        if not isinstance(subject, EachModule):
+            return None
+        kinds = test.args[1].value
+        exprs = [e.value for e in kinds.elements] if isinstance(kinds, cst.Tuple) else [kinds]
+        quals = frozenset(q for q in (self.resolve(e) for e in exprs) if q)
+        return test.args[0].value.value, EachModule(subject.root, quals)
+
+    def exec_for(self, stmt: cst.For, scope: Scope) -> None:
+        iterable = self.ev(stmt.iter, scope)
+        if isinstance(iterable, LayerList) and 0 < len(iterable.items) <= MAX_ITEMS:
+            for item in list(iterable.items):
+                self.assign(stmt.target, item, scope)
+                self.exec_block(_body(stmt), scope)
+        elif isinstance(iterable, EachModule):
+            self.assign(stmt.target, iterable, scope)
+            self.exec_block(_body(stmt), scope)
+        else:
+            element = Tensor(origin="opaque")
+            if isinstance(iterable, Layer) and iterable.container:
+                element = LayerList([p for p in iterable.parts])
+                element = Union(tuple(iterable.parts[:6])) if len(iterable.parts) > 1 else UNKNOWN
+            for _ in range(2):
+                self.assign(stmt.target, element, scope)
+                self.exec_block(_body(stmt), scope)
+        if stmt.orelse is not None:
+            self.exec_block(_body(stmt.orelse), scope)
+
+    # ------------------------------------------------------------ expressions
+    def ev(self, node, scope: Scope) -> Value:
+        if node is None:
+            return UNKNOWN
+        if isinstance(node, cst.Name):
+            value = scope.get(node.value)
+            if value is not None:
+                return value
+            try:
+                return Const(_literal(node))
+            except ValueError:
+                return UNKNOWN
+        if isinstance(node, cst.Call):
+            return self.call(node, scope)
+        if isinstance(node, cst.Attribute):
+            return self.attribute(self.ev(node.value, scope), node.attr.value)
+        if isinstance(node, cst.BinaryOperation):
+            return self.binary(self.ev(node.left, scope), self.ev(node.right, scope), node.operator, node)
+        if isinstance(node, cst.UnaryOperation):
+            value = self.ev(node.expression, scope)
+            return self.extend(value, Op(C.AFFINE, "neg", node)) if isinstance(value, Tensor) else UNKNOWN
+        if isinstance(node, (cst.List, cst.Tuple)):
+            items = []
+            for element in node.elements:
+                if isinstance(element, cst.StarredElement):
+                    inner = self.ev(element.value, scope)
+                    items.extend(inner.items if isinstance(inner, LayerList) else [inner])
+                else:
+                    items.append(self.ev(element.value, scope))
+            return LayerList(items)
+        if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
+            return self.comprehension(node, scope)
+        if isinstance(node, cst.Subscript):
+            return self.subscript(self.ev(node.value, scope), node, scope)
+        if isinstance(node, cst.IfExp):
+            self.ev(node.test, scope)
+            return union([self.ev(node.body, scope), self.ev(node.orelse, scope)])
+        if isinstance(node, cst.Await):
+            return self.ev(node.expression, scope)
+        if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString)):
+            try:
+                return Const(_literal(node))
+            except (ValueError, Exception):
+                return UNKNOWN
+        if isinstance(node, cst.Dict):
+            for element in node.elements:
+                if isinstance(element, cst.DictElement):
+                    self.ev(element.value, scope)
+            return UNKNOWN
+        if isinstance(node, (cst.Lambda, cst.Comparison, cst.BooleanOperation, cst.FormattedString)):
+            if isinstance(node, (cst.Comparison, cst.BooleanOperation)):
+                for child in node.children:
+                    if isinstance(child, cst.BaseExpression):
+                        self.ev(child, scope)
+            return UNKNOWN
+        return UNKNOWN
+
+    def comprehension(self, node, scope: Scope) -> Value:
+        inner = Scope(scope)
+        comp = node.for_in
+        iterable = self.ev(comp.iter, scope)
+        if isinstance(iterable, LayerList) and 0 < len(iterable.items) <= MAX_ITEMS:
+            items = []
+            for item in iterable.items:
+                self.assign(comp.target, item, inner)
+                items.append(self.ev(node.elt, inner))
+            return LayerList(items)
+        self.assign(comp.target, Tensor(origin="opaque"), inner)
+        element = self.ev(node.elt, inner)
+        return LayerList([element, element])
+
+    def subscript(self, value: Value, node: cst.Subscript, scope: Scope) -> Value:
+        index = None
+        if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+            index = _int(self.ev(node.slice[0].slice.value, scope))
+        if isinstance(value, LayerList):
+            if index is not None and -len(value.items) <= index < len(value.items):
+                return value.items[index]
+            if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Slice):
+                return LayerList(list(value.items))
+            return UNKNOWN
+        if isinstance(value, Layer) and value.container:
+            if index is not None and -len(value.parts) <= index < len(value.parts):
+                part = value.parts[index]
+                return Layer([part], node=value.node, framework=value.framework) if isinstance(part, Op) else part
+            return UNKNOWN
+        if isinstance(value, Tensor):
+            return self.extend(value, Op(C.RESHAPE, "index", node))
+        return UNKNOWN
+
+    def attribute(self, obj: Value, name: str) -> Value:
+        if isinstance(obj, Instance):
+            if name in obj.attrs:
+                return obj.attrs[name]
+            found = self.find_method(obj.info, name)
+            if found is not None:
+                method, owner = found
+                return Function(method, bound=obj, owner=owner, scope=self.module_scope)
+            return UNKNOWN
+        if name in ("weight", "bias"):
+            if isinstance(obj, Layer):
+                return Weight((obj,))
+            if isinstance(obj, EachModule):
+                return Weight(tuple(self.layers_of(obj.root, obj.only)))
+        if isinstance(obj, Tensor) and name in ("T", "mT", "data"):
+            return obj
+        if isinstance(obj, Union):
+            return union([self.attribute(o, name) for o in obj.options])
+        return UNKNOWN
+
+    def binary(self, left: Value, right: Value, operator, node) -> Value:
+        results = []
+        for a in options(left):
+            for b in options(right):
+                if isinstance(a, Tensor) and isinstance(b, Tensor):
+                    results.append(Tensor((Op(C.MERGE, type(operator).__name__.lower(), node),)))
+                elif isinstance(a, Tensor) or isinstance(b, Tensor):
+                    tensor = a if isinstance(a, Tensor) else b
+                    results.append(self.extend(tensor, Op(C.AFFINE, type(operator).__name__.lower(), node)))
+                elif isinstance(a, LayerList) and isinstance(b, LayerList):
+                    results.append(LayerList(a.items + b.items))
+                elif isinstance(a, LayerList) and _int(b) is not None and _int(b) > 0:
+                    results.append(LayerList(a.items * min(_int(b), 2)))
+                else:
+                    results.append(UNKNOWN)
+        return union(results)
+
+    # ------------------------------------------------------------ tensors & layers
+    def extend(self, value: Value, op: Op) -> Tensor:
+        tensor = value if isinstance(value, Tensor) else Tensor(origin="opaque")
+        trail = tensor.trail
+        if op.kind not in C.NEUTRAL_KINDS:
+            before = next((p for p in reversed(trail) if p.kind not in C.NEUTRAL_KINDS), None)
+            if before is not None and before.kind == C.LEARNED:
+                self.picture.followers[id(before.node)].append(op)
+        new = trail[-(MAX_TRAIL - 1):] + (op,) if op.kind not in (C.MERGE, C.UNKNOWN) else (op,)
+        if op.kind == C.LEARNED:
+            self.picture.trails.append(new)
+        return Tensor(new, tensor.origin if op.kind not in (C.MERGE, C.UNKNOWN) else "opaque")
+
+    def apply(self, layer: Value, value: Value) -> Value:
+        """Run data through a callable value."""
+        results = []
+        for option in options(layer):
+            if isinstance(option, Layer):
+                current = value
+                for part in option.parts:
+                    current = self.extend(current, part) if isinstance(part, Op) else self.apply(part, current)
+                results.append(current)
+            elif isinstance(option, Instance):
+                results.append(self.call_instance(option, [value], {}))
+            elif isinstance(option, LayerList):
+                current = value
+                for part in option.items:
+                    current = self.apply(part, current)
+                results.append(current)
+            elif isinstance(option, KerasModel):
+                results.append(option.output)
+            elif isinstance(option, Function):
+                results.append(self.invoke(option, [value], {}))
+            elif isinstance(option, Tensor) and option.origin == "input":
+                results.append(value)  # keras.Input(...) listed in a Sequential
+            else:
+                results.append(Tensor((Op(C.UNKNOWN, "call", None),), origin="opaque"))
+        return union(results)
+
+    def layers_of(self, root: Value, only: frozenset | None, seen=None) -> list[Layer]:
+        """Every layer a model holds (``model.modules()``), filtered by isinstance classes."""
+        seen = seen if seen is not None else set()
+        if id(root) in seen:
+            return []
+        seen.add(id(root))
+        found: list[Layer] = []
+        if isinstance(root, Instance):
+            for value in root.attrs.values():
+                found.extend(self.layers_of(value, only, seen))
+        elif isinstance(root, Layer):
+            ops = [p for p in root.parts if isinstance(p, Op)]
+            if len(ops) == len(root.parts) and not root.container:
+                if only is None or any(op.qual in only for op in ops) or "torch.nn.Module" in only:
+                    found.append(root)
+            for part in root.parts:
+                if isinstance(part, Op):
+                    if root.container and (only is None or part.qual in only):
+                        found.append(Layer([part], node=part.node, framework=root.framework))
+                else:
+                    found.extend(self.layers_of(part, only, seen))
+        elif isinstance(root, (LayerList, Union)):
+            for item in (root.items if isinstance(root, LayerList) else root.options):
+                found.extend(self.layers_of(item, only, seen))
+        return found
+
+    # ------------------------------------------------------------ calls
+    def _args(self, node: cst.Call, scope: Scope):
+        args, kwargs = [], {}
+        for arg in node.args:
+            value = self.ev(arg.value, scope)
+            if arg.keyword is not None:
+                kwargs[arg.keyword.value] = value
+            elif arg.star == "*":
+                args.extend(value.items if isinstance(value, LayerList) else [UNKNOWN])
+            elif arg.star == "**":
+                continue
+            else:
+                args.append(value)
+        return args, kwargs
+
+    def call(self, node: cst.Call, scope: Scope) -> Value:
+        qual = self.resolve(node.func)
+        local = scope.get(_head(node.func))
+        if qual is not None and (local is None or local is UNKNOWN):
+            handled = self.framework_call(qual, node, scope)
+            if handled is not None:
+                return handled
+        if isinstance(node.func, cst.Attribute):
+            obj = self.ev(node.func.value, scope)
+            handled = self.method_call(obj, node.func.attr.value, node, scope)
+            if handled is not None:
+                return handled
+            func = self.attribute(obj, node.func.attr.value)
+        elif isinstance(node.func, cst.Name) and node.func.value == "super":
+            return UNKNOWN
+        else:
+            func = self.ev(node.func, scope)
+        args, kwargs = self._args(node, scope)
+        results = [self.call_value(f, args, kwargs, node) for f in options(func)]
+        return union(results)
+
+    def call_value(self, func: Value, args, kwargs, node) -> Value:
+        if isinstance(func, Function):
+            return self.invoke(func, args, kwargs)
+        if isinstance(func, ClassRef):
+            instance = Instance(func.info)
+            self.construct(instance, args, kwargs)
+            return instance
+        if isinstance(func, Criterion):
+            if func.spec.framework == "keras":
+                pred = args[1] if len(args) > 1 else kwargs.get("y_pred", UNKNOWN)
+            else:
+                pred = args[0] if args else kwargs.get("input", UNKNOWN)
+            self.picture.loss_sites.append(LossSite(func.spec, node, func.node, pred))
+            return Tensor(origin="opaque")
+        if isinstance(func, (Layer, Instance, KerasModel, LayerList)):
+            data = args[0] if args else kwargs.get("x", kwargs.get("inputs", kwargs.get("input", Tensor())))
+            if isinstance(func, Layer) and isinstance(data, LayerList):
+                # a Keras merge layer called on a list of tensors
+                return Tensor((Op(C.MERGE, "merge", node),), origin="opaque")
+            return self.apply(func, data)
+        return UNKNOWN
+
+    def method_call(self, obj: Value, name: str, node: cst.Call, scope: Scope) -> Value | None:
+        if name == "backward":
+            self.training(node, f"{_text(self.index, node.func)}()")
+            self._args(node, scope)
+            return Const(None)
+        if name == "step" and (isinstance(obj, Optimizer) or any(isinstance(o, Optimizer) for o in options(obj))):
+            self.training(node, f"{_text(self.index, node.func)}()")
+            return Const(None)
+        if name in ("fit", "fit_generator", "train_on_batch") and (
+                self._is_keras_model(obj) or (self.fit_frameworks and not isinstance(obj, (Tensor, Const)))):
+            self._args(node, scope)
+            self.training(node, f"{_text(self.index, node.func)}(...)")
+            return Const(None)
+        if isinstance(obj, Tensor) and name in C.TENSOR_METHODS:
+            kind, fn = C.TENSOR_METHODS[name]
+            dim = None
+            if fn in ("softmax", "log_softmax", "softmin"):
+                dim = self._arg_value(node, 0, "dim", scope)
+            self._args(node, scope)
+            return self.extend(obj, Op(kind, fn, node, dim=dim))
+        if isinstance(obj, LayerList) and name in ("append", "extend", "insert"):
+            args, _ = self._args(node, scope)
+            if name == "append" and args:
+                obj.items.append(args[0])
+            elif name == "extend" and args:
+                obj.items.extend(args[0].items if isinstance(args[0], LayerList) else [args[0]])
+            elif name == "insert" and len(args) == 2 and _int(args[0]) is not None:
+                obj.items.insert(_int(args[0]), args[1])
+            return Const(None)
+        if isinstance(obj, Layer) and obj.container == "keras-sequential" and name == "add":
+            args, _ = self._args(node, scope)
+            if args:
+                obj.parts.append(args[0])
+            return Const(None)
+        if name == "add_module" and isinstance(obj, Instance):
+            args, _ = self._args(node, scope)
+            if len(args) == 2 and isinstance(args[0], Const):
+                obj.attrs[str(args[0].value)] = args[1]
+            return Const(None)
+        if name == "compile" and self._is_keras_model(obj):
+            self.keras_compile(obj, node, scope)
+            return Const(None)
+        if name == "apply" and isinstance(obj, (Instance, Layer)):
+            args, _ = self._args(node, scope)
+            if args and isinstance(args[0], Function):
+                self.invoke(args[0], [EachModule(obj)], {})
+            return obj
+        if name in ("modules", "children") and isinstance(obj, (Instance, Layer)):
+            return EachModule(obj)
+        if name in ("to", "cuda", "cpu", "train", "eval", "float", "double", "half", "bfloat16",
+                    "requires_grad_", "share_memory") and isinstance(obj, (Instance, Layer, KerasModel)):
+            self._args(node, scope)
+            return obj
+        if name == "forward" and isinstance(obj, Instance):
+            args, kwargs = self._args(node, scope)
+            return self.call_instance(obj, args, kwargs)
+        if name == "__init__" and isinstance(node.func.value, cst.Call) and isinstance(node.func.value.func, cst.Name) \
+                and node.func.value.func.value == "super":
+            return self.super_init(node, scope)
+        return None
+
+    def super_init(self, node: cst.Call, scope: Scope) -> Value:
+        frame_fn = self.frames[-1].node if self.frames else None
+        args, kwargs = self._args(node, scope)
+        this = None
+        if isinstance(frame_fn, cst.FunctionDef) and frame_fn.params.params:
+            this = scope.get(frame_fn.params.params[0].name.value)
+        if not isinstance(this, Instance):
+            return Const(None)
+        if self.is_sequential_subclass(this.info):
+            this.attrs["__seq__"] = self.make_sequential(args, node, "torch")
+            return Const(None)
+        owner = next((i for i in self.classes.values() if any(m is frame_fn for m in i.methods.values())), None)
+        if owner is not None:
+            for base in owner.base_exprs:
+                other = self.class_named(base)
+                if other is not None:
+                    found = self.find_method(other, "__init__")
+                    if found:
+                        self.invoke(Function(found[0], bound=this, owner=found[1], scope=self.module_scope),
+                                    args, kwargs)
+                    break
+        return Const(None)
+
+    def _is_keras_model(self, obj: Value) -> bool:
+        for o in options(obj):
+            if isinstance(o, KerasModel) or (isinstance(o, Layer) and o.container == "keras-sequential"):
+                return True
+            if isinstance(o, Instance) and self.framework_of(o.info) == "keras":
+                return True
+        return False
+
+    def training(self, node, label: str) -> None:
+        reachable = bool(self.frames) and self.frames[-1].reachable
+        self.picture.training_calls.append(TrainingCall(node, label, reachable))
+
+    def _arg_value(self, node: cst.Call, position: int, keyword: str, scope: Scope):
+        arg = _arg(node, position, keyword)
+        if arg is None:
+            return "missing"
+        value = self.ev(arg.value, scope)
+        return value.value if isinstance(value, Const) else None
+
+    # ------------------------------------------------------------ framework calls
+    def framework_call(self, qual: str, node: cst.Call, scope: Scope) -> Value | None:
+        if qual in C.TORCH_MODULES:
+            kind, fn = C.TORCH_MODULES[qual]
+            units = None
+            dim = None
+            if kind == C.LEARNED:
+                units = _int(self._ev_arg(node, 1, "out_features" if "Linear" in qual else "out_channels", scope))
+            elif fn in ("softmax", "log_softmax", "softmin"):
+                dim = self._arg_value(node, 0, "dim", scope)
+            self._args(node, scope)
+            op = Op(kind, fn, node, "torch", units=units, dim=dim, qual=qual)
+            return Layer([op], node=node, framework="torch")
+        if qual in C.TORCH_CONTAINERS:
+            args, kwargs = self._args(node, scope)
+            container = C.TORCH_CONTAINERS[qual]
+            if container == "sequential":
+                return self.make_sequential(args, node, "torch")
+            if container == "list":
+                return LayerList(list(args[0].items) if args and isinstance(args[0], LayerList) else [])
+            return UNKNOWN
+        if qual == "collections.OrderedDict":
+            args, _ = self._args(node, scope)
+            if args and isinstance(args[0], LayerList):
+                return LayerList([i.items[1] for i in args[0].items if isinstance(i, LayerList) and len(i.items) == 2])
+            return UNKNOWN
+        if qual in C.TORCH_FUNCTIONS or qual in C.TF_FUNCTIONS:
+            kind, fn = C.TORCH_FUNCTIONS.get(qual) or C.TF_FUNCTIONS[qual]
+            args, kwargs = self._args(node, scope)
+            if kind == C.MERGE:
+                return Tensor((Op(C.MERGE, fn, node),), origin="opaque")
+            data = args[0] if args else kwargs.get("input", kwargs.get("x", kwargs.get("logits", UNKNOWN)))
+            dim = None
+            if fn in ("softmax", "log_softmax", "softmin"):
+                dim = self._arg_value(node, 1, "dim" if qual.startswith("torch") else "axis", scope)
+            framework = "torch" if qual.startswith("torch") else "keras"
+            return union([self.extend(d, Op(kind, fn, node, framework, dim=dim, qual=qual)) for d in options(data)])
+        if qual in C.TORCH_LOSS_CLASSES:
+            self._args(node, scope)
+            return Criterion(C.TORCH_LOSS_CLASSES[qual], node)
+        if qual in C.TORCH_LOSS_FUNCTIONS:
+            args, kwargs = self._args(node, scope)
+            pred = args[0] if args else kwargs.get("input", UNKNOWN)
+            self.picture.loss_sites.append(LossSite(C.TORCH_LOSS_FUNCTIONS[qual], node, node, pred))
+            return Tensor(origin="opaque")
+        if qual in C.TORCH_INITS:
+            self.torch_init(qual, node, scope)
+            return UNKNOWN
+        if qual.startswith("torch.optim.") and not qual.startswith("torch.optim.lr_scheduler"):
+            self._args(node, scope)
+            return Optimizer(node)
+        if qual.startswith("keras.") or qual.startswith("tensorflow."):
+            return self.keras_call(qual, node, scope)
+        if qual.startswith("torch."):
+            args, kwargs = self._args(node, scope)
+            if any(isinstance(a, Tensor) for a in args):
+                return Tensor((Op(C.UNKNOWN, qual, node),), origin="opaque")
+            return Tensor(origin="opaque")
+        return None
+
+    def _ev_arg(self, node: cst.Call, position: int, keyword: str, scope: Scope) -> Value:
+        arg = _arg(node, position, keyword)
+        return self.ev(arg.value, scope) if arg is not None else UNKNOWN
+
+    def make_sequential(self, parts: list, node, framework: str) -> Layer:
+        flat = []
+        for part in parts:
+            if isinstance(part, LayerList):
+                flat.extend(part.items)
+            else:
+                flat.append(part)
+        container = "sequential" if framework == "torch" else "keras-sequential"
+        layer = Layer(flat, node=node, framework=framework, container=container)
+        self.sequentials.append(layer)
+        return layer
+
+    def torch_init(self, qual: str, node: cst.Call, scope: Scope) -> None:
+        scheme = C.TORCH_INITS[qual]
+        target = self._ev_arg(node, 0, "tensor", scope)
+        if scheme == "xavier":
+            explicit = _arg(node, 1, "gain") is not None
+        else:
+            explicit = _arg(node, 3, "nonlinearity") is not None
+        layers = tuple(l for t in options(target) if isinstance(t, Weight) for l in t.layers)
+        if layers:
+            label = qual.rsplit(".", 1)[1]
+            self.picture.init_sites.append(InitSite(scheme, label, node, layers, explicit))
+
+    def keras_call(self, qual: str, node: cst.Call, scope: Scope) -> Value:
+        if qual in C.KERAS_SEQUENTIAL:
+            arg = _arg(node, 0, "layers")
+            items = self.ev(arg.value, scope) if arg is not None else LayerList([])
+            return self.make_sequential(list(items.items) if isinstance(items, LayerList) else [], node, "keras")
+        if qual in C.KERAS_FUNCTIONAL_MODEL:
+            arg = _arg(node, 1, "outputs")
+            self._args(node, scope)
+            if arg is None:
+                return UNKNOWN
+            return KerasModel(self.ev(arg.value, scope), node)
+        if qual in C.KERAS_INPUT:
+            self._args(node, scope)
+            return Tensor(origin="input")
+        if qual == "keras.layers.Activation":
+            arg = _arg(node, 0, "activation")
+            fn = self._keras_activation(arg.value if arg else None, scope)
+            self._args(node, scope)
+            if fn is None:
+                return Layer([Op(C.UNKNOWN, "activation", node, "keras")], node=node, framework="keras")
+            return Layer([Op(C.ACTIVATION if fn != "linear" else C.RESHAPE, fn, arg.value, "keras",
+                             qual=qual, extra=self._dtype(node, scope))], node=node, framework="keras")
+        if qual == "keras.layers.Lambda":
+            arg = _arg(node, 0, "function")
+            fn = self._keras_activation(arg.value if arg else None, scope)
+            kind = C.ACTIVATION if fn and fn != "linear" else C.UNKNOWN
+            return Layer([Op(kind, fn or "lambda", node, "keras", qual=qual)], node=node, framework="keras")
+        if qual in C.KERAS_MERGE_LAYERS:
+            self._args(node, scope)
+            return Layer([Op(C.MERGE, "merge", node, "keras", qual=qual)], node=node, framework="keras")
+        if qual in C.KERAS_LAYERS:
+            return self.keras_layer(qual, node, scope)
+        if qual.startswith("keras.losses."):
+            return self.keras_loss_object(qual, node, scope)
+        if qual in C.TF_LOGIT_LOSSES:
+            logits = _arg(node, 99, "logits")
+            pred = self.ev(logits.value, scope) if logits else UNKNOWN
+            self._args(node, scope)
+            spec = C.LossSpec(qual.replace("tensorflow.", "tf."), C.TF_LOGIT_LOSSES[qual], "logits", "keras")
+            self.picture.loss_sites.append(LossSite(spec, node, node, pred))
+            return Tensor(origin="opaque")
+        args, kwargs = self._args(node, scope)
+        if any(isinstance(a, Tensor) for a in args):
+            return Tensor((Op(C.UNKNOWN, qual, node),), origin="opaque")
+        return UNKNOWN
+
+    def _dtype(self, node: cst.Call, scope: Scope) -> tuple:
+        arg = _arg(node, 99, "dtype")
+        if arg is None:
+            return ()
+        value = self.ev(arg.value, scope)
+        return (("dtype", value.value if isinstance(value, Const) else self.resolve(arg.value)),)
+
+    def _keras_activation(self, expr, scope: Scope) -> str | None:
+        if expr is None:
+            return None
+        value = self.ev(expr, scope)
+        if isinstance(value, Const):
+            if value.value is None:
+                return "linear"
+            if isinstance(value.value, str):
+                return C.KERAS_ACTIVATION_NAMES.get(value.value.lower())
+        return C.keras_activation_name(self.resolve(expr))
+
+    def keras_layer(self, qual: str, node: cst.Call, scope: Scope) -> Layer:
+        kind, fn = C.KERAS_LAYERS[qual]
+        units = None
+        if kind == C.LEARNED:
+            units = _int(self._ev_arg(node, 0, "units" if "Dense" in qual else "filters", scope))
+        dim = self._arg_value(node, 0, "axis", scope) if fn == "softmax" else None
+        op = Op(kind, fn, node, "keras", units=units, dim=None if dim == "missing" else dim, qual=qual,
+                extra=self._dtype(node, scope) if kind == C.ACTIVATION else ())
+        parts = [op]
+        layer = Layer(parts, node=node, framework="keras")
+        if qual in C.KERAS_ACTIVATION_ARG:
+            act_arg = _arg(node, 99, "activation")
+            if act_arg is not None:
+                act = self._keras_activation(act_arg.value, scope)
+                if act is None:
+                    parts.append(Op(C.UNKNOWN, "activation", act_arg.value, "keras"))
+                elif act != "linear":
+                    parts.append(Op(C.ACTIVATION, act, act_arg.value, "keras", qual=qual,
+                                    extra=self._dtype(node, scope)))
+            init_arg = _arg(node, 99, "kernel_initializer")
+            if init_arg is not None:
+                scheme = self._keras_init(init_arg.value, scope)
+                if scheme is not None:
+                    self.picture.init_sites.append(
+                        InitSite(scheme, self.index.code_for(init_arg.value), init_arg.value, (layer,), False))
+        self._args(node, scope)
+        return layer
+
+    def _keras_init(self, expr, scope: Scope) -> str | None:
+        value = self.ev(expr, scope) if not isinstance(expr, cst.Call) else UNKNOWN
+        if isinstance(value, Const) and isinstance(value.value, str):
+            return C.KERAS_INIT_NAMES.get(value.value.lower())
+        if isinstance(expr, cst.Call):
+            scheme = C.KERAS_INIT_CLASSES.get(self.resolve(expr.func) or "")
+            if scheme is not None and not expr.args:
+                return scheme
+        return None
+
+    def keras_loss_object(self, qual: str, node: cst.Call, scope: Scope) -> Value:
+        name = qual.rsplit(".", 1)[1]
+        logits = self._ev_arg(node, 99, "from_logits", scope)
+        from_logits = isinstance(logits, Const) and logits.value is True
+        if name in C.KERAS_LOSS_CLASSES:
+            spec = C.keras_loss_spec(C.KERAS_LOSS_CLASSES[name], from_logits)
+            self._args(node, scope)
+            return Criterion(spec, node) if spec else UNKNOWN
+        spec = C.keras_loss_spec(name, from_logits)
+        args, kwargs = self._args(node, scope)
+        if spec is not None:
+            pred = args[1] if len(args) > 1 else kwargs.get("y_pred", UNKNOWN)
+            self.picture.loss_sites.append(LossSite(spec, node, node, pred))
+        return Tensor(origin="opaque")
+
+    def keras_compile(self, model: Value, node: cst.Call, scope: Scope) -> None:
+        arg = _arg(node, 1, "loss")
+        self._args(node, scope)
+        if arg is None:
+            return
+        spec = None
+        value = self.ev(arg.value, scope)
+        if isinstance(value, Const) and isinstance(value.value, str):
+            spec = C.keras_loss_spec(value.value, False)
+        elif isinstance(value, Criterion):
+            spec = value.spec
+        else:
+            qual = self.resolve(arg.value) or ""
+            if qual.startswith("keras.losses.") or qual.startswith("keras.metrics."):
+                spec = C.keras_loss_spec(qual.rsplit(".", 1)[1], False)
+        if spec is None:
+            return
+        for option in options(model):
+            if isinstance(option, KerasModel):
+                pred = option.output
+            elif isinstance(option, Layer):
+                pred = self.apply(option, Tensor())
+            elif isinstance(option, Instance):
+                pred = self.call_instance(option, [Tensor()], {})
+            else:
+                continue
+            self.picture.loss_sites.append(LossSite(spec, node, arg.value, pred))
+
+
+def _arg(node: cst.Call, position: int, keyword: str) -> cst.Arg | None:
+    index = 0
+    for arg in node.args:
+        if arg.keyword is not None:
+            if arg.keyword.value == keyword:
+                return arg
+            continue
+        if arg.star:
+            return None if index <= position else None
+        if index == position:
+            return arg
+        index += 1
+    return None
+
+
+def _head(expr) -> str:
+    while isinstance(expr, cst.Attribute):
+        expr = expr.value
+    return expr.value if isinstance(expr, cst.Name) else ""
+
+
+def _body(node) -> list:
+    body = node.body
+    if isinstance(body, cst.IndentedBlock):
+        return list(body.body)
+    if isinstance(body, cst.SimpleStatementSuite):
+        return [cst.SimpleStatementLine(body=body.body)]
+    return list(body) if isinstance(body, (list, tuple)) else []
+
+
+def _class_body(node: cst.ClassDef) -> list:
+    return _body(node)
+
+
+def _text(index: FileIndex, node) -> str:
+    try:
+        return index.code_for(node)
+    except Exception:  # pragma: no cover - code generation of a detached node
+        return "..."
+
+
+def build_picture(index: FileIndex) -> Picture:
+    return Flow(index).run()

@@ -1,0 +1,95 @@
+"""The model picture of one file: what the rules read."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from actlint.picture.catalog import (ACTIVATION, AFFINE, DROPOUT, LEARNED, NEUTRAL_KINDS, RESHAPE, LossSpec)
+from actlint.picture.values import Op, Tensor, Value, options
+
+# Ops that do not change what a loss receives (a view, dropout, adding an epsilon).
+_TRANSPARENT_TO_LOSS = frozenset({RESHAPE, DROPOUT, AFFINE})
+
+
+@dataclass
+class LossSite:
+    spec: LossSpec
+    node: cst.CSTNode       # the loss call (or ``compile``)
+    made_at: cst.CSTNode    # where the loss was created (criterion constructor, ``loss=`` argument)
+    pred: Value             # what reaches the loss as predictions
+
+    def last_ops(self) -> list[Op | None]:
+        """For each possible prediction value, the op that produced it (None: not known)."""
+        return [last_op(v) for v in options(self.pred)]
+
+
+@dataclass
+class InitSite:
+    scheme: str             # xavier | kaiming
+    label: str              # the initialiser as written
+    node: cst.CSTNode       # the init call, or the ``kernel_initializer=`` argument
+    layers: tuple           # Layer values it initialises
+    explicit: bool          # a gain / nonlinearity chosen on purpose
+
+
+@dataclass
+class TrainingCall:
+    node: cst.CSTNode
+    label: str
+    reachable: bool         # runs when the file runs as a script
+
+
+@dataclass
+class Picture:
+    # Every trail at the moment a learned op was appended to it.
+    trails: list[tuple[Op, ...]] = field(default_factory=list)
+    # For each learned op (by its node), the ops that directly followed it in some trail.
+    followers: dict[int, list[Op]] = field(default_factory=lambda: defaultdict(list))
+    loss_sites: list[LossSite] = field(default_factory=list)
+    init_sites: list[InitSite] = field(default_factory=list)
+    training_calls: list[TrainingCall] = field(default_factory=list)
+
+
+def last_op(value: Value, skip: frozenset = _TRANSPARENT_TO_LOSS) -> Op | None:
+    if not isinstance(value, Tensor):
+        return None
+    for op in reversed(value.trail):
+        if op.kind not in skip:
+            return op
+    return None
+
+
+def previous_op(trail: tuple[Op, ...], index: int) -> Op | None:
+    """The op before ``trail[index]``, skipping ops that keep the data's meaning."""
+    for op in reversed(trail[:index]):
+        if op.kind not in NEUTRAL_KINDS:
+            return op
+    return None
+
+
+def hidden_activations(trail: tuple[Op, ...]) -> list[Op]:
+    """Activations with a learned layer before and after them (only neutral ops between).
+
+    Only the last segment counts: a merge (residual add, gate), a recurrence or a
+    call not understood starts a new one.
+    """
+    found = []
+    next_learned = False
+    for index in range(len(trail) - 1, -1, -1):
+        op = trail[index]
+        if op.kind in NEUTRAL_KINDS:
+            continue
+        if op.kind == LEARNED:
+            next_learned = True
+            continue
+        if op.kind != ACTIVATION:
+            break
+        if next_learned:
+            before = previous_op(trail, index)
+            if before is not None and before.kind == LEARNED:
+                found.append(op)
+        next_learned = False
+    return list(reversed(found))
