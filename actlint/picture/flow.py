@@ -131,9 +131,7 @@ class Flow:
         return self.picture
 
     def _is_method(self, fn: cst.FunctionDef) -> bool:
-        parent = self.index.parent(fn)
-        parent = self.index.parent(parent) if isinstance(parent, cst.IndentedBlock) else parent
-        return isinstance(parent, cst.ClassDef)
+        return id(fn) in self.index.methods
 
     # -------------------------------------------------------------- classes
     def framework_of(self, info: ClassInfo, seen=None) -> str | None:
@@ -605,6 +603,13 @@ class Flow:
             func = self.attribute(obj, node.func.attr.value)
         elif isinstance(node.func, cst.Name) and node.func.value == "super":
             return UNKNOWN
+        elif isinstance(node.func, cst.Name) and node.func.value == "range" and local is None:
+            args, _ = self._args(node, scope)
+            bounds = [_int(a) for a in args]
+            if args and None not in bounds and len(bounds) <= 2:
+                # a known count: the loop runs that many times (capped: the depth pattern shows by then)
+                return LayerList([Const(i) for i in range(*bounds)][:8])
+            return UNKNOWN
         else:
             func = self.ev(node.func, scope)
         args, kwargs = self._args(node, scope)
@@ -818,7 +823,8 @@ class Flow:
         if scheme == "xavier":
             explicit = _arg(node, 1, "gain") is not None
         else:
-            explicit = _arg(node, 3, "nonlinearity") is not None
+            # a negative slope ``a`` or a nonlinearity names the activation on purpose
+            explicit = _arg(node, 3, "nonlinearity") is not None or _arg(node, 1, "a") is not None
         layers = tuple(l for t in options(target) if isinstance(t, Weight) for l in t.layers)
         if layers:
             label = qual.rsplit(".", 1)[1]
