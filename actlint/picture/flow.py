@@ -495,11 +495,13 @@ class Flow:
         results = []
         for a in options(left):
             for b in options(right):
-                if isinstance(a, Tensor) and isinstance(b, Tensor):
-                    results.append(Tensor((Op(C.MERGE, type(operator).__name__.lower(), node),)))
-                elif isinstance(a, Tensor) or isinstance(b, Tensor):
+                if isinstance(a, Tensor) and isinstance(b, Const) or isinstance(b, Tensor) and isinstance(a, Const):
+                    # scaling or shifting by a number keeps the data's meaning (1 - p, p + eps, x / 2)
                     tensor = a if isinstance(a, Tensor) else b
                     results.append(self.extend(tensor, Op(C.AFFINE, type(operator).__name__.lower(), node)))
+                elif isinstance(a, Tensor) or isinstance(b, Tensor):
+                    # with another tensor, or with anything not understood (it may be one): a merge, e.g. a gate
+                    results.append(Tensor((Op(C.MERGE, type(operator).__name__.lower(), node),), origin="opaque"))
                 elif isinstance(a, LayerList) and isinstance(b, LayerList):
                     results.append(LayerList(a.items + b.items))
                 elif isinstance(a, LayerList) and _int(b) is not None and _int(b) > 0:
