@@ -21,7 +21,7 @@ import libcst as cst
 
 from actlint.index import FileIndex
 from actlint.picture import catalog as C
-from actlint.picture.sites import InitSite, LossSite, Picture, TrainingCall
+from actlint.picture.sites import InitSite, LossSite, Picture, TrainingCall, hidden_activations, producer
 from actlint.picture.values import (UNKNOWN, ClassRef, Const, Criterion, EachModule, Function, Instance,
                                     KerasModel, Layer, LayerList, Op, Optimizer, Tensor, Union, Value, Weight,
                                     options, union)
@@ -96,6 +96,7 @@ class Flow:
         self.frames: list[_Frame] = []
         self.steps = 0
         self.sequentials: list[Layer] = []
+        self.autocast = 0  # depth of ``with torch.autocast(...)`` blocks being executed
         self.uses_keras = index.bindings.imports_any("keras", "tensorflow")
         self.fit_frameworks = index.bindings.imports_any("keras", "tensorflow", "lightning", "pytorch_lightning")
         for node in index.classes:
@@ -128,6 +129,18 @@ class Flow:
                 self.invoke(Function(fn, scope=self.module_scope), [], {}, standalone=True)
         for seq in self.sequentials:
             self.apply(seq, Tensor())
+        # The hidden activations of each model cast to float16.
+        for node, model in self.picture.half_casts:
+            start = len(self.picture.trails)
+            self.apply(model, Tensor(origin="input"))
+            hidden = [op for trail in self.picture.trails[start:] for op in hidden_activations(trail)]
+            self.picture.half_hidden.append((node, hidden))
+        # What each trained model does to fresh input (ACT108 reads the start of these trails).
+        seen: set[int] = set()
+        for model in self.picture.trained:
+            if id(model) not in seen:
+                seen.add(id(model))
+                self.picture.input_trails.append(self.apply(model, Tensor(origin="input")))
         return self.picture
 
     def _is_method(self, fn: cst.FunctionDef) -> bool:
@@ -266,11 +279,19 @@ class Flow:
             self.exec_block(_body(stmt), scope)
             self.exec_block(_body(stmt), scope)
         elif isinstance(stmt, cst.With):
+            autocast = False
             for item in stmt.items:
+                call = item.item
+                if isinstance(call, cst.Call) and (self.resolve(call.func) or "").endswith(".autocast"):
+                    autocast = True
                 value = self.ev(item.item, scope)
                 if item.asname is not None:
                     self.assign(item.asname.name, value, scope)
-            self.exec_block(_body(stmt), scope)
+            self.autocast += autocast
+            try:
+                self.exec_block(_body(stmt), scope)
+            finally:
+                self.autocast -= autocast
         elif isinstance(stmt, cst.Try):
             self.exec_block(_body(stmt), scope)
             for handler in stmt.handlers:
@@ -400,6 +421,10 @@ class Flow:
         if isinstance(node, cst.BinaryOperation):
             return self.binary(self.ev(node.left, scope), self.ev(node.right, scope), node.operator, node)
         if isinstance(node, cst.UnaryOperation):
+            try:
+                return Const(_literal(node))
+            except ValueError:
+                pass
             value = self.ev(node.expression, scope)
             return self.extend(value, Op(C.AFFINE, "neg", node)) if isinstance(value, Tensor) else UNKNOWN
         if isinstance(node, (cst.List, cst.Tuple)):
@@ -518,6 +543,11 @@ class Flow:
             before = next((p for p in reversed(trail) if p.kind not in C.NEUTRAL_KINDS), None)
             if before is not None and before.kind == C.LEARNED:
                 self.picture.followers[id(before.node)].append(op)
+                self.picture.pairs.append((before, op))
+        if op.kind == C.LOG:
+            source = producer(trail)
+            if source is not None and source.kind == C.ACTIVATION and source.fn in ("softmax", "sigmoid"):
+                self.picture.log_sites.append((op, source))
         new = trail[-(MAX_TRAIL - 1):] + (op,) if op.kind not in (C.MERGE, C.UNKNOWN) else (op,)
         if op.kind == C.LEARNED:
             self.picture.trails.append(new)
@@ -624,13 +654,16 @@ class Flow:
         if isinstance(func, ClassRef):
             instance = Instance(func.info)
             self.construct(instance, args, kwargs)
+            if self.framework_of(func.info) is not None:
+                # Run the model once as built here: its layer sizes may come from these arguments.
+                self.call_instance(instance, [Tensor(origin="input")], {})
             return instance
         if isinstance(func, Criterion):
             if func.spec.framework == "keras":
                 pred = args[1] if len(args) > 1 else kwargs.get("y_pred", UNKNOWN)
             else:
                 pred = args[0] if args else kwargs.get("input", UNKNOWN)
-            self.picture.loss_sites.append(LossSite(func.spec, node, func.node, pred))
+            self.picture.loss_sites.append(LossSite(func.spec, node, func.node, pred, self.autocast > 0))
             return Tensor(origin="opaque")
         if isinstance(func, (Layer, Instance, KerasModel, LayerList)):
             data = args[0] if args else kwargs.get("x", kwargs.get("inputs", kwargs.get("input", Tensor())))
@@ -651,6 +684,7 @@ class Flow:
         if name in ("fit", "fit_generator", "train_on_batch") and (
                 self._is_keras_model(obj) or (self.fit_frameworks and not isinstance(obj, (Tensor, Const)))):
             self._args(node, scope)
+            self.picture.trained.append(obj)
             self.training(node, f"{_text(self.index, node.func)}(...)")
             return Const(None)
         if isinstance(obj, Tensor) and name in C.TENSOR_METHODS:
@@ -680,6 +714,7 @@ class Flow:
                 obj.attrs[str(args[0].value)] = args[1]
             return Const(None)
         if name == "compile" and self._is_keras_model(obj):
+            self.picture.trained.append(obj)
             self.keras_compile(obj, node, scope)
             return Const(None)
         if name == "apply" and isinstance(obj, (Instance, Layer)):
@@ -689,6 +724,11 @@ class Flow:
             return obj
         if name in ("modules", "children") and isinstance(obj, (Instance, Layer)):
             return EachModule(obj)
+        if name in ("parameters", "named_parameters") and isinstance(obj, (Instance, Layer)):
+            self.picture.trained.append(obj)
+            return UNKNOWN
+        if name == "half" and isinstance(obj, (Instance, Layer)):
+            self.picture.half_casts.append((node, obj))
         if name in ("to", "cuda", "cpu", "train", "eval", "float", "double", "half", "bfloat16",
                     "requires_grad_", "share_memory") and isinstance(obj, (Instance, Layer, KerasModel)):
             self._args(node, scope)
@@ -786,7 +826,7 @@ class Flow:
         if qual in C.TORCH_LOSS_FUNCTIONS:
             args, kwargs = self._args(node, scope)
             pred = args[0] if args else kwargs.get("input", UNKNOWN)
-            self.picture.loss_sites.append(LossSite(C.TORCH_LOSS_FUNCTIONS[qual], node, node, pred))
+            self.picture.loss_sites.append(LossSite(C.TORCH_LOSS_FUNCTIONS[qual], node, node, pred, self.autocast > 0))
             return Tensor(origin="opaque")
         if qual in C.TORCH_INITS:
             self.torch_init(qual, node, scope)
@@ -864,6 +904,11 @@ class Flow:
             return Layer([Op(C.MERGE, "merge", node, "keras", qual=qual)], node=node, framework="keras")
         if qual in C.KERAS_LAYERS:
             return self.keras_layer(qual, node, scope)
+        if qual.rsplit(".", 1)[-1] in ("set_global_policy", "set_policy") and "mixed_precision" in qual:
+            self._args(node, scope)
+            if "mixed_float16" in self.index.code_for(node):  # a string or a Policy("mixed_float16")
+                self.picture.mixed_precision = node
+            return UNKNOWN
         if qual.startswith("keras.losses."):
             return self.keras_loss_object(qual, node, scope)
         if qual in C.TF_LOGIT_LOSSES:

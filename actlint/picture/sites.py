@@ -20,6 +20,7 @@ class LossSite:
     node: cst.CSTNode       # the loss call (or ``compile``)
     made_at: cst.CSTNode    # where the loss was created (criterion constructor, ``loss=`` argument)
     pred: Value             # what reaches the loss as predictions
+    autocast: bool = False  # called inside ``torch.autocast``
 
     def last_ops(self) -> list[Op | None]:
         """For each possible prediction value, the op that produced it (None: not known)."""
@@ -51,14 +52,54 @@ class Picture:
     loss_sites: list[LossSite] = field(default_factory=list)
     init_sites: list[InitSite] = field(default_factory=list)
     training_calls: list[TrainingCall] = field(default_factory=list)
+    # (learned op, the op that followed it): per construction, so sizes from arguments stay paired.
+    pairs: list[tuple[Op, Op]] = field(default_factory=list)
+    # (log op, the softmax/sigmoid it takes the log of)
+    log_sites: list[tuple[Op, Op]] = field(default_factory=list)
+    # Models handed to an optimiser, compiled or fitted.
+    trained: list[Value] = field(default_factory=list)
+    # Each trained model's output for fresh input data (trails starting at the raw input).
+    input_trails: list[Value] = field(default_factory=list)
+    # (the ``.half()`` call, the model it casts)
+    half_casts: list[tuple[cst.CSTNode, Value]] = field(default_factory=list)
+    # (the ``.half()`` call, the hidden activations of the model it casts)
+    half_hidden: list[tuple[cst.CSTNode, list[Op]]] = field(default_factory=list)
+    # The ``set_global_policy("mixed_float16")`` call, if any.
+    mixed_precision: cst.CSTNode | None = None
 
 
 def last_op(value: Value, skip: frozenset = _TRANSPARENT_TO_LOSS) -> Op | None:
+    return producer(value.trail, skip) if isinstance(value, Tensor) else None
+
+
+def producer(trail: tuple[Op, ...], skip: frozenset = _TRANSPARENT_TO_LOSS) -> Op | None:
+    """The last op of a trail that changes the data's meaning."""
+    for op in reversed(trail):
+        if op.kind not in skip:
+            return op
+    return None
+
+
+def output_units(value: Value) -> int | None:
+    """The unit count of the last learned layer that produced a value (activations looked through)."""
     if not isinstance(value, Tensor):
         return None
     for op in reversed(value.trail):
-        if op.kind not in skip:
+        if op.kind == LEARNED:
+            return op.units
+        if op.kind not in NEUTRAL_KINDS and op.kind != ACTIVATION:
+            return None
+    return None
+
+
+def last_learned(value: Value) -> Op | None:
+    if not isinstance(value, Tensor):
+        return None
+    for op in reversed(value.trail):
+        if op.kind == LEARNED:
             return op
+        if op.kind not in NEUTRAL_KINDS and op.kind != ACTIVATION:
+            return None
     return None
 
 
