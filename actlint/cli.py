@@ -34,6 +34,10 @@ def _lint_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-gitignore", action="store_true", help="lint files that .gitignore excludes")
     parser.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: all cores)")
     parser.add_argument("--output", "-o", type=Path, help="write the report to this file instead of stdout")
+    parser.add_argument("--fix", action="store_true", help="apply safe fixes in place (atomically), then report the rest")
+    parser.add_argument("--unsafe-fixes", action="store_true",
+                        help="with --fix or --diff, also apply fixes that may change behaviour")
+    parser.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
     parser.add_argument("--version", action="version", version=f"actlint {__version__}")
     return parser
 
@@ -112,6 +116,23 @@ def _lint_command(argv: list[str]) -> int:
     found = discover(paths, config)
     for missing in found.missing:
         print(f"actlint: {missing}: no such file or folder", file=sys.stderr)
+    fix_problems: list[str] = []
+    if args.fix or args.diff:
+        from actlint.engine import fix_paths
+
+        outcomes = fix_paths(found.files, config, unsafe=args.unsafe_fixes, write=not args.diff)
+        fix_problems = [p for o in outcomes for p in o.problems]
+        if args.diff:
+            diffs = [o.diff() for o in outcomes if o.changed]
+            sys.stdout.write("".join(diffs))
+            for problem in fix_problems:
+                print(f"actlint: {problem}", file=sys.stderr)
+            return EXIT_FINDINGS if diffs and not args.exit_zero else EXIT_CLEAN
+        fixed = sum(len(o.applied) for o in outcomes)
+        if fixed:
+            files = sum(1 for o in outcomes if o.changed)
+            print(f"actlint: fixed {fixed} finding{'s' * (fixed != 1)} in {files} file{'s' * (files != 1)}",
+                  file=sys.stderr)
     report = lint_paths(found.files, config, jobs=args.jobs)
     findings = report.findings
 
@@ -125,6 +146,8 @@ def _lint_command(argv: list[str]) -> int:
         print(f"actlint: {notice}", file=sys.stderr)
     for error in report.errors:
         print(f"actlint: {error}", file=sys.stderr)
+    for problem in fix_problems:
+        print(f"actlint: {problem}", file=sys.stderr)
     if not found.files and not found.missing:
         print("actlint: no Python files found in " + ", ".join(paths), file=sys.stderr)
 

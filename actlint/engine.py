@@ -187,3 +187,28 @@ def lint_paths(files: list[Path], config: Config, jobs: int | None = None) -> Re
         for results in pool.map(_lint_batch, batches):
             report.results.extend(results)
     return report
+
+
+def fix_file(path: Path, config: Config, unsafe: bool, write: bool):
+    """Fix one file in place (or only compute the fix when ``write`` is false)."""
+    from actlint.fixes import FixOutcome, fix_text, source_encoding, write_fixed
+
+    shown = display_path(path)
+    codes = config.enabled_codes(_relative_to_root(path, config), all_rules())
+    try:
+        data = path.read_bytes()
+        text = decode(data)
+        encoding, bom = source_encoding(data)
+    except (OSError, ValueError, SyntaxError):
+        return FixOutcome(shown, "", "")  # reported by the lint pass as ACT000
+    outcome = fix_text(text, shown, lambda t: lint_text(t, shown, config, codes).findings, unsafe)
+    if write and outcome.changed:
+        try:
+            write_fixed(path, outcome.fixed, encoding, bom)
+        except (OSError, UnicodeEncodeError) as exc:
+            outcome.problems.append(f"{shown}: fixes not written: {exc}")
+    return outcome
+
+
+def fix_paths(files: list[Path], config: Config, unsafe: bool, write: bool):
+    return [fix_file(p, config, unsafe, write) for p in files]

@@ -7,15 +7,30 @@ from typing import Any
 
 
 @dataclass(frozen=True)
-class Fix:
-    """A replacement of the text between two positions (1-based lines, 1-based columns)."""
+class Edit:
+    """Replace the text between two positions (1-based lines and columns, end exclusive)."""
 
-    replacement: str
     line: int
     column: int
     end_line: int
     end_column: int
+    content: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    """One or more edits that together repair a finding; ``safe`` fixes keep the program's meaning."""
+
+    message: str
+    edits: tuple[Edit, ...]
     safe: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "applicability": "safe" if self.safe else "unsafe",
+            "message": self.message,
+            "edits": [asdict(e) for e in self.edits],
+        }
 
 
 @dataclass(frozen=True)
@@ -45,7 +60,7 @@ class Finding:
             "end_line": self.end_line,
             "end_column": self.end_column,
             "message": self.message,
-            "fix": asdict(self.fix) if self.fix else None,
+            "fix": self.fix.to_dict() if self.fix else None,
         }
         data.update(self.extra)
         return data

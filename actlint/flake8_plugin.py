@@ -38,6 +38,17 @@ class ActlintChecker:
         codes = config.enabled_codes(_relative_to_root(path, config), all_rules())
         result = lint_text(text, self.filename, config, codes)
         for finding in result.findings:
-            yield finding.line, finding.column - 1, f"{finding.code} {finding.message}", type(self)
+            yield finding.line, finding.column - 1, f"{finding.code} {finding.message}{_fix_note(finding)}", type(self)
         for error in result.errors:
             yield 1, 0, f"ACT000 internal error in {error.rule}: {error.error}", type(self)
+
+
+def _fix_note(finding) -> str:
+    """flake8 has no fix channel: the replacement rides in the message for editors to offer."""
+    fix = finding.fix
+    if fix is None:
+        return ""
+    kind = "fix" if fix.safe else "unsafe fix"
+    if len(fix.edits) == 1 and "\n" not in fix.edits[0].content:
+        return f" [{kind}: replace with `{fix.edits[0].content}`]"
+    return f" [{kind}: {fix.message}]"

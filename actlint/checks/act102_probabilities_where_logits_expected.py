@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import libcst as cst
+
 from actlint.checks.base import Rule
+from actlint.checks.rewrite import call_input
+from actlint.findings import Fix
 from actlint.picture import picture_of
 
 
@@ -44,4 +48,18 @@ class ProbabilitiesWhereLogitsExpected(Rule):
                 yield self.finding(
                     op.node,
                     f"{op.fn} output is fed to {site.spec.label} at line {self.line(site.node)}, which {why}; {fix}",
+                    fix=self._fix(op, site),
                 )
+
+    def _fix(self, op, site) -> Fix | None:
+        """Unsafe: remove the activation; anything else reading the output then gets logits too."""
+        if site.spec.family == "nll":
+            return None
+        node = op.node
+        if isinstance(node, cst.Call) and call_input(node) is not None and op.kind == "activation":
+            if len(node.args) <= 2 or isinstance(node.func, cst.Attribute) and not node.args:
+                return Fix(f"remove the {op.fn}", (self.edit(node, self.index.code_for(call_input(node))),),
+                           safe=False)
+        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)) and op.framework == "keras":
+            return Fix(f"remove the {op.fn} activation", (self.edit(node, "None"),), safe=False)
+        return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from actlint.checks.base import Rule
-from actlint.findings import Fix
+from actlint.findings import Edit, Fix
 
 # qualified name -> index of the positional ``dim`` argument
 _MODULES = {
@@ -59,18 +59,15 @@ class SoftmaxWithoutDim(Rule):
             )
 
     def _fix(self, call: cst.Call, arg: cst.Arg | None) -> Fix | None:
-        if arg is not None and arg.keyword is None:
-            return None  # an explicit positional None: leave it to the author
+        """Minimal edits (replace ``None``, or insert ``dim=-1``) so the call's layout is kept."""
         if arg is not None:
-            new_args = [a.with_changes(value=cst.parse_expression("-1")) if a is arg else a for a in call.args]
+            if arg.keyword is None:
+                return None  # an explicit positional None: leave it to the author
+            edit = self.edit(arg.value, "-1")
+        elif call.args:
+            line, col, end_line, end_col = self.index.position(call.args[-1].value)
+            edit = Edit(end_line, end_col, end_line, end_col, ", dim=-1")
         else:
-            tail = cst.Arg(keyword=cst.Name("dim"), value=cst.parse_expression("-1"),
-                           equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
-                                                 whitespace_after=cst.SimpleWhitespace("")))
-            args = list(call.args)
-            if args and args[-1].comma is cst.MaybeSentinel.DEFAULT:
-                args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-            new_args = args + [tail]
-        replacement = self.index.module.code_for_node(call.with_changes(args=new_args))
-        line, col, end_line, end_col = self.index.position(call)
-        return Fix(replacement, line, col, end_line, end_col, safe=False)
+            line, col, end_line, end_col = self.index.position(call)
+            edit = Edit(end_line, end_col - 1, end_line, end_col - 1, "dim=-1")
+        return Fix("pass dim=-1", (edit,), safe=False)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import libcst as cst
+
 from actlint.checks.base import Rule
+from actlint.checks.rewrite import (assignment_of, call_input, is_method_form, local_name_for, name_uses,
+                                    single_line, strip_epsilon)
+from actlint.findings import Fix
 from actlint.picture import picture_of
 
 
@@ -23,4 +28,48 @@ class LogOfProbabilities(Rule):
                 log_op.node,
                 f"log of the {source.fn} at line {self.line(source.node)} underflows to -inf once a probability "
                 f"rounds to 0; use {fused}",
+                fix=self._fix(log_op, source),
             )
+
+    def _fix(self, log_op, source) -> Fix | None:
+        """Only where the log takes the activation directly: ``log(softmax(x, d))`` → ``log_softmax(x, d)``."""
+        log_call, act = log_op.node, source.node
+        if not (isinstance(log_call, cst.Call) and isinstance(act, cst.Call)):
+            return None
+        if call_input(log_call) is not act:
+            return self._fix_through_variable(log_call, act, source)
+        if not single_line(self.index, log_call) or not isinstance(act.func, cst.Attribute):
+            return None
+        if source.fn == "softmax":
+            renamed = act.with_changes(func=act.func.with_changes(attr=cst.Name("log_softmax")))
+            return Fix("use log_softmax", (self.edit(log_call, renamed),))
+        data = call_input(act)
+        if data is None or (not is_method_form(act) and len(act.args) != 1):
+            return None
+        framework = "tensorflow.math.log_sigmoid" if source.framework == "keras" else "torch.nn.functional.logsigmoid"
+        spelled = local_name_for(self.index, framework)
+        if spelled is None:
+            return None
+        return Fix(f"use {spelled.rsplit('.', 1)[-1]}",
+                   (self.edit(log_call, f"{spelled}({self.index.code_for(data)})"),))
+
+    def _fix_through_variable(self, log_call: cst.Call, act: cst.Call, source) -> Fix | None:
+        """``p = softmax(z, d)`` … ``log(p + eps)`` where p has no other use → ``log_p = log_softmax(z, d)`` … ``log_p``."""
+        if source.fn != "softmax" or not isinstance(act.func, cst.Attribute):
+            return None
+        argument = call_input(log_call)
+        name = strip_epsilon(argument) if argument is not None else None
+        assign = assignment_of(self.index.module, act)
+        if not isinstance(name, cst.Name) or assign is None or assign.targets[0].target.value != name.value:
+            return None
+        new_name = f"log_{name.value}"
+        if name_uses(self.ctx.text, name.value) != 2 or name_uses(self.ctx.text, new_name):
+            return None
+        renamed = act.with_changes(func=act.func.with_changes(attr=cst.Name("log_softmax")))
+        if not single_line(self.index, act):
+            return None
+        return Fix("compute log_softmax once and use it", (
+            self.edit(assign.targets[0].target, new_name),
+            self.edit(act, renamed),
+            self.edit(log_call, new_name),
+        ))

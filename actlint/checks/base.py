@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Iterator
 
 import libcst as cst
 
-from actlint.findings import Finding, Fix
+from actlint.findings import Edit, Finding, Fix
 from actlint.index import FileIndex
 
 REGISTRY: dict[str, type["Rule"]] = {}
@@ -59,6 +59,13 @@ class Rule:
 
     def check(self) -> Iterator[Finding]:
         raise NotImplementedError
+
+    def edit(self, node: cst.CSTNode, content: str | cst.CSTNode) -> Edit:
+        """Replace ``node``'s text with ``content`` (text, or a node rendered in this file's style)."""
+        if isinstance(content, cst.CSTNode):
+            content = self.index.code_for(content)
+        line, col, end_line, end_col = self.index.position(node)
+        return Edit(line, col, end_line, end_col, content)
 
     def line(self, node: cst.CSTNode) -> int:
         return self.index.position(node)[0]

@@ -98,6 +98,7 @@ class Flow:
         self.sequentials: list[Layer] = []
         self.autocast = 0  # depth of ``with torch.autocast(...)`` blocks being executed
         self.uses_keras = index.bindings.imports_any("keras", "tensorflow")
+        self.uses_torch = index.bindings.imports_any("torch")
         self.fit_frameworks = index.bindings.imports_any("keras", "tensorflow", "lightning", "pytorch_lightning")
         for node in index.classes:
             self.classes[id(node)] = ClassInfo(node, node.name.value, [b.value for b in node.bases],
@@ -687,6 +688,9 @@ class Flow:
             self.picture.trained.append(obj)
             self.training(node, f"{_text(self.index, node.func)}(...)")
             return Const(None)
+        if obj is UNKNOWN and name in C.TENSOR_METHODS and C.TENSOR_METHODS[name][0] in (C.ACTIVATION, C.LOG) \
+                and self.uses_torch:
+            obj = Tensor(origin="opaque")  # x.softmax(...) / x.log(): only tensors have these methods
         if isinstance(obj, Tensor) and name in C.TENSOR_METHODS:
             kind, fn = C.TENSOR_METHODS[name]
             dim = None

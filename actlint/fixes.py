@@ -1,0 +1,103 @@
+"""Applying fixes: edits spliced into the source, re-parsed, written atomically.
+
+A fix whose result does not parse is dropped and reported; the file keeps its
+encoding (and a byte-order mark if it had one) and its line endings, which the
+edits never touch.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tokenize
+from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path
+
+import libcst as cst
+
+from actlint.atomic import write_bytes_atomic
+from actlint.findings import Edit, Finding
+
+MAX_ROUNDS = 4  # fixes can overlap; later rounds pick up what an earlier one set aside
+
+
+@dataclass
+class FixOutcome:
+    path: str
+    original: str
+    fixed: str
+    applied: list[Finding] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.fixed != self.original
+
+    def diff(self) -> str:
+        return "".join(difflib.unified_diff(
+            self.original.splitlines(keepends=True), self.fixed.splitlines(keepends=True),
+            fromfile=f"a/{self.path}", tofile=f"b/{self.path}"))
+
+
+def _offsets(text: str) -> list[int]:
+    starts = [0]
+    for index, char in enumerate(text):
+        if char == "\n":
+            starts.append(index + 1)
+    return starts
+
+
+def _span(starts: list[int], edit: Edit) -> tuple[int, int]:
+    return starts[edit.line - 1] + edit.column - 1, starts[edit.end_line - 1] + edit.end_column - 1
+
+
+def apply_edits(text: str, findings: list[Finding], unsafe: bool) -> tuple[str, list[Finding]]:
+    """Splice the chosen fixes' edits into ``text``; overlapping fixes wait for the next round."""
+    starts = _offsets(text)
+    chosen: list[tuple[int, int, str]] = []
+    applied: list[Finding] = []
+    for finding in sorted(findings, key=lambda f: f.sort_key):
+        fix = finding.fix
+        if fix is None or (not fix.safe and not unsafe):
+            continue
+        spans = [(*_span(starts, e), e.content) for e in fix.edits]
+        if any(a < e2 and b > s2 or (a == b == s2 == e2) for a, b, _ in spans for s2, e2, _ in chosen):
+            continue
+        chosen.extend(spans)
+        applied.append(finding)
+    for start, end, content in sorted(chosen, reverse=True):
+        text = text[:start] + content + text[end:]
+    return text, applied
+
+
+def fix_text(text: str, path: str, lint, unsafe: bool) -> FixOutcome:
+    """Fix until nothing fixable is left; ``lint(text)`` returns the findings of a text."""
+    outcome = FixOutcome(path, text, text)
+    current = text
+    for _ in range(MAX_ROUNDS):
+        candidate, applied = apply_edits(current, lint(current), unsafe)
+        if not applied:
+            break
+        try:
+            cst.parse_module(candidate)
+        except (cst.ParserSyntaxError, RecursionError) as exc:
+            codes = ", ".join(sorted({f.code for f in applied}))
+            outcome.problems.append(f"{path}: fixes for {codes} dropped: the result would not parse "
+                                    f"({str(exc).splitlines()[0]})")
+            break
+        current = candidate
+        outcome.applied.extend(applied)
+    outcome.fixed = current
+    return outcome
+
+
+def source_encoding(data: bytes) -> tuple[str, bool]:
+    """The file's encoding and whether it starts with a UTF-8 byte-order mark."""
+    bom = data.startswith(b"\xef\xbb\xbf")
+    encoding, _ = tokenize.detect_encoding(BytesIO(data).readline)
+    return ("utf-8" if encoding == "utf-8-sig" else encoding), bom
+
+
+def write_fixed(path: Path, text: str, encoding: str, bom: bool) -> None:
+    data = text.encode(encoding)
+    write_bytes_atomic(path, (b"\xef\xbb\xbf" if bom else b"") + data)
