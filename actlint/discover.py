@@ -10,7 +10,7 @@ import pathspec
 
 from actlint.config import Config
 
-LINTABLE_SUFFIXES = (".py",)
+LINTABLE_SUFFIXES = (".py", ".ipynb")
 
 
 @dataclass

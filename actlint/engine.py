@@ -159,7 +159,67 @@ def lint_file(path: Path, config: Config) -> FileResult:
         if "ACT000" in codes:
             result.findings.append(_unreadable(shown, str(exc)))
         return result
+    if path.suffix == ".ipynb":
+        return lint_notebook(text, shown, config, codes)
     return lint_text(text, shown, config, codes)
+
+
+def _cell_parse_error(source: str) -> str | None:
+    try:
+        cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        return f"{exc.raw_line}:{exc.raw_column + 1}:{str(exc).strip().splitlines()[0]}"
+    except RecursionError:
+        return "1:1:nests too deeply for the parser"
+    return None
+
+
+def read_notebook_program(text: str):
+    """The notebook and its joined program; cells that do not parse are blanked (and carry their error)."""
+    from actlint.notebook import read_notebook
+
+    notebook = read_notebook(text)
+    try:
+        cst.parse_module(notebook.program)
+    except (cst.ParserSyntaxError, RecursionError):
+        notebook = read_notebook(text, parses=_cell_parse_error)
+    return notebook
+
+
+def lint_notebook(text: str, shown: str, config: Config, codes: frozenset[str]) -> FileResult:
+    """Lint a notebook's code cells as one program; positions are given per cell."""
+    from dataclasses import replace
+
+    from actlint.findings import Edit, Fix
+    from actlint.notebook import NotebookError
+
+    try:
+        notebook = read_notebook_program(text)
+    except NotebookError as exc:
+        result = FileResult(shown)
+        if "ACT000" in codes:
+            result.findings.append(_unreadable(shown, str(exc)))
+        return result
+    result = lint_text(notebook.program, shown, config, codes)
+
+    def cell_edit(edit: Edit) -> Edit:
+        _, line = notebook.locate(edit.line)
+        _, end_line = notebook.locate(edit.end_line)
+        return replace(edit, line=line, end_line=end_line)
+
+    mapped = []
+    for finding in result.findings:
+        cell, line = notebook.locate(finding.line)
+        _, end_line = notebook.locate(finding.end_line)
+        fix = finding.fix and Fix(finding.fix.message, tuple(cell_edit(e) for e in finding.fix.edits), finding.fix.safe)
+        mapped.append(replace(finding, line=line, end_line=end_line, cell=cell, fix=fix))
+    for cell in notebook.cells:
+        if cell.error is not None and "ACT000" in codes:
+            line, column, message = cell.error.split(":", 2)
+            mapped.append(replace(_unreadable(shown, f"syntax error: {message}", int(line), int(column)),
+                                  cell=cell.number))
+    result.findings = sorted(mapped, key=lambda f: f.sort_key)
+    return result
 
 
 def _relative_to_root(path: Path, config: Config) -> str:
@@ -201,6 +261,8 @@ def fix_file(path: Path, config: Config, unsafe: bool, write: bool):
         encoding, bom = source_encoding(data)
     except (OSError, ValueError, SyntaxError):
         return FixOutcome(shown, "", "")  # reported by the lint pass as ACT000
+    if path.suffix == ".ipynb":
+        return _fix_notebook(path, text, shown, config, codes, unsafe, write)
     outcome = fix_text(text, shown, lambda t: lint_text(t, shown, config, codes).findings, unsafe)
     if write and outcome.changed:
         try:
@@ -212,3 +274,23 @@ def fix_file(path: Path, config: Config, unsafe: bool, write: bool):
 
 def fix_paths(files: list[Path], config: Config, unsafe: bool, write: bool):
     return [fix_file(p, config, unsafe, write) for p in files]
+
+
+def _fix_notebook(path: Path, text: str, shown: str, config: Config, codes, unsafe: bool, write: bool):
+    """Fix the joined program, then rewrite only the changed cells' sources in the JSON."""
+    from actlint.fixes import FixOutcome, fix_text, write_fixed
+    from actlint.notebook import NotebookError, write_back
+
+    try:
+        notebook = read_notebook_program(text)
+    except NotebookError:
+        return FixOutcome(shown, "", "")
+    program = fix_text(notebook.program, shown, lambda t: lint_text(t, shown, config, codes).findings, unsafe)
+    outcome = FixOutcome(shown, text, write_back(notebook, program.fixed) if program.changed else text,
+                         program.applied, program.problems)
+    if write and outcome.changed:
+        try:
+            write_fixed(path, outcome.fixed, "utf-8", False)
+        except OSError as exc:
+            outcome.problems.append(f"{shown}: fixes not written: {exc}")
+    return outcome

@@ -45,10 +45,17 @@ class Finding:
     end_column: int
     fix: Fix | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    cell: int | None = None  # the notebook cell (1-based) when the file is a notebook
 
     @property
     def sort_key(self) -> tuple:
-        return (self.path, self.line, self.column, self.code)
+        return (self.path, self.cell or 0, self.line, self.column, self.code)
+
+    @property
+    def where(self) -> str:
+        """``path:line:col``, or ``path:cell N:line:col`` in a notebook."""
+        cell = f"cell {self.cell}:" if self.cell is not None else ""
+        return f"{self.path}:{cell}{self.line}:{self.column}"
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -62,6 +69,8 @@ class Finding:
             "message": self.message,
             "fix": self.fix.to_dict() if self.fix else None,
         }
+        if self.cell is not None:
+            data["cell"] = self.cell
         data.update(self.extra)
         return data
 

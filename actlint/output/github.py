@@ -19,5 +19,6 @@ def render(findings: list[Finding]) -> str:
         level = "error" if f.code == "ACT000" else "warning"
         props = (f"file={_escape_property(f.path)},line={f.line},col={f.column},"
                  f"endLine={f.end_line},endColumn={f.end_column},title={_escape_property(f.code + ' ' + f.name)}")
-        lines.append(f"::{level} {props}::{_escape_data(f.code + ' ' + f.message)}")
+        where = f"cell {f.cell}, line {f.line}: " if f.cell is not None else ""
+        lines.append(f"::{level} {props}::{_escape_data(f.code + ' ' + where + f.message)}")
     return "\n".join(lines) + ("\n" if lines else "")

@@ -34,7 +34,7 @@ def render(findings: list[Finding]) -> str:
             "ruleId": f.code,
             "ruleIndex": codes.index(f.code) if f.code in codes else -1,
             "level": "error" if f.code == "ACT000" else "warning",
-            "message": {"text": f.message},
+            "message": {"text": (f"cell {f.cell}, line {f.line}: " if f.cell is not None else "") + f.message},
             "locations": [{
                 "physicalLocation": {
                     "artifactLocation": {"uri": PurePath(f.path).as_posix(), "uriBaseId": "%SRCROOT%"},
@@ -44,8 +44,10 @@ def render(findings: list[Finding]) -> str:
                         "endLine": f.end_line,
                         "endColumn": f.end_column,
                     },
-                }
+                },
+                **({"logicalLocations": [{"name": f"cell {f.cell}", "kind": "member"}]} if f.cell is not None else {}),
             }],
+            **({"properties": {"cell": f.cell}} if f.cell is not None else {}),
         })
     log = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",

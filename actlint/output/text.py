@@ -6,7 +6,7 @@ from actlint.findings import Finding
 
 
 def render(findings: list[Finding]) -> str:
-    lines = [f"{f.path}:{f.line}:{f.column}: {f.code} {f.message}" for f in findings]
+    lines = [f"{f.where}: {f.code} {f.message}" for f in findings]
     if findings:
         files = len({f.path for f in findings})
         lines.append(f"Found {len(findings)} finding{'s' * (len(findings) != 1)} "
