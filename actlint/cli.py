@@ -33,6 +33,8 @@ def _lint_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, help="pyproject.toml to read instead of the nearest one")
     parser.add_argument("--no-gitignore", action="store_true", help="lint files that .gitignore excludes")
     parser.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: all cores)")
+    parser.add_argument("--no-cache", action="store_true", help="lint every file, neither reading nor writing the cache")
+    parser.add_argument("--cache-dir", type=Path, help="cache folder (default: .actlint_cache beside pyproject.toml)")
     parser.add_argument("--output", "-o", type=Path, help="write the report to this file instead of stdout")
     parser.add_argument("--fix", action="store_true", help="apply safe fixes in place (atomically), then report the rest")
     parser.add_argument("--unsafe-fixes", action="store_true",
@@ -133,7 +135,12 @@ def _lint_command(argv: list[str]) -> int:
             files = sum(1 for o in outcomes if o.changed)
             print(f"actlint: fixed {fixed} finding{'s' * (fixed != 1)} in {files} file{'s' * (files != 1)}",
                   file=sys.stderr)
-    report = lint_paths(found.files, config, jobs=args.jobs)
+    cache = None
+    if not args.no_cache:
+        from actlint.cache import Cache
+
+        cache = Cache(args.cache_dir or config.root / ".actlint_cache", repr((config.options_for(), config.max_file_bytes)))
+    report = lint_paths(found.files, config, jobs=args.jobs, cache=cache)
     findings = report.findings
 
     rendered = FORMATTERS[args.format](findings)

@@ -235,18 +235,51 @@ def _lint_batch(args: tuple[list[Path], Config]) -> list[FileResult]:
     return [lint_file(p, config) for p in paths]
 
 
-def lint_paths(files: list[Path], config: Config, jobs: int | None = None) -> Report:
-    """Lint many files, in parallel when it pays; results come back in input order."""
+def lint_paths(files: list[Path], config: Config, jobs: int | None = None, cache=None) -> Report:
+    """Lint many files, from the cache where it has them and in parallel where it pays.
+
+    Results come back in input order whatever the job count.
+    """
+    results: list[FileResult | None] = [None] * len(files)
+    todo: list[int] = []
+    keys: dict[int, str] = {}
+    if cache is not None:
+        rules = all_rules()
+        for i, path in enumerate(files):
+            try:
+                data = path.read_bytes() if path.stat().st_size <= config.max_file_bytes else None
+            except OSError:
+                data = None
+            if data is None:
+                todo.append(i)
+                continue
+            shown = display_path(path)
+            keys[i] = cache.key(data, shown, config.enabled_codes(_relative_to_root(path, config), rules))
+            hit = cache.get(keys[i])
+            if hit is None:
+                todo.append(i)
+            else:
+                results[i] = FileResult(shown, hit[0], [], hit[1])
+    else:
+        todo = list(range(len(files)))
+    for i, result in zip(todo, _lint_many([files[i] for i in todo], config, jobs)):
+        results[i] = result
+        if cache is not None and i in keys and not result.errors:
+            cache.put(keys[i], result.findings, result.notices)
+    return Report([r for r in results if r is not None])
+
+
+def _lint_many(files: list[Path], config: Config, jobs: int | None):
     jobs = jobs or os.cpu_count() or 1
     if jobs <= 1 or len(files) < 8:
-        return Report(_lint_batch((files, config)))
-    size = max(1, min(32, len(files) // (jobs * 4)))
+        return _lint_batch((files, config))
+    size = max(1, min(16, len(files) // (jobs * 4)))
     batches = [(files[i:i + size], config) for i in range(0, len(files), size)]
-    report = Report()
+    out: list[FileResult] = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         for results in pool.map(_lint_batch, batches):
-            report.results.extend(results)
-    return report
+            out.extend(results)
+    return out
 
 
 def fix_file(path: Path, config: Config, unsafe: bool, write: bool):

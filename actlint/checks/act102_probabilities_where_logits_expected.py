@@ -24,7 +24,7 @@ class ProbabilitiesWhereLogitsExpected(Rule):
     code = "ACT102"
     name = "probabilities-where-logits-expected"
     summary = "Softmax or sigmoid output fed to a loss that expects logits (or log-probabilities)"
-    tokens = ("oftmax", "igmoid", "from_logits", "with_logits")
+    tokens = ("CrossEntropy", "cross_entropy", "NLLLoss", "nll_loss", "WithLogits", "with_logits", "from_logits")
 
     def check(self):
         reported: set[int] = set()

@@ -11,7 +11,7 @@ class UnseededTraining(Rule):
     code = "ACT107"
     name = "unseeded-training"
     summary = "A script trains a model with no seed set for its framework"
-    tokens = ("backward", ".step(", ".fit(", "train_on_batch")
+    tokens = (".backward(", ".fit(", "train_on_batch")
 
     def check(self):
         calls = [c for c in picture_of(self.ctx).training_calls if c.reachable]

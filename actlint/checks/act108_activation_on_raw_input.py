@@ -12,7 +12,7 @@ class ActivationOnRawInput(Rule):
     code = "ACT108"
     name = "activation-on-raw-input"
     summary = "The trained model applies an activation to its raw input, before any learned layer"
-    tokens = ("parameters", ".fit(", ".compile(")
+    tokens = (".parameters()", ".fit(", ".compile(")
 
     def check(self):
         reported: set[int] = set()

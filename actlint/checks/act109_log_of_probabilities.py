@@ -15,7 +15,7 @@ class LogOfProbabilities(Rule):
     code = "ACT109"
     name = "log-of-probabilities"
     summary = "log() of a softmax or sigmoid output instead of log_softmax / logsigmoid"
-    tokens = ("log",)
+    tokens = ("log(", "log_(")
 
     def check(self):
         reported: set[int] = set()

@@ -12,7 +12,7 @@ class SoftmaxForMultilabel(Rule):
     code = "ACT110"
     name = "softmax-for-multilabel"
     summary = "Softmax output fed to a per-label binary loss (BCELoss, BCEWithLogitsLoss, binary_crossentropy)"
-    tokens = ("oftmax",)
+    tokens = ("BCE", "binary_cross", "inary_crossentropy", "BinaryCrossentropy")
 
     def check(self):
         reported: set[int] = set()

@@ -12,7 +12,7 @@ class SigmoidForMulticlass(Rule):
     code = "ACT113"
     name = "sigmoid-for-multiclass"
     summary = "Multi-unit sigmoid output with a single-label multi-class loss"
-    tokens = ("igmoid",)
+    tokens = ("categorical_crossentropy", "CategoricalCrossentropy")
 
     def check(self):
         reported: set[int] = set()

@@ -26,10 +26,10 @@ from actlint.picture.values import (UNKNOWN, ClassRef, Const, Criterion, EachMod
                                     KerasModel, Layer, LayerList, Op, Optimizer, Tensor, Union, Value, Weight,
                                     options, union)
 
-MAX_DEPTH = 6          # nested calls followed
+MAX_DEPTH = 5          # nested calls followed
 MAX_TRAIL = 64         # ops kept per tensor
 MAX_ITEMS = 64         # list elements iterated one by one
-STEP_BUDGET = 60_000   # statements executed per file, inlined calls included
+STEP_BUDGET = 12_000   # statements executed per file before calls stop being followed
 
 
 @dataclass
@@ -97,6 +97,8 @@ class Flow:
         self.steps = 0
         self.sequentials: list[Layer] = []
         self.autocast = 0  # depth of ``with torch.autocast(...)`` blocks being executed
+        self.instances: dict[tuple, Instance] = {}
+        self.memo: dict[tuple, Value] = {}  # calls whose arguments carry no trail: same call, same result
         self.uses_keras = index.bindings.imports_any("keras", "tensorflow")
         self.uses_torch = index.bindings.imports_any("torch")
         self.fit_frameworks = index.bindings.imports_any("keras", "tensorflow", "lightning", "pytorch_lightning")
@@ -205,6 +207,24 @@ class Flow:
             self.invoke(Function(method, bound=instance, owner=owner, scope=self.module_scope), args, kwargs,
                         standalone=standalone)
 
+    def instantiate(self, info: ClassInfo, args, kwargs) -> Instance:
+        """``Net(784, 10)``: instances built from the same literal arguments are one abstract instance."""
+        signature = _signature(args, kwargs)
+        if signature is not None:
+            if not any(isinstance(v, Const) for v in list(args) + list(kwargs.values())):
+                return self.default_instance(info)  # nothing known that the default build does not assume
+            cached = self.instances.get((id(info), signature))
+            if cached is not None:
+                return cached
+        instance = Instance(info)
+        if signature is not None:
+            self.instances[(id(info), signature)] = instance
+        self.construct(instance, args, kwargs)
+        if signature is not None and self.framework_of(info) is not None:
+            # Run the model once as built here: its layer sizes may come from these arguments.
+            self.call_instance(instance, [Tensor(origin="input")], {})
+        return instance
+
     def call_instance(self, instance: Instance, args, kwargs) -> Value:
         if "__seq__" in instance.attrs and not self.find_method(instance.info, "forward"):
             return self.apply(instance.attrs["__seq__"], args[0] if args else Tensor())
@@ -223,6 +243,16 @@ class Flow:
             return UNKNOWN
         if not standalone and self.steps > STEP_BUDGET:
             return UNKNOWN
+        memo_key = _memo_key(fn, args, kwargs, standalone)
+        if memo_key is not None and memo_key in self.memo:
+            return self.memo[memo_key]
+        result = self._invoke(fn, args, kwargs, standalone)
+        if memo_key is not None:
+            self.memo[memo_key] = result
+        return result
+
+    def _invoke(self, fn: Function, args: list, kwargs: dict, standalone: bool) -> Value:
+        node = fn.node
         scope = Scope(fn.scope or self.module_scope)
         params = node.params
         positional = list(params.posonly_params) + list(params.params)
@@ -653,12 +683,7 @@ class Flow:
         if isinstance(func, Function):
             return self.invoke(func, args, kwargs)
         if isinstance(func, ClassRef):
-            instance = Instance(func.info)
-            self.construct(instance, args, kwargs)
-            if self.framework_of(func.info) is not None:
-                # Run the model once as built here: its layer sizes may come from these arguments.
-                self.call_instance(instance, [Tensor(origin="input")], {})
-            return instance
+            return self.instantiate(func.info, args, kwargs)
         if isinstance(func, Criterion):
             if func.spec.framework == "keras":
                 pred = args[1] if len(args) > 1 else kwargs.get("y_pred", UNKNOWN)
@@ -1025,6 +1050,45 @@ class Flow:
             else:
                 continue
             self.picture.loss_sites.append(LossSite(spec, node, arg.value, pred))
+
+
+def _memo_key(fn: Function, args, kwargs, standalone: bool) -> tuple | None:
+    if standalone:
+        return None
+    parts = []
+    for value in list(args) + [kwargs[k] for k in sorted(kwargs)]:
+        if isinstance(value, Tensor):
+            if value.trail:
+                return None  # the result continues this trail: evaluate it for real
+            parts.append(("t", value.origin))
+        elif isinstance(value, Const):
+            try:
+                hash(value.value)
+            except TypeError:
+                return None
+            parts.append(("c", value.value))
+        elif value is UNKNOWN:
+            parts.append(("?",))
+        else:
+            parts.append(("o", id(value)))
+    return (id(fn.node), id(fn.bound), tuple(parts), tuple(sorted(kwargs)))
+
+
+def _signature(args, kwargs) -> tuple | None:
+    """A hashable summary of constructor arguments, or None when one carries structure (a module, a list)."""
+    parts = []
+    for value in list(args) + [kwargs[k] for k in sorted(kwargs)]:
+        if isinstance(value, Const):
+            try:
+                hash(value.value)
+            except TypeError:
+                return None
+            parts.append(("c", value.value))
+        elif isinstance(value, (Tensor, type(UNKNOWN))):
+            parts.append(("?",))
+        else:
+            return None
+    return tuple(parts) + tuple(sorted(kwargs))
 
 
 def _arg(node: cst.Call, position: int, keyword: str) -> cst.Arg | None:
