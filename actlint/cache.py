@@ -41,9 +41,9 @@ class Cache:
         self.settings = hashlib.sha256(f"{__version__}|{_FORMAT}|{settings}".encode()).hexdigest()[:16]
         self.hits = self.misses = 0
 
-    def key(self, data: bytes, path: str, codes: frozenset[str]) -> str:
+    def key(self, data: bytes, path: str, config_fingerprint: str) -> str:
         digest = hashlib.sha256(data)
-        digest.update(f"\0{path}\0{','.join(sorted(codes))}\0{self.settings}".encode())
+        digest.update(f"\0{path}\0{config_fingerprint}\0{self.settings}".encode())
         return digest.hexdigest()
 
     def _entry(self, key: str) -> Path:

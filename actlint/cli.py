@@ -85,14 +85,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _lint_command(argv: list[str]) -> int:
+    parser = _lint_parser()
+    args = parser.parse_args(argv)  # --version and --help end here, before anything heavy is imported
+
     from actlint.checks import all_rules
     from actlint.config import ConfigError, load_config
     from actlint.discover import discover
     from actlint.engine import lint_paths
     from actlint.output import FORMATTERS
-
-    parser = _lint_parser()
-    args = parser.parse_args(argv)
     paths = args.paths or ["."]
     rules = all_rules()
     try:

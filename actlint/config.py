@@ -58,6 +58,21 @@ class Config:
                 ignored.update(codes)
         return frozenset(code for code in chosen if not _matches(code, tuple(ignored)))
 
+    def allows(self, code: str, relpath: str, default: bool = True) -> bool:
+        """Whether one code runs on a file, without loading the rule registry."""
+        chosen = default if self.select is None else _matches(code, self.select)
+        chosen = chosen or _matches(code, self.extend_select)
+        ignored = set(self.ignore)
+        for pattern, codes in self.per_file_ignores:
+            if path_matches(relpath, pattern):
+                ignored.update(codes)
+        return chosen and not _matches(code, tuple(ignored))
+
+    def fingerprint(self) -> str:
+        """Everything that changes what a file's lint gives (for cache keys)."""
+        return repr((self.select, self.extend_select, self.ignore, self.per_file_ignores, self.max_file_bytes,
+                     self.rule_options))
+
     def is_excluded(self, relpath: str) -> bool:
         patterns = self.exclude + self.extend_exclude
         return any(path_matches(relpath, p) for p in patterns)

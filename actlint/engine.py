@@ -10,13 +10,11 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 
-import libcst as cst
-
-from actlint.checks import FileContext, all_rules
 from actlint.config import Config
 from actlint.findings import Finding, InternalError
-from actlint.index import FileIndex
-from actlint.noqa import is_suppressed, suppressions
+
+# libcst and the rules are imported only once a file needs parsing: a run over files
+# that never mention a framework (the common pre-commit case) never pays for them.
 
 FRAMEWORK_TOKENS = ("torch", "keras", "tensorflow")
 MAX_NESTING = 150  # bracket depth beyond which the parser's recursion is not trusted
@@ -80,6 +78,8 @@ def max_bracket_depth(text: str) -> int:
 
 
 def _rules_for(codes: frozenset[str]):
+    from actlint.checks import all_rules
+
     rules = all_rules()
     return [rules[c] for c in sorted(codes) if c in rules and c != "ACT000"]
 
@@ -87,13 +87,19 @@ def _rules_for(codes: frozenset[str]):
 def lint_text(text: str, path: str, config: Config, codes: frozenset[str]) -> FileResult:
     """Lint source text already read; ``codes`` are the rules enabled for this file."""
     result = FileResult(path)
+    if not any(tok in text for tok in FRAMEWORK_TOKENS):
+        return result
     rules = _rules_for(codes)
     if not rules:
         return result
-    if not any(tok in text for tok in FRAMEWORK_TOKENS):
-        return result
     if not any(tok in text for rule in rules for tok in rule.tokens):
         return result
+    import libcst as cst
+
+    from actlint.checks import FileContext
+    from actlint.index import FileIndex
+    from actlint.noqa import is_suppressed, suppressions
+
     depth = max_bracket_depth(text)
     if depth > MAX_NESTING:
         if "ACT000" in codes:
@@ -137,7 +143,8 @@ def display_path(path: Path) -> str:
 
 def lint_file(path: Path, config: Config) -> FileResult:
     shown = display_path(path)
-    codes = config.enabled_codes(_relative_to_root(path, config), all_rules())
+    relpath = _relative_to_root(path, config)
+    report_unreadable = config.allows("ACT000", relpath)
     try:
         size = path.stat().st_size
         if size > config.max_file_bytes:
@@ -149,22 +156,29 @@ def lint_file(path: Path, config: Config) -> FileResult:
         data = path.read_bytes()
     except OSError as exc:
         result = FileResult(shown)
-        if "ACT000" in codes:
+        if report_unreadable:
             result.findings.append(_unreadable(shown, f"cannot read: {exc.strerror or exc}"))
         return result
     try:
         text = decode(data)
     except ValueError as exc:
         result = FileResult(shown)
-        if "ACT000" in codes:
+        if report_unreadable:
             result.findings.append(_unreadable(shown, str(exc)))
         return result
+    if not any(tok in text for tok in FRAMEWORK_TOKENS) and not path.suffix == ".ipynb":
+        return FileResult(shown)
+    from actlint.checks import all_rules
+
+    codes = config.enabled_codes(relpath, all_rules())
     if path.suffix == ".ipynb":
         return lint_notebook(text, shown, config, codes)
     return lint_text(text, shown, config, codes)
 
 
 def _cell_parse_error(source: str) -> str | None:
+    import libcst as cst
+
     try:
         cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
@@ -176,6 +190,8 @@ def _cell_parse_error(source: str) -> str | None:
 
 def read_notebook_program(text: str):
     """The notebook and its joined program; cells that do not parse are blanked (and carry their error)."""
+    import libcst as cst
+
     from actlint.notebook import read_notebook
 
     notebook = read_notebook(text)
@@ -244,7 +260,6 @@ def lint_paths(files: list[Path], config: Config, jobs: int | None = None, cache
     todo: list[int] = []
     keys: dict[int, str] = {}
     if cache is not None:
-        rules = all_rules()
         for i, path in enumerate(files):
             try:
                 data = path.read_bytes() if path.stat().st_size <= config.max_file_bytes else None
@@ -254,7 +269,7 @@ def lint_paths(files: list[Path], config: Config, jobs: int | None = None, cache
                 todo.append(i)
                 continue
             shown = display_path(path)
-            keys[i] = cache.key(data, shown, config.enabled_codes(_relative_to_root(path, config), rules))
+            keys[i] = cache.key(data, shown, config.fingerprint())
             hit = cache.get(keys[i])
             if hit is None:
                 todo.append(i)
@@ -285,6 +300,8 @@ def _lint_many(files: list[Path], config: Config, jobs: int | None):
 def fix_file(path: Path, config: Config, unsafe: bool, write: bool):
     """Fix one file in place (or only compute the fix when ``write`` is false)."""
     from actlint.fixes import FixOutcome, fix_text, source_encoding, write_fixed
+
+    from actlint.checks import all_rules
 
     shown = display_path(path)
     codes = config.enabled_codes(_relative_to_root(path, config), all_rules())
