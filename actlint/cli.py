@@ -94,16 +94,16 @@ def _lint_command(argv: list[str]) -> int:
     from actlint.engine import lint_paths
     from actlint.output import FORMATTERS
     paths = args.paths or ["."]
-    rules = all_rules()
     try:
         config = load_config(Path(paths[0]), explicit=args.config,
-                             rule_names={c: r.name for c, r in rules.items()})
-        _check_rule_options(config, rules)
+                             rule_names=lambda: {c: r.name for c, r in all_rules().items()})
+        if config.rule_options:
+            _check_rule_options(config, all_rules())
     except ConfigError as exc:
         print(f"actlint: {exc}", file=sys.stderr)
         return EXIT_ERROR
     for given in (args.select or ()) + (args.ignore or ()) + (args.extend_select or ()):
-        if given != "ALL" and not any(code.startswith(given) for code in rules):
+        if given != "ALL" and not any(code.startswith(given) for code in all_rules()):
             print(f"actlint: {given!r} matches no rule code; 'actlint rule --all' lists them", file=sys.stderr)
             return EXIT_ERROR
     config = config.with_overrides(

@@ -122,7 +122,7 @@ _KNOWN_KEYS = {
 }
 
 
-def load_config(start: Path, explicit: Path | None = None, rule_names: dict[str, str] | None = None) -> Config:
+def load_config(start: Path, explicit: Path | None = None, rule_names=None) -> Config:
     """Read ``[tool.actlint]`` from ``explicit`` or the pyproject.toml nearest ``start``."""
     path = explicit or find_pyproject(start)
     if path is None:
@@ -137,9 +137,12 @@ def load_config(start: Path, explicit: Path | None = None, rule_names: dict[str,
     return config_from_table(section, root=path.parent, source=path, rule_names=rule_names or {})
 
 
-def config_from_table(section: dict[str, Any], root: Path, source: Path | None,
-                      rule_names: dict[str, str]) -> Config:
-    by_name = {name: code for code, name in rule_names.items()}
+def _names(rule_names) -> dict[str, str]:
+    """Rule code -> name; ``rule_names`` may be a callable so the registry loads only when needed."""
+    return rule_names() if callable(rule_names) else rule_names
+
+
+def config_from_table(section: dict[str, Any], root: Path, source: Path | None, rule_names) -> Config:
     kwargs: dict[str, Any] = {"root": root, "source": source}
     options: dict[str, dict[str, Any]] = {}
     for key, value in section.items():
@@ -168,8 +171,10 @@ def config_from_table(section: dict[str, Any], root: Path, source: Path | None,
             if not isinstance(value, dict):
                 raise ConfigError(f"[tool.actlint] {key} must be a table")
             kwargs["verify"] = tuple(value.items())
-        elif isinstance(value, dict) and (key.upper() in rule_names or key in by_name):
-            code = key.upper() if key.upper() in rule_names else by_name[key]
+        elif isinstance(value, dict) and (key.upper() in _names(rule_names)
+                                          or key in {n: c for c, n in _names(rule_names).items()}):
+            names = _names(rule_names)
+            code = key.upper() if key.upper() in names else {n: c for c, n in names.items()}[key]
             options.setdefault(code, {}).update({k.replace("-", "_"): v for k, v in value.items()})
         else:
             known = ", ".join(sorted(_KNOWN_KEYS))

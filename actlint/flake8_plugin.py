@@ -15,7 +15,7 @@ def _config_for(folder: str):
 
     rules = all_rules()
     try:
-        return load_config(Path(folder), rule_names={c: r.name for c, r in rules.items()})
+        return load_config(Path(folder), rule_names=lambda: {c: r.name for c, r in rules.items()})
     except ConfigError:
         return Config(root=Path(folder))
 

@@ -6,7 +6,6 @@ import json
 from pathlib import PurePath
 
 from actlint import __version__
-from actlint.checks import all_rules
 from actlint.findings import Finding
 from actlint.pages import page_url, read_page
 
@@ -26,6 +25,8 @@ def _rule_descriptor(code: str, rule) -> dict:
 
 
 def render(findings: list[Finding]) -> str:
+    from actlint.checks import all_rules  # the rule table is part of a SARIF log
+
     rules = all_rules()
     codes = list(rules)
     results = []
