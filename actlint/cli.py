@@ -109,7 +109,8 @@ def _lint_command(argv: list[str]) -> int:
     config = config.with_overrides(
         select=args.select,
         extend_select=args.extend_select,
-        ignore=(config.ignore + args.ignore) if args.ignore else None,
+        # an explicit --select replaces the file's selection, its ignore list included
+        ignore=(() if args.select else config.ignore) + (args.ignore or ()),
         respect_gitignore=False if args.no_gitignore else None,
     )
     if args.jobs is not None and args.jobs < 1:
@@ -170,10 +171,24 @@ def _check_rule_options(config, rules) -> None:
 
     for code, options in config.rule_options:
         known = rules[code].options
-        for key, _ in options:
+        for key, value in options:
             if key not in known:
                 names = ", ".join(sorted(known)) or "none"
                 raise ConfigError(f"[tool.actlint.{code}] unknown option {key!r} (options: {names})")
+            default = known[key]
+            if default is not None and not _same_kind(value, default):
+                raise ConfigError(f"[tool.actlint.{code}] {key} = {value!r}: expected "
+                                  f"{type(default).__name__}, like the default {default!r}")
+
+
+def _same_kind(value, default) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float))
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
 
 
 if __name__ == "__main__":  # pragma: no cover
