@@ -9,7 +9,7 @@ from expectations import mismatches, python_files
 from actlint.checks import all_rules
 
 RULE_CODES = {code for code in all_rules() if code != "ACT000"}
-FIXTURES = python_files(ROOT / "fixtures")
+FIXTURES = python_files(ROOT / "fixtures") + python_files(ROOT / "examples")
 
 
 def _check(path, lint):
@@ -19,7 +19,7 @@ def _check(path, lint):
     assert not problems, f"{path.name}:\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize("path", FIXTURES, ids=[str(p.relative_to(ROOT / "fixtures")) for p in FIXTURES])
+@pytest.mark.parametrize("path", FIXTURES, ids=[str(p.relative_to(ROOT)) for p in FIXTURES])
 def test_fixture(path, lint):
     _check(path, lint)
 
