@@ -53,10 +53,10 @@ class Cache:
         """(findings, notices) for a key, or None on a miss or an unreadable entry."""
         try:
             data = json.loads(self._entry(key).read_text(encoding="utf-8"))
-            if data.get("key") != key:
+            if not isinstance(data, dict) or data.get("key") != key:
                 raise ValueError("foreign entry")
             found = [_finding_from_json(f) for f in data["findings"]], list(data["notices"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             self.misses += 1
             return None
         self.hits += 1
