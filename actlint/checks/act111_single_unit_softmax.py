@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from actlint.checks.base import Rule
 from actlint.picture import picture_of
+from actlint.picture.values import Tensor, options
 
 
 class SingleUnitSoftmax(Rule):
@@ -18,11 +19,30 @@ class SingleUnitSoftmax(Rule):
         for layer, op in picture.pairs:
             if layer.units != 1 or op.fn != "softmax" or id(op.node) in reported:
                 continue
-            if op.framework == "torch" and op.dim not in (-1, 1):
-                continue  # dim missing (unknown), or not the feature dimension
+            if op.framework == "torch" and not self._over_units(layer, op, picture):
+                continue
             reported.add(id(op.node))
             yield self.finding(
                 op.node,
                 f"softmax over the single unit of the layer at line {self.line(layer.node)} always outputs 1.0, "
                 f"so nothing trains; use a sigmoid for one binary output (or more units for several classes)",
             )
+
+    @staticmethod
+    def _over_units(layer, op, picture) -> bool:
+        """Whether a torch softmax's dim is the layer's unit dimension.
+
+        Convolutions put units on dim 1, linear layers on the last dim.  ``dim=1`` is
+        the last dim only for 2-D data, so after a linear layer it counts only where the
+        softmax ends a chain or reaches a loss (losses take classes on dim 1); on
+        (batch, seq, 1) scores it is attention pooling over the sequence, which is right.
+        """
+        conv = layer.fn.startswith("conv")
+        if op.dim == -1:
+            return not conv
+        if op.dim != 1:
+            return False  # dim missing (unknown), or not the unit dimension
+        if conv or id(op.node) in picture.chain_ends:
+            return True
+        return any(step is op for site in picture.loss_sites for value in options(site.pred)
+                   if isinstance(value, Tensor) for step in value.trail)

@@ -110,6 +110,11 @@ for _name in ("view", "reshape", "flatten", "squeeze", "unsqueeze", "permute", "
               "expand", "expand_as", "repeat", "type", "type_as", "chunk", "split", "unbind", "t", "squeeze_",
               "unsqueeze_", "narrow", "flip", "roll", "bfloat16", "unflatten"):
     TENSOR_METHODS[_name] = (RESHAPE, _name)
+# Neutral reshaping ops that keep every dimension as it is (dtype, device, copies): a unit
+# count read back through them still holds.  Others (view, squeeze, permute, ...) may move
+# or fold the unit dimension, so a count read through them is unknown.
+SHAPE_KEEPING = frozenset({"contiguous", "float", "double", "half", "bfloat16", "to", "cuda", "cpu", "detach",
+                           "clone", "type", "type_as", "flip", "roll", "Identity", "linear"})
 TENSOR_METHODS.update({"log": (LOG, "log"), "log_": (LOG, "log"), "log2": (LOG, "log"), "log10": (LOG, "log")})
 
 KERAS_MODEL_BASES = frozenset({"keras.Model", "keras.models.Model", "keras.layers.Layer", "keras.Layer",

@@ -21,7 +21,8 @@ import libcst as cst
 
 from actlint.index import FileIndex
 from actlint.picture import catalog as C
-from actlint.picture.sites import InitSite, LossSite, Picture, TrainingCall, hidden_activations, producer
+from actlint.picture.sites import (InitSite, LossSite, Picture, TrainingCall, hidden_activations, keeps_units,
+                                   producer)
 from actlint.picture.values import (UNKNOWN, ClassRef, Const, Criterion, EachModule, Function, Instance,
                                     KerasModel, Layer, LayerList, Op, Optimizer, Tensor, Union, Value, Weight,
                                     options, union)
@@ -132,6 +133,11 @@ class Flow:
                 self.invoke(Function(fn, scope=self.module_scope), [], {}, standalone=True)
         for seq in self.sequentials:
             self.apply(seq, Tensor())
+            last = seq
+            while isinstance(last, Layer) and last.parts:
+                last = last.parts[-1]
+            if isinstance(last, Op):
+                self.picture.chain_ends.add(id(last.node))
         # The hidden activations of each model cast to float16.
         for node, model in self.picture.half_casts:
             start = len(self.picture.trails)
@@ -571,10 +577,12 @@ class Flow:
         tensor = value if isinstance(value, Tensor) else Tensor(origin="opaque")
         trail = tensor.trail
         if op.kind not in C.NEUTRAL_KINDS:
-            before = next((p for p in reversed(trail) if p.kind not in C.NEUTRAL_KINDS), None)
+            between = next((i for i in range(len(trail) - 1, -1, -1) if trail[i].kind not in C.NEUTRAL_KINDS), None)
+            before = trail[between] if between is not None else None
             if before is not None and before.kind == C.LEARNED:
                 self.picture.followers[id(before.node)].append(op)
-                self.picture.pairs.append((before, op))
+                if all(keeps_units(p) for p in trail[between + 1:]):
+                    self.picture.pairs.append((before, op))
         if op.kind == C.LOG:
             source = producer(trail)
             if source is not None and source.kind == C.ACTIVATION and source.fn in ("softmax", "sigmoid"):

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from actlint.picture.catalog import (ACTIVATION, AFFINE, DROPOUT, LEARNED, NEUTRAL_KINDS, RESHAPE, LossSpec)
+from actlint.picture.catalog import (ACTIVATION, AFFINE, DROPOUT, LEARNED, NEUTRAL_KINDS, RESHAPE, SHAPE_KEEPING,
+                                     LossSpec)
 from actlint.picture.values import Op, Tensor, Value, options
 
 # Ops that do not change what a loss receives (a view, dropout, adding an epsilon).
@@ -52,8 +53,11 @@ class Picture:
     loss_sites: list[LossSite] = field(default_factory=list)
     init_sites: list[InitSite] = field(default_factory=list)
     training_calls: list[TrainingCall] = field(default_factory=list)
-    # (learned op, the op that followed it): per construction, so sizes from arguments stay paired.
+    # (learned op, the op that followed it with its units intact): per construction, so sizes from
+    # arguments stay paired.
     pairs: list[tuple[Op, Op]] = field(default_factory=list)
+    # Nodes of the ops that end an nn.Sequential / keras Sequential (what such a chain outputs).
+    chain_ends: set[int] = field(default_factory=set)
     # (log op, the softmax/sigmoid it takes the log of)
     log_sites: list[tuple[Op, Op]] = field(default_factory=list)
     # Models handed to an optimiser, compiled or fitted.
@@ -80,25 +84,27 @@ def producer(trail: tuple[Op, ...], skip: frozenset = _TRANSPARENT_TO_LOSS) -> O
     return None
 
 
+def keeps_units(op: Op) -> bool:
+    """Whether the unit count of the layer before ``op`` still describes the data after it."""
+    if op.kind == RESHAPE:
+        return op.fn in SHAPE_KEEPING
+    return op.kind in NEUTRAL_KINDS or op.kind == ACTIVATION
+
+
 def output_units(value: Value) -> int | None:
     """The unit count of the last learned layer that produced a value (activations looked through)."""
-    if not isinstance(value, Tensor):
-        return None
-    for op in reversed(value.trail):
-        if op.kind == LEARNED:
-            return op.units
-        if op.kind not in NEUTRAL_KINDS and op.kind != ACTIVATION:
-            return None
-    return None
+    layer = last_learned(value)
+    return None if layer is None else layer.units
 
 
 def last_learned(value: Value) -> Op | None:
+    """The learned layer whose units the value still has (a view or squeeze in between: unknown)."""
     if not isinstance(value, Tensor):
         return None
     for op in reversed(value.trail):
         if op.kind == LEARNED:
             return op
-        if op.kind not in NEUTRAL_KINDS and op.kind != ACTIVATION:
+        if not keeps_units(op):
             return None
     return None
 
