@@ -24,12 +24,13 @@ class LogOfProbabilities(Rule):
                 continue
             reported.add(id(log_op.node))
             fused = "log_softmax" if source.fn == "softmax" else "logsigmoid (log(1 - sigmoid(x)) is logsigmoid(-x))"
-            yield self.finding(
-                log_op.node,
-                f"log of the {source.fn} at line {self.line(source.node)} underflows to -inf once a probability "
-                f"rounds to 0; use {fused}",
-                fix=self._fix(log_op, source),
-            )
+            where = f"the {source.fn} at line {self.line(source.node)}"
+            if _adds_epsilon(log_op.node):
+                problem = (f"log of {where} plus an epsilon flattens at log(eps) once {source.fn} saturates, so the "
+                           f"gradient vanishes where the fused form keeps it")
+            else:
+                problem = f"log of {where} underflows to -inf once a probability rounds to 0"
+            yield self.finding(log_op.node, f"{problem}; use {fused}", fix=self._fix(log_op, source))
 
     def _fix(self, log_op, source) -> Fix | None:
         """Only where the log takes the activation directly: ``log(softmax(x, d))`` → ``log_softmax(x, d)``."""
@@ -73,3 +74,15 @@ class LogOfProbabilities(Rule):
             self.edit(act, renamed),
             self.edit(log_call, new_name),
         ))
+
+
+def _adds_epsilon(log_call: cst.CSTNode) -> bool:
+    """``log(p + 1e-8)``, ``(p + self.eps).log()``: the guard people add against log(0)."""
+    data = call_input(log_call) if isinstance(log_call, cst.Call) else None
+    if not (isinstance(data, cst.BinaryOperation) and isinstance(data.operator, cst.Add)):
+        return False
+    if strip_epsilon(data) is not data:
+        return True
+    names = [side.attr.value if isinstance(side, cst.Attribute) else side.value
+             for side in (data.left, data.right) if isinstance(side, (cst.Name, cst.Attribute))]
+    return any("eps" in name.lower() for name in names)
