@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import sys
 import tokenize
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 
 from actlint.config import Config
 from actlint.findings import Finding, InternalError
+from actlint.interrupt import terminate_as_interrupt
 
 # libcst and the rules are imported only once a file needs parsing: a run over files
 # that never mention a framework (the common pre-commit case) never pays for them.
@@ -50,22 +53,70 @@ def _unreadable(path: str, message: str, line: int = 1, column: int = 1) -> Find
     return Finding("ACT000", "unreadable-file", message, path, line, column, line, column)
 
 
+class DecodeError(ValueError):
+    """Bytes that are not Python source text; ``line`` and ``column`` point at the first bad byte."""
+
+    def __init__(self, message: str, line: int = 1, column: int = 1):
+        super().__init__(message)
+        self.line, self.column = line, column
+
+
 def decode(data: bytes) -> str:
     """Text of a Python source, honouring a PEP 263 coding cookie (UTF-8 otherwise)."""
     if b"\x00" in data:
-        raise ValueError("not a Python source file (it contains NUL bytes)")
+        raise DecodeError("not a Python source file (it contains NUL bytes, so it is probably binary)")
     try:
         encoding, _ = tokenize.detect_encoding(BytesIO(data).readline)
     except SyntaxError as exc:
-        raise ValueError(f"cannot decode: {exc}") from exc
+        raise DecodeError(f"cannot decode: {exc}") from exc
     try:
         text = data.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise ValueError(f"cannot decode as {encoding}: {exc}") from exc
+    except LookupError as exc:
+        raise DecodeError(f"cannot decode: unknown encoding {encoding!r}") from exc
+    except UnicodeDecodeError as exc:
+        before = data[:exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise DecodeError(f"cannot decode as {encoding}: byte 0x{data[exc.start]:02x} is not valid {encoding} "
+                          f"(declare the file's encoding with a '# -*- coding: ... -*-' line, or re-save it "
+                          f"as UTF-8)", line, column) from exc
     return text[1:] if text.startswith("\ufeff") else text
 
 
 def max_bracket_depth(text: str) -> int:
+    """How deep brackets nest in code (brackets in strings and comments do not count)."""
+    if _naive_depth(text) <= MAX_NESTING:
+        return _naive_depth(text)
+    depth = deepest = 0
+    try:
+        for token in tokenize.generate_tokens(iter(text.splitlines(keepends=True)).__next__):
+            if token.type == tokenize.OP:
+                if token.string in "([{":
+                    depth += 1
+                    deepest = max(deepest, depth)
+                elif token.string in ")]}" and depth:
+                    depth -= 1
+    except (tokenize.TokenError, SyntaxError, StopIteration):
+        pass
+    return deepest
+
+
+def _deepest_line(text: str) -> int:
+    depth = deepest = 0
+    line = best = 1
+    for char in text:
+        if char == "\n":
+            line += 1
+        elif char in "([{":
+            depth += 1
+            if depth > deepest:
+                deepest, best = depth, line
+        elif char in ")]}" and depth:
+            depth -= 1
+    return best
+
+
+def _naive_depth(text: str) -> int:
     depth = deepest = 0
     for char in text:
         if char in "([{":
@@ -75,6 +126,41 @@ def max_bracket_depth(text: str) -> int:
         elif char in ")]}" and depth:
             depth -= 1
     return deepest
+
+
+def cpython_syntax_error(text: str) -> tuple[str, int, int] | None:
+    """CPython's parser on the source: (message, line, column) of its error, or None."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(text, "<source>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as exc:
+        return exc.msg, exc.lineno or 1, exc.offset or 1
+    except (RecursionError, MemoryError, ValueError):
+        return "the file nests too deeply for the parser", 1, 1
+    return None
+
+
+def syntax_error(text: str) -> tuple[str, int, int] | None:
+    """Whether a file that no rule needs parsed is broken: (message, line, column), or None.
+
+    CPython's parser answers fast and says it more clearly; LibCST, the parser the
+    rules use, has the last word, since it knows syntax newer than the interpreter.
+    """
+    verdict = cpython_syntax_error(text)
+    if verdict is None:
+        return None
+    import libcst as cst
+
+    try:
+        cst.parse_module(text)
+    except cst.ParserSyntaxError:
+        return verdict
+    except RecursionError:
+        return "the file nests too deeply for the parser", 1, 1
+    return None
 
 
 def _rules_for(codes: frozenset[str]):
@@ -89,10 +175,20 @@ def lint_text(text: str, path: str, config: Config, codes: frozenset[str]) -> Fi
     result = FileResult(path)
     if not any(tok in text for tok in FRAMEWORK_TOKENS):
         return result
-    rules = _rules_for(codes)
-    if not rules:
+    depth = max_bracket_depth(text)
+    if depth > MAX_NESTING:
+        if "ACT000" in codes:
+            line = _deepest_line(text)
+            result.findings.append(_unreadable(
+                path, f"not analysed: brackets nest {depth} deep (actlint's limit is {MAX_NESTING})", line))
         return result
-    if not any(tok in text for rule in rules for tok in rule.tokens):
+    rules = _rules_for(codes)
+    if not rules or not any(tok in text for rule in rules for tok in rule.tokens):
+        # no rule can fire here, so skip the expensive parse; still say when the file is broken
+        if "ACT000" in codes:
+            error = syntax_error(text)
+            if error is not None:
+                result.findings.append(_unreadable(path, f"syntax error: {error[0]}", error[1], error[2]))
         return result
     import libcst as cst
 
@@ -100,18 +196,13 @@ def lint_text(text: str, path: str, config: Config, codes: frozenset[str]) -> Fi
     from actlint.index import FileIndex
     from actlint.noqa import is_suppressed, suppressions
 
-    depth = max_bracket_depth(text)
-    if depth > MAX_NESTING:
-        if "ACT000" in codes:
-            result.findings.append(_unreadable(
-                path, f"not analysed: brackets nest {depth} deep (actlint's limit is {MAX_NESTING})"))
-        return result
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
         if "ACT000" in codes:
-            message = str(exc).strip().splitlines()[0]
-            result.findings.append(_unreadable(path, f"syntax error: {message}", exc.raw_line, exc.raw_column + 1))
+            message, line, column = cpython_syntax_error(text) or (
+                str(exc).strip().splitlines()[0], exc.raw_line, exc.raw_column + 1)
+            result.findings.append(_unreadable(path, f"syntax error: {message}", line, column))
         return result
     except RecursionError:
         if "ACT000" in codes:
@@ -161,10 +252,10 @@ def lint_file(path: Path, config: Config) -> FileResult:
         return result
     try:
         text = decode(data)
-    except ValueError as exc:
+    except DecodeError as exc:
         result = FileResult(shown)
         if report_unreadable:
-            result.findings.append(_unreadable(shown, str(exc)))
+            result.findings.append(_unreadable(shown, str(exc), exc.line, exc.column))
         return result
     if not any(tok in text for tok in FRAMEWORK_TOKENS) and not path.suffix == ".ipynb":
         return FileResult(shown)
@@ -245,10 +336,31 @@ def _relative_to_root(path: Path, config: Config) -> str:
         return path.as_posix()
 
 
+def _lint_one(path: Path, config: Config) -> FileResult:
+    try:
+        return lint_file(path, config)
+    except RecursionError:
+        result = FileResult(display_path(path))
+        result.errors.append(InternalError(result.path, "engine", "the file nests too deeply to analyse"))
+        return result
+    except Exception as exc:  # an engine bug on one file must not lose the other files' results
+        result = FileResult(display_path(path))
+        result.errors.append(InternalError(result.path, "engine", f"{type(exc).__name__}: {exc}"))
+        return result
+
+
 def _lint_batch(args: tuple[list[Path], Config]) -> list[FileResult]:
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 5000))
     paths, config = args
-    return [lint_file(p, config) for p in paths]
+    return [_lint_one(p, config) for p in paths]
+
+
+def _worker_init() -> None:
+    """Workers leave Ctrl-C to the parent, which stops the pool (no traceback from every worker)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the pool ends its workers with SIGTERM: no traceback then
 
 
 def lint_paths(files: list[Path], config: Config, jobs: int | None = None, cache=None) -> Report:
@@ -289,11 +401,48 @@ def _lint_many(files: list[Path], config: Config, jobs: int | None):
     if jobs <= 1 or len(files) < 8:
         return _lint_batch((files, config))
     size = max(1, min(16, len(files) // (jobs * 4)))
-    batches = [(files[i:i + size], config) for i in range(0, len(files), size)]
+    batches = [files[i:i + size] for i in range(0, len(files), size)]
+    done: dict[int, list[FileResult]] = {}
+    with terminate_as_interrupt():  # workers shut down, none left behind
+        pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init)
+        try:
+            futures = {pool.submit(_lint_batch, (batch, config)): n for n, batch in enumerate(batches)}
+            for future in as_completed(futures):
+                try:
+                    done[futures[future]] = future.result()
+                except BrokenProcessPool:
+                    pass  # a worker died: its batch and the ones still queued are redone below
+        finally:
+            # on Ctrl-C or SIGTERM the queued batches are dropped, not run to the end
+            pool.shutdown(wait=True, cancel_futures=True)
+        lost = [path for n, batch in enumerate(batches) if n not in done for path in batch]
+        redone = iter(_lint_isolated(lost, config) if lost else [])
     out: list[FileResult] = []
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        for results in pool.map(_lint_batch, batches):
-            out.extend(results)
+    for n, batch in enumerate(batches):
+        out.extend(done[n] if n in done else (next(redone) for _ in batch))
+    return out
+
+
+def _lint_isolated(files: list[Path], config: Config) -> list[FileResult]:
+    """Lint files one at a time in a worker after one died, so a file that kills its worker is named."""
+    out: list[FileResult] = []
+    pool = None
+    try:
+        for path in files:
+            if pool is None:
+                pool = ProcessPoolExecutor(max_workers=1, initializer=_worker_init)
+            try:
+                out.extend(pool.submit(_lint_batch, ([path], config)).result())
+            except BrokenProcessPool:
+                pool.shutdown(wait=True)
+                pool = None
+                result = FileResult(display_path(path))
+                result.errors.append(InternalError(
+                    result.path, "engine", "the worker process linting this file died (crashed or was killed)"))
+                out.append(result)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     return out
 
 
