@@ -19,13 +19,17 @@ class LogOfProbabilities(Rule):
 
     def check(self):
         reported: set[int] = set()
-        for log_op, source in picture_of(self.ctx).log_sites:
+        for site in picture_of(self.ctx).log_sites:
+            log_op, source = site.op, site.source
             if id(log_op.node) in reported:
                 continue
+            guarded = _adds_epsilon(log_op.node)
+            if guarded and site.no_grad:
+                continue  # finite, and no gradient to lose: a matching cost or a metric
             reported.add(id(log_op.node))
             fused = "log_softmax" if source.fn == "softmax" else "logsigmoid (log(1 - sigmoid(x)) is logsigmoid(-x))"
             where = f"the {source.fn} at line {self.line(source.node)}"
-            if _adds_epsilon(log_op.node):
+            if guarded:
                 problem = (f"log of {where} plus an epsilon flattens at log(eps) once {source.fn} saturates, so the "
                            f"gradient vanishes where the fused form keeps it")
             else:

@@ -286,3 +286,7 @@ FRAMEWORK_SEEDS = frozenset({
     "accelerate.utils.set_seed", "jax.random.PRNGKey",
 })
 OTHER_SEEDS = frozenset({"random.seed", "numpy.random.seed", "numpy.random.default_rng", "numpy.random.RandomState"})
+
+# Contexts and decorators under which no gradient is recorded.
+TORCH_NO_GRAD = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
+                           "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode"})

@@ -21,7 +21,7 @@ import libcst as cst
 
 from actlint.index import FileIndex
 from actlint.picture import catalog as C
-from actlint.picture.sites import (InitSite, LossSite, Picture, TrainingCall, hidden_activations, keeps_units,
+from actlint.picture.sites import (InitSite, LogSite, LossSite, Picture, TrainingCall, hidden_activations, keeps_units,
                                    producer)
 from actlint.picture.values import (UNKNOWN, ClassRef, Const, Criterion, EachModule, Function, Instance,
                                     KerasModel, Layer, LayerList, Op, Optimizer, Tensor, Union, Value, Weight,
@@ -98,6 +98,7 @@ class Flow:
         self.steps = 0
         self.sequentials: list[Layer] = []
         self.autocast = 0  # depth of ``with torch.autocast(...)`` blocks being executed
+        self.no_grad = 0  # depth of no-grad code being executed (``with torch.no_grad()``, ``@torch.no_grad()``)
         self.instances: dict[tuple, Instance] = {}
         self.memo: dict[tuple, Value] = {}  # calls whose arguments carry no trail: same call, same result
         self.uses_keras = index.bindings.imports_any("keras", "tensorflow")
@@ -151,6 +152,11 @@ class Flow:
                 seen.add(id(model))
                 self.picture.input_trails.append(self.apply(model, Tensor(origin="input")))
         return self.picture
+
+    def _disables_grad(self, expr: cst.BaseExpression) -> bool:
+        """``torch.no_grad()`` / ``torch.inference_mode()``, called or bare (as a decorator)."""
+        target = expr.func if isinstance(expr, cst.Call) else expr
+        return (self.resolve(target) or "") in C.TORCH_NO_GRAD
 
     def _is_method(self, fn: cst.FunctionDef) -> bool:
         return id(fn) in self.index.methods
@@ -291,10 +297,13 @@ class Flow:
         reachable = bool(self.frames) and self.frames[-1].reachable and not standalone
         frame = _Frame(node, reachable)
         self.frames.append(frame)
+        no_grad = any(self._disables_grad(d.decorator) for d in node.decorators)
+        self.no_grad += no_grad
         try:
             self.exec_block(_body(node), scope)
         finally:
             self.frames.pop()
+            self.no_grad -= no_grad
         return union(frame.returns) if frame.returns else Const(None)
 
     # ------------------------------------------------------------ statements
@@ -316,19 +325,22 @@ class Flow:
             self.exec_block(_body(stmt), scope)
             self.exec_block(_body(stmt), scope)
         elif isinstance(stmt, cst.With):
-            autocast = False
+            autocast = no_grad = False
             for item in stmt.items:
                 call = item.item
                 if isinstance(call, cst.Call) and (self.resolve(call.func) or "").endswith(".autocast"):
                     autocast = True
+                no_grad = no_grad or self._disables_grad(call)
                 value = self.ev(item.item, scope)
                 if item.asname is not None:
                     self.assign(item.asname.name, value, scope)
             self.autocast += autocast
+            self.no_grad += no_grad
             try:
                 self.exec_block(_body(stmt), scope)
             finally:
                 self.autocast -= autocast
+                self.no_grad -= no_grad
         elif isinstance(stmt, cst.Try):
             self.exec_block(_body(stmt), scope)
             for handler in stmt.handlers:
@@ -586,7 +598,7 @@ class Flow:
         if op.kind == C.LOG:
             source = producer(trail)
             if source is not None and source.kind == C.ACTIVATION and source.fn in ("softmax", "sigmoid"):
-                self.picture.log_sites.append((op, source))
+                self.picture.log_sites.append(LogSite(op, source, self.no_grad > 0))
         new = trail[-(MAX_TRAIL - 1):] + (op,) if op.kind not in (C.MERGE, C.UNKNOWN) else (op,)
         if op.kind == C.LEARNED:
             self.picture.trails.append(new)

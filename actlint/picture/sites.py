@@ -29,6 +29,13 @@ class LossSite:
 
 
 @dataclass
+class LogSite:
+    op: Op                  # the log
+    source: Op              # the softmax / sigmoid it takes the log of
+    no_grad: bool = False   # computed where no gradient is recorded (a matcher cost, an eval metric)
+
+
+@dataclass
 class InitSite:
     scheme: str             # xavier | kaiming
     label: str              # the initialiser as written
@@ -58,8 +65,7 @@ class Picture:
     pairs: list[tuple[Op, Op]] = field(default_factory=list)
     # Nodes of the ops that end an nn.Sequential / keras Sequential (what such a chain outputs).
     chain_ends: set[int] = field(default_factory=set)
-    # (log op, the softmax/sigmoid it takes the log of)
-    log_sites: list[tuple[Op, Op]] = field(default_factory=list)
+    log_sites: list[LogSite] = field(default_factory=list)
     # Models handed to an optimiser, compiled or fitted.
     trained: list[Value] = field(default_factory=list)
     # Each trained model's output for fresh input data (trails starting at the raw input).
