@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from actlint import __version__
+from actlint.interrupt import terminate_as_interrupt
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 FORMATS = ("text", "json", "sarif", "github")
@@ -40,6 +41,15 @@ def _lint_parser() -> argparse.ArgumentParser:
     parser.add_argument("--unsafe-fixes", action="store_true",
                         help="with --fix or --diff, also apply fixes that may change behaviour")
     parser.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
+    verify = parser.add_argument_group("runtime verification (needs the 'verify' extra: torch, keras, matplotlib)")
+    verify.add_argument("--verify", action="store_true",
+                        help="build each model in a child process, run it on synthetic data and give every finding "
+                             "a verdict (confirmed / refuted / inconclusive) with the numbers")
+    verify.add_argument("--device", help="device for --verify (default: cuda when available, else cpu)")
+    verify.add_argument("--timeout", type=float, help="seconds each model may take under --verify (default: 60)")
+    verify.add_argument("--report", type=Path, metavar="DIR",
+                        help="with --verify, write report.json, index.html and plots into DIR (implies --verify)")
+    verify.add_argument("--strict", action="store_true", help="with --verify, an inconclusive verdict also fails the run")
     parser.add_argument("--version", action="version", version=f"actlint {__version__}")
     return parser
 
@@ -47,19 +57,22 @@ def _lint_parser() -> argparse.ArgumentParser:
 def _rule_command(argv: list[str]) -> int:
     from actlint.checks import all_rules
     from actlint.pages import read_page
+    from actlint.verify.diagnostics import RUNTIME_RULES
 
     parser = argparse.ArgumentParser(prog="actlint rule", description="Print a rule's page.")
     parser.add_argument("code", nargs="?", help="a rule code such as ACT104, or a rule name")
-    parser.add_argument("--all", action="store_true", help="a table of every rule")
+    parser.add_argument("--all", action="store_true",
+                        help="a table of every rule (the ACT9xx runtime diagnostics come from --verify)")
     args = parser.parse_args(argv)
-    rules = all_rules()
+    names = {code: (rule.name, rule.summary) for code, rule in all_rules().items()}
+    names.update(RUNTIME_RULES)
     if args.all or not args.code:
-        width = max(len(r.name) for r in rules.values())
-        for code, rule in rules.items():
-            print(f"{code}  {rule.name:<{width}}  {rule.summary}")
+        width = max(len(name) for name, _ in names.values())
+        for code, (name, summary) in names.items():
+            print(f"{code}  {name:<{width}}  {summary}")
         return EXIT_CLEAN
     wanted = args.code.strip()
-    code = next((c for c, r in rules.items() if c == wanted.upper() or r.name == wanted), None)
+    code = next((c for c, (name, _) in names.items() if c == wanted.upper() or name == wanted), None)
     if code is None:
         print(f"actlint: unknown rule {wanted!r}; 'actlint rule --all' lists them", file=sys.stderr)
         return EXIT_ERROR
@@ -74,9 +87,10 @@ def _rule_command(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv and argv[0] == "rule":
-            return _rule_command(argv[1:])
-        return _lint_command(argv)
+        with terminate_as_interrupt():
+            if argv and argv[0] == "rule":
+                return _rule_command(argv[1:])
+            return _lint_command(argv)
     except KeyboardInterrupt:
         print("actlint: interrupted", file=sys.stderr)
         return EXIT_ERROR
@@ -143,8 +157,16 @@ def _lint_command(argv: list[str]) -> int:
         cache = Cache(args.cache_dir or config.root / ".actlint_cache", repr((config.options_for(), config.max_file_bytes)))
     report = lint_paths(found.files, config, jobs=args.jobs, cache=cache)
     findings = report.findings
+    outcome = None
+    if args.verify or args.report:
+        outcome = _verify(args, config, found.files, findings)
+        if isinstance(outcome, int):
+            return outcome
+        findings = outcome.findings
 
     rendered = FORMATTERS[args.format](findings)
+    if outcome is not None and args.format == "text":
+        rendered += _verify_summary(outcome)
     if args.output:
         from actlint.atomic import write_text_atomic
         write_text_atomic(args.output, rendered)
@@ -161,9 +183,54 @@ def _lint_command(argv: list[str]) -> int:
 
     if report.errors or found.missing:
         return EXIT_ERROR
+    if outcome is not None:
+        unverified = any("verdict" not in f.extra for f in findings)
+        failed = outcome.failed(args.strict) or unverified
+        return EXIT_FINDINGS if failed and not args.exit_zero else EXIT_CLEAN
     if findings and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_CLEAN
+
+
+def _verify(args, config, files, findings):
+    """Run the verifier; returns its outcome, or an exit status when it cannot run."""
+    from actlint.config import ConfigError
+    from actlint.verify.session import verify, worker_count
+    from actlint.verify.targets import Settings
+
+    try:
+        settings = Settings.from_config(config.verify)
+    except ConfigError as exc:
+        print(f"actlint: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.device:
+        settings.device = args.device
+    if args.timeout is not None:
+        if args.timeout <= 0:
+            print("actlint: --timeout must be positive", file=sys.stderr)
+            return EXIT_ERROR
+        settings.timeout = args.timeout
+    outcome = verify(findings, files, settings, config.root, workers=worker_count(args.jobs))
+    if args.report:
+        try:
+            from actlint.verify.report import write_report
+        except ImportError as exc:  # pragma: no cover - matplotlib missing
+            print(f"actlint: --report needs matplotlib ({exc}); pip install 'actlint[verify]'", file=sys.stderr)
+            return EXIT_ERROR
+        write_report(args.report, outcome, [f.to_dict() for f in outcome.findings])
+        print(f"actlint: report written to {args.report / 'index.html'}", file=sys.stderr)
+    return outcome
+
+
+def _verify_summary(outcome) -> str:
+    counts: dict[str, int] = {}
+    for f in outcome.findings:
+        verdict = f.extra.get("verdict", "not verified")
+        counts[verdict] = counts.get(verdict, 0) + 1
+    built = sum(1 for m in outcome.models if m.ok)
+    parts = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no findings"
+    devices = ", ".join(outcome.devices) or "none"
+    return f"Verified {built} of {len(outcome.models)} models on {devices}: {parts}.\n"
 
 
 def _check_rule_options(config, rules) -> None:

@@ -61,5 +61,8 @@ def test_rule_all_table():
     out = subprocess.run([sys.executable, "-m", "actlint", "rule", "--all"], capture_output=True, text=True)
     assert out.returncode == 0
     rows = out.stdout.strip().splitlines()
-    assert len(rows) == len(CODES)
+    from actlint.verify.diagnostics import RUNTIME_RULES
+
+    assert [row.split()[0] for row in rows] == CODES + list(RUNTIME_RULES)
     assert any(row.startswith("ACT104  softmax-without-dim") for row in rows)
+    assert any(row.startswith("ACT901  dead-relu-units") for row in rows)

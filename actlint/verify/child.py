@@ -1,0 +1,270 @@
+"""The child process: build one model from its restricted source, run it, measure, write JSON.
+
+Run as ``python -I -B child.py SPEC.json`` in a scratch folder (see :mod:`runner`); the
+spec names the restricted module source (imports, definitions and constants only: see
+:mod:`builder`), how to build the model, the input, the loss and the probes to run.
+The result goes to ``result.json`` in the scratch folder, never to stdout (user code prints).
+
+Guards installed before user code runs: an audit hook refuses network connections, new
+processes, pickle loading and file writes outside the scratch folder.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+import time
+import traceback
+
+if __package__ in (None, ""):  # run as a script under -I: make this checkout's actlint importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from actlint.verify import measure  # noqa: E402
+from actlint.verify.experiments import PROBES  # noqa: E402
+from actlint.verify.measure import (INIT_CALLS, Run, digest, grad_ratio, input_candidates,  # noqa: E402
+                                    make_input, named_params, num, output_tensor, patch_constructors,
+                                    patch_inits, stats, train_steps, zero_grads)
+
+SPEC: dict = {}
+SCRATCH = os.getcwd()
+_GUARD = {"on": False}
+
+# --------------------------------------------------------------------------- guards
+
+
+def _audit(event: str, args) -> None:
+    if not _GUARD["on"]:
+        return
+    if event in ("socket.connect", "socket.bind", "socket.getaddrinfo", "urllib.Request"):
+        raise PermissionError("actlint --verify: network access is disabled")
+    if event in ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork"):
+        raise PermissionError("actlint --verify: starting processes is disabled")
+    if event == "pickle.find_class":
+        raise PermissionError("actlint --verify: loading pickles is disabled")
+    if event == "open":
+        path, mode = args[0], args[1]
+        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+            isinstance(args[2], int) and args[2] & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
+        if writing and isinstance(path, (str, bytes, os.PathLike)):
+            _refuse_outside(path)
+    elif event in ("os.remove", "os.rename", "os.mkdir", "os.rmdir", "shutil.rmtree", "os.truncate"):
+        if args and isinstance(args[0], (str, bytes, os.PathLike)):
+            _refuse_outside(args[0])
+
+
+def _refuse_outside(path) -> None:
+    full = os.path.realpath(os.fsdecode(path))
+    if not (full == SCRATCH or full.startswith(SCRATCH + os.sep) or full.startswith("/dev/")):
+        raise PermissionError(f"actlint --verify: writing {full} is disabled (only the scratch folder is writable)")
+
+
+def _exec_module():
+    import types
+
+    module = types.ModuleType("_actlint_model")
+    module.__file__ = measure.USER_FILE
+    sys.modules["_actlint_model"] = module
+    code = compile(SPEC["source"], measure.USER_FILE, "exec")
+    exec(code, module.__dict__)
+    return module
+
+
+def _build(module):
+    build = SPEC["build"]
+    ns = module.__dict__
+    if build["kind"] == "var":
+        return ns[build["name"]]
+    if build["kind"] == "factory":
+        import importlib
+
+        mod_name, _, attr = build["factory"].partition(":")
+        target = importlib.import_module(mod_name)
+        for part in attr.split("."):
+            target = getattr(target, part)
+        args = [eval(a, ns) if isinstance(a, str) and build.get("source_args") else a for a in build.get("args", [])]
+        return target(*args, **build.get("kwargs", {}))
+    cls = ns[build["name"]]
+    if build.get("source_args"):
+        args = [eval(a, ns) for a in build.get("args", [])]
+        kwargs = {k: eval(v, ns) for k, v in build.get("kwargs", {}).items()}
+    else:
+        args, kwargs = list(build.get("args", [])), dict(build.get("kwargs", {}))
+    return cls(*args, **kwargs)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _reason(exc: BaseException, stage: str) -> str:
+    if isinstance(exc, ModuleNotFoundError):
+        name = (exc.name or str(exc)).split(".")[0]
+        return f"{name} is not installed"
+    if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+        return f"out of memory while {stage}"
+    if isinstance(exc, PermissionError) and "actlint --verify" in str(exc):
+        return f"the model's code tried something the verifier forbids while {stage}: {exc}"
+    where = ""
+    tb = traceback.extract_tb(exc.__traceback__)
+    user = [f for f in tb if f.filename == measure.USER_FILE]
+    if user:
+        where = f" (line {user[-1].lineno})"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__} while {stage}{where}: {text}"[:400]
+
+
+def _import_framework(framework: str):
+    """Import torch (and keras on its torch backend); returns torch."""
+    if SPEC.get("needs_tensorflow"):
+        import tensorflow  # noqa: F401 - fails fast, before the slower keras import
+    if framework == "keras":
+        os.environ["KERAS_BACKEND"] = os.environ.get("KERAS_BACKEND") or "torch"
+        os.environ["KERAS_HOME"] = os.path.join(SCRATCH, "keras_home")
+        import keras  # noqa: F401
+    import torch
+
+    if SPEC.get("threads"):
+        torch.set_num_threads(int(SPEC["threads"]))
+    return torch
+
+
+def _first_run(model, framework: str, device: str, seed: int):
+    """The base run: the first synthetic input that fits the model, forward and backward."""
+    candidates = input_candidates(model, framework, int(SPEC.get("batch", 64)), SPEC.get("input"))
+    if not candidates:
+        raise RuntimeError("cannot infer the input shape from the first layer; set "
+                           "[tool.actlint.verify] models = {\"file.py:Model\" = {input = [...]}}")
+    errors = []
+    for desc in candidates:
+        run = Run(model, make_input(desc, device, seed), framework)
+        try:
+            run.forward()
+        except Exception as exc:
+            if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+                raise
+            errors.append(f"{desc['shape']}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            continue
+        run.backward(SPEC.get("loss"), seed)
+        return run, desc, candidates
+    raise RuntimeError("no synthetic input fits the model (" + "; ".join(errors)[:300] + ")")
+
+
+def _copy(pristine):
+    if pristine is None:
+        raise RuntimeError("the model cannot be deep-copied, so no twin can start from its weights")
+    return copy.deepcopy(pristine)
+
+
+def _run_probes(ctx: dict, framework: str) -> dict:
+    """Each finding's experiment; one per rule and model when the same lines are asked twice."""
+    probes: dict = {}
+    done: dict = {}
+    for probe in SPEC.get("probes", []):
+        fn = PROBES.get(probe["kind"])
+        if fn is None:
+            continue
+        if framework != "torch" and probe["kind"] in ("twin_relu", "matched_init"):
+            probes[probe["id"]] = {"error": "twin builds are implemented for PyTorch models only"}
+            continue
+        same = (probe["kind"], probe["code"], tuple(probe["lines"]))
+        if same in done:  # a twin fixes every finding of its rule at once: they read the same numbers
+            probes[probe["id"]] = done[same]
+            continue
+        try:
+            zero_grads(ctx["base"].model)
+            probes[probe["id"]] = done[same] = fn(ctx, probe)
+        except Exception as exc:
+            probes[probe["id"]] = {"error": _reason(exc, f"probing {probe['code']}")}
+    return probes
+
+
+def main() -> int:
+    global SPEC
+    with open(sys.argv[1], encoding="utf-8") as fh:
+        SPEC = json.load(fh)
+    measure.USER_FILE = SPEC["user_file"]
+    result: dict = {"ok": False, "timings": {}}
+    timings = result["timings"]
+    t0 = time.perf_counter()
+    stage = "importing the framework"
+    try:
+        framework = SPEC.get("framework", "torch")
+        torch = _import_framework(framework)
+        device = SPEC.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
+        result["device"] = device
+        if framework == "keras" and device != "cpu":
+            torch.set_default_device(device)
+        timings["import_s"] = time.perf_counter() - t0
+        for folder in reversed(SPEC.get("sys_path", [])):
+            sys.path.insert(0, folder)
+        patch_constructors(framework)
+        patch_inits()
+        sys.addaudithook(_audit)
+        _GUARD["on"] = True
+
+        t1 = time.perf_counter()
+        seed = int(SPEC.get("seed", 0))
+        if SPEC.get("digest") or SPEC.get("digest_only"):
+            # ACT107: the weights as the user's own code makes them, with no seed of ours.
+            stage = "building the model"
+            result["digest"] = digest(_build(_exec_module()))
+            if SPEC.get("digest_only"):
+                result["ok"] = True
+                return 0
+        torch.manual_seed(seed)  # the measured build is seeded, so that verdicts repeat from run to run
+        INIT_CALLS.clear()
+        stage = "importing the model's module"
+        module = _exec_module()
+        stage = "building the model"
+        model = _build(module)
+        pristine = None
+        if framework == "torch":
+            model = model.to(device).train()
+            try:
+                pristine = copy.deepcopy(model)  # twins start from exactly these weights
+            except Exception:  # noqa: BLE001 - only the twin probes need it; they say so
+                pristine = None
+        timings["build_s"] = time.perf_counter() - t1
+
+        t2 = time.perf_counter()
+        torch.manual_seed(seed)
+        stage = "running the model on synthetic input"
+        base, desc, candidates = _first_run(model, framework, device, seed)
+        layers = base.layer_table()
+        out = output_tensor(base.out)
+        result.update(
+            ok=True, framework=framework, input=desc, ops=base.op_table(), layers=layers,
+            output=stats(out) if out is not None else None,
+            loss={"kind": base.loss_kind, "value": num(base.loss) if base.loss is not None else None,
+                  "finite": bool(torch.isfinite(base.loss)) if base.loss is not None else None},
+            grad_ratio=grad_ratio(layers),
+            grads_nonfinite=sum(int((~torch.isfinite(p.grad)).sum()) for _, p in named_params(model)
+                                if p.grad is not None),
+        )
+        timings["run_s"] = time.perf_counter() - t2
+
+        t3 = time.perf_counter()
+        stage = "probing"
+        ctx = {"base": base, "x": base.x, "framework": framework, "seed": seed, "device": device,
+               "candidates": [desc] + [c for c in candidates if c is not desc],
+               "fresh": lambda: _copy(pristine), "base_layers": layers, "loss": SPEC.get("loss")}
+        result["probes"] = _run_probes(ctx, framework)
+        if framework == "torch" and SPEC.get("train_steps", 0):
+            stage = "training a few steps"
+            zero_grads(model)
+            result["after_training"] = train_steps(model, base.x, int(SPEC["train_steps"]), seed,
+                                                   SPEC.get("loss"), float(SPEC.get("lr", 1e-3)))
+        timings["probe_s"] = time.perf_counter() - t3
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes a reason
+        result.update(ok=False, reason=_reason(exc, stage), stage=stage)
+    finally:
+        timings["total_s"] = time.perf_counter() - t0
+        _GUARD["on"] = False
+        with open(os.path.join(SCRATCH, "result.json"), "w", encoding="utf-8") as fh:
+            json.dump(result, fh, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,306 @@
+"""Per-rule experiments inside the child: the measurements each static finding's verdict needs.
+
+Each ``probe_*`` takes the context of the base run (model, input, recorded ops, a way to
+make an untouched copy) and one probe request from the spec; it returns plain numbers.
+The verdicts are decided in the parent (:mod:`actlint.verify.probes`).
+"""
+
+from __future__ import annotations
+
+from actlint.verify.measure import (INIT_CALLS, SATURATION, Run, grad_ratio, learned_weight, make_input, num,
+                                    output_tensor)
+
+RELU_LIKE = ("relu", "relu6", "gelu", "silu", "leaky_relu", "elu")
+
+
+def _ops_at(run: Run, lines) -> list:
+    lines = set(lines)
+    return [k for k in run.rec.order if k[1] in lines or k[2] in lines]
+
+
+def probe_twin_relu(ctx, probe):
+    """ACT101: the same model with the flagged activations swapped for ReLU and Kaiming init."""
+    import torch
+
+    base = ctx["base"]
+    keys = _ops_at(base, probe["lines"])
+    if not keys:
+        return {"error": "the flagged activation did not run on the synthetic input"}
+    ops = [base.rec.ops[k] for k in keys]
+    base_layers = ctx["base_layers"]
+    result = {"grad_ratio": grad_ratio(base_layers),
+              "activations": [{"fn": o["fn"], "mean_derivative": o.get("mean_derivative"),
+                               "saturated_frac": o.get("saturated_frac"), "line": o["line"] or o["module_line"]}
+                              for o in ops]}
+    twin = ctx["fresh"]()
+    layers = [m for m in base.rec.layers]
+    twin_layers = _same_layers(twin, base.model, layers)
+    for m in twin_layers[:-1]:
+        w = learned_weight(m)
+        if w is not None:
+            with torch.no_grad():
+                torch.nn.init.kaiming_normal_(w, nonlinearity="relu")
+    lines = {k[1] for k in keys} | {k[2] for k in keys}
+    lines.discard(None)
+    trun = Run(twin, ctx["x"], ctx["framework"], swap=lines)
+    trun.forward()
+    trun.backward(ctx["loss"], ctx["seed"])
+    result["twin_grad_ratio"] = grad_ratio(trun.layer_table())
+    result["grad_norms"] = [r["grad_norm"] for r in base_layers]
+    result["twin_grad_norms"] = [r["grad_norm"] for r in trun.layer_table()]
+    return result
+
+
+def _same_layers(twin, base_model, layers):
+    """The twin's modules matching ``layers`` of the base model (by qualified name)."""
+    names = {id(m): n for n, m in base_model.named_modules()}
+    twin_mods = dict(twin.named_modules())
+    return [twin_mods[names[id(m)]] for m in layers if id(m) in names and names[id(m)] in twin_mods]
+
+
+def probe_matched_init(ctx, probe):
+    """ACT106: activation std per layer at init against a twin with the matched initialiser."""
+    import torch
+
+    base = ctx["base"]
+    lines = set(probe["lines"])
+    flagged = [(line, name, t) for line, name, t in INIT_CALLS if line in lines]
+    if not flagged:
+        return {"error": "the flagged init call did not run while building the model"}
+    acts = [base.rec.ops[k] for k in base.rec.order if k[0] in SATURATION or k[0] in RELU_LIKE]
+    if not acts:
+        return {"error": "no activation ran"}
+    family = "saturating" if acts[0]["fn"] in SATURATION else "relu"
+    params = {id(p): n for n, p in base.model.named_parameters()}
+    pairs = [(init_name, params[id(t)]) for _, init_name, t in flagged if id(t) in params]
+    twin = ctx["fresh"]()
+    tparams = dict(twin.named_parameters())
+    for init_name, name in pairs:
+        p = tparams.get(name)
+        if p is None:
+            continue
+        with torch.no_grad():
+            if family == "relu":
+                (torch.nn.init.kaiming_uniform_ if "uniform" in init_name else torch.nn.init.kaiming_normal_)(
+                    p, nonlinearity="relu")
+            else:  # the fix the rule proposes: Xavier with the activation's gain (5/3 for tanh, 1 for sigmoid)
+                fn = acts[0]["fn"] if acts[0]["fn"] in ("tanh", "sigmoid") else "tanh"
+                xavier = torch.nn.init.xavier_uniform_ if "uniform" in init_name else torch.nn.init.xavier_normal_
+                xavier(p, gain=torch.nn.init.calculate_gain(fn))
+    trun = Run(twin, ctx["x"], ctx["framework"])
+    with torch.no_grad():
+        trun.forward()
+    tacts = [trun.rec.ops[k] for k in trun.rec.order if k[0] == acts[0]["fn"]]
+
+    def stds(ops):
+        return [o.get("out", {}).get("std") for o in ops]
+
+    return {"activation": acts[0]["fn"], "family": family, "init": sorted({n for _, n, _ in flagged}),
+            "matched": ("kaiming (relu gain)" if family == "relu" else
+                        f"xavier with calculate_gain('{acts[0]['fn']}')"),
+            "std": stds([a for a in acts if a["fn"] == acts[0]["fn"]]), "twin_std": stds(tacts),
+            "saturated": [a.get("saturated_frac") for a in acts if a["fn"] == acts[0]["fn"]],
+            "twin_saturated": [a.get("saturated_frac") for a in tacts],
+            "input_std": 1.0}
+
+
+def probe_normalised(ctx, probe):
+    """ACT102/ACT110/ACT113: is what reaches the loss normalised, and how much smaller its gradient is."""
+    import torch
+    import torch.nn.functional as F
+
+    base = ctx["base"]
+    keys = [k for k in _ops_at(base, probe["lines"]) if k[0] in ("softmax", "sigmoid")]
+    out = output_tensor(base.out)
+    result = {}
+    if out is not None:
+        o = out.detach().float()
+        flat = o.reshape(-1, o.shape[-1]) if o.dim() >= 2 else o.reshape(-1, 1)
+        sums = flat.sum(dim=-1)
+        result.update(output_min=num(flat.min()), output_max=num(flat.max()),
+                      row_sum_min=num(sums.min()), row_sum_max=num(sums.max()), units=int(flat.shape[-1]))
+    if not keys:
+        result["error"] = "the flagged softmax/sigmoid did not run on the synthetic input"
+        return result
+    key = keys[-1]
+    z = base.rec.inputs.get(key)
+    fn = key[0]
+    if z is None:
+        return result
+    z = z.float()
+    z = z.reshape(-1, z.shape[-1]) if z.dim() >= 2 else z.reshape(-1, 1)
+    gen = torch.Generator().manual_seed(ctx["seed"] + 15485863)
+    labels = torch.randint(0, z.shape[-1], (z.shape[0],), generator=gen).to(z.device)
+    targets = torch.randint(0, 2, z.shape, generator=gen).float().to(z.device)
+
+    def grad(loss_fn, zz):
+        zz = zz.clone().requires_grad_(True)
+        loss_fn(zz).backward()
+        return float(zz.grad.norm())
+
+    kind = probe.get("loss_family", "categorical")
+    for tag, scale in (("init", 1.0), ("trained", None)):
+        zz = z if scale else z / (z.std() + 1e-12) * 5.0  # logits of a trained classifier: std 5
+        if kind == "binary":
+            if fn == "sigmoid":
+                wrong = grad(lambda t: F.binary_cross_entropy_with_logits(torch.sigmoid(t), targets), zz)
+            else:
+                wrong = grad(lambda t: F.binary_cross_entropy(torch.softmax(t, -1).clamp(1e-7, 1 - 1e-7),
+                                                              targets), zz)
+            right = grad(lambda t: F.binary_cross_entropy_with_logits(t, targets), zz)
+        else:
+            act = torch.sigmoid if fn == "sigmoid" else (lambda t: torch.softmax(t, -1))
+            wrong = grad(lambda t: F.cross_entropy(act(t), labels), zz)
+            right = grad(lambda t: F.cross_entropy(t, labels), zz)
+        result[f"grad_{tag}"] = wrong
+        result[f"grad_logits_{tag}"] = right
+    p = base.rec.ops[key].get("out", {})
+    result["fn"] = fn
+    result["activation_min"] = p.get("min")
+    return result
+
+
+def probe_fused(ctx, probe):
+    """ACT103/ACT109: the unfused form at logits of realistic size against the fused one."""
+    import torch
+    import torch.nn.functional as F
+
+    base = ctx["base"]
+    fn = "sigmoid" if probe["code"] == "ACT103" else "softmax"
+    inside = [k for k in _ops_at(base, probe["lines"]) if k[0] == fn]
+    if inside and base.rec.inputs.get(inside[0]) is not None:
+        z0 = base.rec.inputs[inside[0]].float()  # the model applies it itself: its input is the logits
+        source = f"the input of the {fn} at line {inside[0][1] or inside[0][2]}"
+    else:
+        out = output_tensor(base.out)
+        if out is None:
+            return {"error": "the model gave no tensor output"}
+        z0 = out.detach().float()
+        source = "the model's output"
+    z0 = (z0 - z0.mean()) / (z0.std() + 1e-12) if z0.numel() > 1 else z0
+    rows = []
+    gen = torch.Generator().manual_seed(ctx["seed"] + 32452843)
+    for scale in (5.0, 10.0, 20.0, 40.0):
+        z = (z0 * scale)
+        if probe["code"] == "ACT103":
+            target = torch.randint(0, 2, z.shape, generator=gen).float().to(z.device)
+            zz = z.clone().requires_grad_(True)
+            # the unfused form on purpose: it is what the finding is about
+            unfused = F.binary_cross_entropy(torch.sigmoid(zz), target, reduction="none")  # noqa: ACT103
+            unfused.sum().backward()
+            g_unfused = zz.grad.clone()
+            zz.grad = None
+            fused = F.binary_cross_entropy_with_logits(zz, target, reduction="none")
+            fused.sum().backward()
+            g_fused = zz.grad
+            s = torch.sigmoid(z)
+            rows.append({"scale": scale, "max_abs_logit": num(z.abs().max()),
+                         "rounded_frac": num(((s == 0) | (s == 1)).float().mean()),
+                         "max_loss_error": num((unfused - fused).abs().max()),
+                         "clamped_frac": num((unfused >= 100).float().mean()),
+                         "zero_grad_frac": num(((g_unfused == 0) & (g_fused != 0)).float().mean()),
+                         "unfused_finite": bool(torch.isfinite(unfused).all()),
+                         "fused_finite": bool(torch.isfinite(fused).all())})
+        else:
+            z2 = z.reshape(-1, z.shape[-1]) if z.dim() >= 2 else z.reshape(1, -1)
+            if z2.shape[-1] < 2:
+                return {"error": "the output has a single unit"}
+            unfused = torch.log(torch.softmax(z2, -1))  # noqa: ACT109 - measured on purpose
+            unfused_eps = torch.log(torch.softmax(z2, -1) + 1e-9)  # noqa: ACT109
+            fused = F.log_softmax(z2, -1)
+            rows.append({"scale": scale, "max_abs_logit": num(z2.abs().max()),
+                         "neg_inf_frac": num(torch.isinf(unfused).float().mean()),
+                         "max_error_eps": num((unfused_eps - fused).abs().max()),
+                         "fused_min": num(fused.min()),
+                         "fused_finite": bool(torch.isfinite(fused).all())})
+    return {"rows": rows, "logits_from": source}
+
+
+def probe_implicit_dim(ctx, probe):
+    """ACT104: the dim the implicit choice took, for each input shape the model accepts."""
+    import torch
+
+    found = []
+    for desc in ctx["candidates"]:
+        model = ctx["base"].model
+        x = make_input(desc, ctx["device"], ctx["seed"])
+        run = Run(model, x, ctx["framework"])
+        try:
+            with torch.no_grad():
+                y = run.forward()
+        except Exception as exc:  # this shape does not fit the model
+            found.append({"input_shape": desc["shape"], "error": f"{type(exc).__name__}: {exc}"[:200]})
+            continue
+        keys = [k for k in _ops_at(run, probe["lines"]) if k[0] in ("softmax", "log_softmax", "softmin")]
+        if not keys:
+            found.append({"input_shape": desc["shape"], "error": "the flagged softmax did not run"})
+            continue
+        op = run.rec.ops[keys[0]]
+        row = {"input_shape": desc["shape"], "softmax_input_shape": op.get("in_shape"),
+               "implicit_dim": op.get("implicit_dim"), "dim": op.get("dim")}
+        if y is not None and x.shape[0] > 1 and x.is_floating_point():
+            x2 = x.clone()
+            x2[0] = x2[0] + 1.0
+            with torch.no_grad():
+                y2 = output_tensor(model(x2))
+            if y2 is not None and y2.shape == y.shape and y.shape[0] == x.shape[0]:
+                row["other_samples_change"] = num((y2[1:] - y[1:]).abs().max())
+        found.append(row)
+    return {"runs": found}
+
+
+def probe_output_range(ctx, probe):
+    """ACT105/ACT111/ACT114: the observed output against what the loss needs."""
+    import torch
+    import torch.nn.functional as F
+
+    out = output_tensor(ctx["base"].out)
+    if out is None:
+        return {"error": "the model gave no tensor output"}
+    o = out.detach().float()
+    result = {"min": num(o.min()), "max": num(o.max()), "units": int(o.shape[-1]) if o.dim() else 1,
+              "below_0_frac": num((o < 0).float().mean()), "above_1_frac": num((o > 1).float().mean()),
+              "exact_0_frac": num((o == 0).float().mean()), "exact_1_frac": num((o == 1).float().mean()),
+              "std": num(o.std()) if o.numel() > 1 else 0.0}
+    if probe["code"] == "ACT114":
+        flat = o.reshape(-1, o.shape[-1]).clone().requires_grad_(True)
+        loss = F.cross_entropy(flat, torch.zeros(flat.shape[0], dtype=torch.long, device=flat.device))
+        loss.backward()
+        result.update(loss=num(loss), grad_norm=num(flat.grad.norm()))
+    if probe["code"] == "ACT111":
+        norms = [r["grad_norm"] for r in ctx["base_layers"]]
+        result["last_layer_grad_norm"] = norms[-1] if norms else None
+    return result
+
+
+def probe_float16(ctx, probe):
+    """ACT112: the output softmax/sigmoid in float16 at trained-size logits, against float32."""
+    import torch
+
+    base = ctx["base"]
+    keys = [k for k in _ops_at(base, probe["lines"]) if k[0] in ("sigmoid", "softmax")]
+    if not keys:
+        keys = [k for k in base.rec.order if k[0] in ("sigmoid", "softmax")][-1:]
+    if keys and base.rec.inputs.get(keys[-1]) is not None:
+        fn, z = keys[-1][0], base.rec.inputs[keys[-1]].float()
+    else:  # the sigmoid is applied outside the model (BCELoss(sigmoid(model(x))) under autocast)
+        out = output_tensor(base.out)
+        if out is None:
+            return {"error": "no softmax/sigmoid output to measure"}
+        fn, z = "sigmoid", out.detach().float()
+    z = z / (z.std() + 1e-12) * 8.0 if z.numel() > 1 else z  # logits of a confident, trained model
+    act = torch.sigmoid if fn == "sigmoid" else (lambda t: torch.softmax(t, -1))
+    p32 = act(z)
+    p16 = act(z.half()).float()
+    with torch.no_grad():
+        log16 = torch.log(p16)
+        log_rest16 = torch.log(1 - p16) if fn == "sigmoid" else log16
+    return {"fn": fn, "max_abs_logit": num(z.abs().max()),
+            "rounded_frac_16": num(((p16 == 0) | (p16 == 1)).float().mean()),
+            "rounded_frac_32": num(((p32 == 0) | (p32 == 1)).float().mean()),
+            "log_inf_frac_16": num((torch.isinf(log16) | torch.isinf(log_rest16)).float().mean())}
+
+
+PROBES = {"twin_relu": probe_twin_relu, "matched_init": probe_matched_init, "normalised": probe_normalised,
+          "fused": probe_fused, "implicit_dim": probe_implicit_dim, "output_range": probe_output_range,
+          "float16": probe_float16}

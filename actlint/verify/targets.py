@@ -1,0 +1,465 @@
+"""Which models to build: from the static findings, the file's definitions and ``[tool.actlint.verify]``.
+
+For each file it finds the model classes (``nn.Module``/``keras.Model`` subclasses not
+used inside another model) and module-level models (``nn.Sequential(...)``, Keras
+``Sequential``/functional ``Model``), the constructor arguments (a call site in the file
+whose arguments the restricted module can evaluate, then defaults, then a guess from the
+parameter's name, then configuration), the loss the file feeds the model's output to,
+and which static findings each model can answer.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from actlint.config import ConfigError
+from actlint.findings import Finding
+from actlint.verify.builder import module_level_names, restricted_source
+
+# The probe each static rule asks the child for (see actlint/verify/child.py PROBES).
+PROBE_KIND = {
+    "ACT101": "twin_relu", "ACT102": "normalised", "ACT110": "normalised", "ACT113": "normalised",
+    "ACT103": "fused", "ACT109": "fused", "ACT104": "implicit_dim", "ACT105": "output_range",
+    "ACT111": "output_range", "ACT114": "output_range", "ACT106": "matched_init", "ACT112": "float16",
+}
+TWIN_CODES = frozenset({"ACT101", "ACT106"})
+_TORCH_BASES = {"Module", "LightningModule"}
+_KERAS_BASES = {"Model"}
+_CONTAINERS = {"Sequential", "Model", "Functional"}
+
+
+@dataclass
+class Settings:
+    """``[tool.actlint.verify]``: per-model overrides, an extra factory, device, timeout, steps."""
+
+    models: dict[str, dict] = field(default_factory=dict)
+    factories: list[str] = field(default_factory=list)
+    device: str | None = None
+    timeout: float = 60.0
+    train_steps: int = 3
+    batch: int = 64
+
+    @classmethod
+    def from_config(cls, items: tuple) -> "Settings":
+        table = dict(items)
+        known = {"models", "factory", "device", "timeout", "train-steps", "train_steps", "batch"}
+        for key in table:
+            if key not in known:
+                raise ConfigError(f"[tool.actlint.verify] unknown key {key!r} (known: {', '.join(sorted(known))})")
+        models = table.get("models", {})
+        if not isinstance(models, dict) or not all(isinstance(v, dict) for v in models.values()):
+            raise ConfigError("[tool.actlint.verify] models must be a table of \"file.py:Name\" = {args, input, ...}")
+        for name, spec in models.items():
+            if ":" not in name:
+                raise ConfigError(f"[tool.actlint.verify] models key {name!r} must be \"file.py:Name\"")
+            bad = set(spec) - {"args", "kwargs", "input", "dtype", "high", "factory"}
+            if bad:
+                raise ConfigError(f"[tool.actlint.verify] models.{name}: unknown key(s) {sorted(bad)}")
+        factory = table.get("factory", [])
+        factories = [factory] if isinstance(factory, str) else list(factory)
+        if any(":" not in f for f in factories):
+            raise ConfigError("[tool.actlint.verify] factory must be \"pkg.mod:function\"")
+        try:
+            timeout = float(table.get("timeout", 60))
+            steps = int(table.get("train-steps", table.get("train_steps", 3)))
+            batch = int(table.get("batch", 64))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"[tool.actlint.verify] {exc}") from exc
+        return cls(models, factories, table.get("device"), timeout, steps, batch)
+
+    def model_override(self, path: str, name: str) -> dict | None:
+        posix = Path(path).as_posix()
+        for key, spec in self.models.items():
+            file, _, model = key.rpartition(":")
+            if model == name and (posix == file or posix.endswith("/" + file.lstrip("./"))):
+                return spec
+        return None
+
+
+@dataclass
+class Target:
+    """One model to build and run in a child process."""
+
+    label: str                   # "path.py:Net"
+    path: str                    # as findings show it
+    file: Path                   # the real file
+    name: str
+    framework: str               # torch | keras
+    build: dict
+    source: str                  # the restricted module source
+    lines: set[int]              # lines of the definition (for mapping findings)
+    input: dict | None = None
+    loss: dict | None = None
+    findings: list[Finding] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
+
+    def spec(self) -> dict[str, Any]:
+        probes = []
+        for i, f in enumerate(self.findings):
+            kind = PROBE_KIND.get(f.code)
+            if kind:
+                # A twin fixes every finding of its rule in the model at once, as the fix would.
+                same = [g for g in self.findings if g.code == f.code] if f.code in TWIN_CODES else [f]
+                lines = sorted({ln for g in same for ln in range(g.line, g.end_line + 1)})
+                probes.append({"id": str(i), "code": f.code, "kind": kind, "lines": lines,
+                               "loss_family": "binary" if f.code == "ACT110" else "categorical"})
+        needs_tf = bool(re.search(r"^\s*(import|from)\s+tensorflow\b", self.source, re.M))
+        return {"source": self.source, "user_file": str(self.file.resolve()), "build": self.build,
+                "needs_tensorflow": needs_tf,
+                "framework": self.framework, "input": self.input, "loss": self.loss, "probes": probes,
+                "sys_path": [str(self.file.resolve().parent)]}
+
+
+def _dotted(expr: ast.AST) -> str:
+    parts = []
+    while isinstance(expr, ast.Attribute):
+        parts.append(expr.attr)
+        expr = expr.value
+    if isinstance(expr, ast.Name):
+        parts.append(expr.id)
+    elif isinstance(expr, ast.Call):
+        parts.append(_dotted(expr.func) + "()")
+    return ".".join(reversed(parts))
+
+
+def _imports(tree: ast.Module) -> dict[str, str]:
+    """Local name -> the module path it was imported from (``Sequential`` -> ``keras.models.Sequential``)."""
+    out = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                out[(a.asname or a.name).split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for a in node.names:
+                out[a.asname or a.name] = f"{node.module}.{a.name}"
+    return out
+
+
+def _framework_of(dotted: str, imports: dict[str, str]) -> str | None:
+    head = dotted.split(".")[0]
+    full = imports.get(head, head) + dotted[len(head):]
+    if full.startswith(("torch", "pytorch_lightning", "lightning")):
+        return "torch"
+    if full.startswith(("keras", "tensorflow", "tf.")):
+        return "keras"
+    return None
+
+
+def _guess(param: str) -> Any:
+    p = param.lower()
+    if any(k in p for k in ("class", "label", "tag", "out", "action", "target")):
+        return 1.0 if "max" in p or "scale" in p else 10
+    if "vocab" in p or "token" in p:
+        return 1000
+    if p in ("in_channels", "in_ch", "c_in", "in_c", "input_channels", "image_channels"):
+        return 3
+    if "channel" in p:
+        return 16  # feature channels: divisible by the usual reductions (SE blocks, groups)
+    if "head" in p:
+        return 4
+    if "layer" in p or "depth" in p or "block" in p:
+        return 2
+    if "drop" in p or p == "p":
+        return 0.1
+    if "rate" in p or p == "lr" or "scale" in p or "max" in p:
+        return 1.0
+    return 32
+
+
+class FileModels:
+    """The models of one file and what the verifier needs to build them."""
+
+    def __init__(self, path: str, file: Path, text: str, settings: Settings) -> None:
+        self.path, self.file, self.text, self.settings = path, file, text, settings
+        self.tree = ast.parse(text)
+        self.imports = _imports(self.tree)
+        self.evaluable = module_level_names(text) | {"True", "False", "None"}
+        self.classes = self._model_classes()
+        self.targets: list[Target] = []
+        self._find_targets()
+
+    # ---- discovery
+
+    def _model_classes(self) -> dict[str, tuple[ast.ClassDef, str]]:
+        found: dict[str, tuple[ast.ClassDef, str]] = {}
+        defs = [n for n in self.tree.body if isinstance(n, ast.ClassDef)]
+        changed = True
+        while changed:
+            changed = False
+            for cls in defs:
+                if cls.name in found:
+                    continue
+                for base in cls.bases:
+                    dotted = _dotted(base)
+                    last = dotted.rsplit(".", 1)[-1]
+                    fw = _framework_of(dotted, self.imports)
+                    if dotted in found:
+                        found[cls.name] = (cls, found[dotted][1])
+                    elif last in _TORCH_BASES or (last == "Sequential" and fw == "torch"):
+                        found[cls.name] = (cls, "torch")
+                    elif last in _KERAS_BASES or (last == "Sequential" and fw == "keras"):
+                        found[cls.name] = (cls, "keras")
+                    else:
+                        continue
+                    changed = True
+                    break
+        return found
+
+    def _find_targets(self) -> None:
+        used_inside: set[str] = set()
+        for name, (cls, _) in self.classes.items():
+            used_inside |= {n.id for n in ast.walk(cls) if isinstance(n, ast.Name)} - {name}
+        module_vars = []
+        for node in self.tree.body:
+            if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                    and isinstance(node.value, ast.Call)):
+                dotted = _dotted(node.value.func)
+                last = dotted.rsplit(".", 1)[-1]
+                fw = _framework_of(dotted, self.imports)
+                if last in _CONTAINERS and fw:
+                    module_vars.append((node, fw))
+                    used_inside |= {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+        for name, (cls, fw) in self.classes.items():
+            if name not in used_inside:
+                self.targets.append(self._class_target(name, cls, fw))
+        for node, fw in module_vars:
+            self.targets.append(self._var_target(node, fw))
+
+    def _class_target(self, name: str, cls: ast.ClassDef, framework: str) -> Target:
+        source, kept = restricted_source(self.text, {name})
+        build: dict[str, Any] = {"kind": "class", "name": name}
+        assumptions: list[str] = []
+        override = self.settings.model_override(self.path, name)
+        if override and override.get("factory"):
+            build = {"kind": "factory", "factory": override["factory"], "args": override.get("args", []),
+                     "kwargs": override.get("kwargs", {})}
+            assumptions.append(f"built by the factory {override['factory']}")
+        elif override and ("args" in override or "kwargs" in override):
+            build.update(args=override.get("args", []), kwargs=override.get("kwargs", {}))
+            assumptions.append("constructor arguments from [tool.actlint.verify]")
+        else:
+            call = self._call_site(name)
+            if call is not None:
+                args, kwargs, line = call
+                extra_roots = set()
+                for src in list(args) + list(kwargs.values()):
+                    extra_roots |= {n.id for n in ast.walk(ast.parse(src, mode="eval")) if isinstance(n, ast.Name)}
+                if extra_roots:
+                    source, kept = restricted_source(self.text, {name} | extra_roots)
+                build.update(args=args, kwargs=kwargs, source_args=True)
+                shown = ", ".join(list(args) + [f"{k}={v}" for k, v in kwargs.items()])
+                assumptions.append(f"constructor arguments from the call at line {line}: {name}({shown})")
+            else:
+                args, guessed = self._defaults(name)
+                build.update(args=args, kwargs={})
+                if guessed:
+                    assumptions.append("constructor arguments guessed (no call site in the file): "
+                                       + ", ".join(guessed))
+        target = Target(f"{self.path}:{name}", self.path, self.file, name, framework, build, source,
+                        self._lines(kept), assumptions=assumptions)
+        self._apply_input(target, override)
+        return target
+
+    def _var_target(self, node: ast.Assign, framework: str) -> Target:
+        name = node.targets[0].id
+        source, kept = restricted_source(self.text, {name}, (node.lineno, node.end_lineno))
+        override = self.settings.model_override(self.path, name)
+        target = Target(f"{self.path}:{name}", self.path, self.file, name, framework, {"kind": "var", "name": name},
+                        source, self._lines(kept))
+        self._apply_input(target, override)
+        return target
+
+    def _apply_input(self, target: Target, override: dict | None) -> None:
+        if override and override.get("input"):
+            target.input = {"shape": list(override["input"]), "dtype": override.get("dtype", "float"),
+                            "high": override.get("high")}
+            target.assumptions.append(f"input shape {override['input']} from [tool.actlint.verify]")
+
+    def _lines(self, kept: list[int]) -> set[int]:
+        imports = {ln for n in self.tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
+                   for ln in range(n.lineno, n.end_lineno + 1)}
+        return set(kept) - imports
+
+    def _call_site(self, name: str):
+        """The first call ``Name(...)`` in the file whose arguments the restricted module can evaluate."""
+        for node in ast.walk(self.tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+            if called != name or any(isinstance(a, ast.Starred) for a in node.args) or any(
+                    k.arg is None for k in node.keywords):
+                continue
+            exprs = list(node.args) + [k.value for k in node.keywords]
+            names = {n.id for e in exprs for n in ast.walk(e) if isinstance(n, ast.Name)}
+            if names - self.evaluable - set(dir(__builtins__) if isinstance(__builtins__, dict) else dir(__builtins__)):
+                continue
+            if any(isinstance(n, (ast.Call, ast.Lambda)) and not _is_cheap(n) for e in exprs for n in ast.walk(e)):
+                continue
+            args = [ast.get_source_segment(self.text, a) for a in node.args]
+            kwargs = {k.arg: ast.get_source_segment(self.text, k.value) for k in node.keywords}
+            return args, kwargs, node.lineno
+        return None
+
+    def _defaults(self, name: str) -> tuple[list, list[str]]:
+        init = self._find_init(name)
+        if init is None:
+            return [], []
+        a = init.args
+        params = a.posonlyargs + a.args
+        params = params[1:]  # self
+        n_defaults = len(a.defaults)
+        required = params[:len(params) - n_defaults] if n_defaults else params
+        values, guessed = [], []
+        for p in required:
+            value = _guess(p.arg)
+            values.append(value)
+            guessed.append(f"{p.arg}={value}")
+        return values, guessed
+
+    def _find_init(self, name: str, seen=None) -> ast.FunctionDef | None:
+        seen = seen or set()
+        if name in seen or name not in self.classes:
+            return None
+        seen.add(name)
+        cls = self.classes[name][0]
+        for node in cls.body:
+            if isinstance(node, ast.FunctionDef) and node.name == "__init__":
+                return node
+        for base in cls.bases:
+            found = self._find_init(_dotted(base), seen)
+            if found:
+                return found
+        return None
+
+    # ---- findings
+
+    def assign(self, findings: list[Finding]) -> list[tuple[Finding, str]]:
+        """Attach each finding to the target that can answer it; the rest come back with a reason."""
+        unmapped = []
+        for f in findings:
+            target = self._target_for(f)
+            if isinstance(target, Target):
+                target.findings.append(f)
+            else:
+                unmapped.append((f, target))
+        return unmapped
+
+    def _target_for(self, f: Finding) -> Target | str:
+        lines = set(range(f.line, f.end_line + 1))
+        inside = [t for t in self.targets if t.lines & lines]
+        if inside:
+            return inside[0]
+        # Outside every definition (a loss call, a training loop): the model the line uses.
+        for stmt in self._statements_at(f.line):
+            named = self._target_named(stmt)
+            if named is not None:
+                return named
+        top = next(iter(reversed(self._statements_at(f.line))), None)
+        if top is None:
+            return "not inside a model the verifier can build"
+        if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return f"in {top.name}(), which is not part of a model the verifier builds"
+        if len(self.targets) == 1:
+            return self.targets[0]
+        return "no model in this file could be matched to this line"
+
+    def _statements_at(self, line: int) -> list[ast.stmt]:
+        """The statements containing ``line``, innermost first."""
+        found = [n for n in ast.walk(self.tree) if isinstance(n, ast.stmt) and n.lineno <= line <= n.end_lineno]
+        return sorted(found, key=lambda n: n.end_lineno - n.lineno)
+
+    def _target_named(self, stmt: ast.stmt) -> Target | None:
+        names = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+        names |= {n.attr for n in ast.walk(stmt) if isinstance(n, ast.Attribute)}
+        for t in self.targets:
+            if t.name in names or self._instances(t.name) & names:
+                return t
+        return None
+
+    def loss_for(self, target: Target, sites: list[dict]) -> dict | None:
+        """The loss site this model's output reaches: by the producing op, else by the loss call's names."""
+        for s in sites:
+            if set(s["producers"]) & target.lines:
+                return s
+        for s in sites:
+            stmt = next(iter(self._statements_at(s["line"])), None)
+            if stmt is not None and self._target_named(stmt) is target:
+                return s
+        return sites[0] if sites and len(self.targets) == 1 else None
+
+    def _instances(self, name: str) -> set[str]:
+        """Variables assigned an instance of model class ``name`` anywhere in the file."""
+        out = set()
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                func = node.value.func
+                called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+                if called == name:
+                    for t in node.targets:
+                        out |= {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
+        return out
+
+
+def _is_cheap(node: ast.AST) -> bool:
+    """Calls allowed in constructor arguments: ``len``, ``int``, ``tuple`` and the like."""
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in {
+        "len", "int", "float", "tuple", "list", "dict", "range", "max", "min", "sum", "abs", "round", "str"}
+
+
+def loss_sites(text: str) -> list[dict]:
+    """The file's loss sites from the static model picture: kind, line, and the lines of what feeds them."""
+    try:
+        import libcst as cst
+
+        from actlint.index import FileIndex
+        from actlint.picture.flow import build_picture
+
+        module = cst.parse_module(text)
+        index = FileIndex(module)
+        picture = build_picture(index)
+    except Exception:  # the static pass already reported what it could not read
+        return []
+    sites = []
+    for site in picture.loss_sites:
+        spec = site.spec
+        kind = {("categorical", "logits"): "cross_entropy", ("categorical", "probs"): "nll_probs",
+                ("nll", "log_probs"): "nll", ("binary", "probs"): "bce", ("binary", "logits"): "bce_logits",
+                ("regression", "any"): "mse"}.get((spec.family, spec.expects))
+        if kind:
+            producers = {index.position(op.node)[0] for op in site.last_ops() if op is not None}
+            sites.append({"kind": kind, "label": spec.label, "line": index.position(site.node)[0],
+                          "producers": sorted(producers), "expects": spec.expects})
+    return sites
+
+
+def file_targets(path: str, file: Path, text: str, findings: list[Finding], settings: Settings):
+    """The targets of one file, with its findings attached; and the findings no target can answer."""
+    try:
+        models = FileModels(path, file, text, settings)
+    except SyntaxError:
+        return [], [(f, "the file does not parse") for f in findings]
+    unmapped = models.assign(findings)
+    sites = loss_sites(text) if models.targets else []
+    for t in models.targets:
+        t.loss = models.loss_for(t, sites)
+    return models.targets, unmapped
+
+
+def factory_targets(settings: Settings, root: Path) -> list[Target]:
+    """Models built by ``factory = "pkg.mod:make_model"`` (imported normally, from the project root)."""
+    out = []
+    for factory in settings.factories:
+        # measured as PyTorch (a Keras 3 model on the torch backend is a torch module too)
+        t = Target(factory, factory, root / "pyproject.toml", factory.rpartition(":")[2], "torch",
+                   {"kind": "factory", "factory": factory, "args": [], "kwargs": {}}, "", set(),
+                   assumptions=[f"built by the factory {factory}"])
+        out.append(t)
+    return out
+
+
+__all__ = ["Settings", "Target", "file_targets", "factory_targets"]
