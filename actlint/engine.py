@@ -182,8 +182,8 @@ def lint_text(text: str, path: str, config: Config, codes: frozenset[str]) -> Fi
             result.findings.append(_unreadable(
                 path, f"not analysed: brackets nest {depth} deep (actlint's limit is {MAX_NESTING})", line))
         return result
-    rules = _rules_for(codes)
-    if not rules or not any(tok in text for rule in rules for tok in rule.tokens):
+    rules = [rule for rule in _rules_for(codes) if rule.could_fire(text)]
+    if not rules:
         # no rule can fire here, so skip the expensive parse; still say when the file is broken
         if "ACT000" in codes:
             error = syntax_error(text)

@@ -16,6 +16,14 @@ class InitActivationMismatch(Rule):
     name = "init-activation-mismatch"
     summary = "Xavier/Glorot init on a layer feeding ReLU, or Kaiming/He init on a layer feeding tanh/sigmoid"
     tokens = ("xavier", "kaiming", "glorot", "he_normal", "he_uniform", "HeNormal", "HeUniform", "Glorot")
+    _XAVIER = ("xavier", "glorot", "Glorot")
+    _HE = ("kaiming", "he_normal", "he_uniform", "HeNormal", "HeUniform")
+
+    @classmethod
+    def could_fire(cls, text: str) -> bool:
+        """Xavier needs a ReLU in the file, He a tanh or sigmoid."""
+        xavier = any(t in text for t in cls._XAVIER) and ("relu" in text or "ReLU" in text)
+        return xavier or (any(t in text for t in cls._HE) and any(t in text for t in ("tanh", "Tanh", "igmoid")))
 
     def check(self):
         picture = picture_of(self.ctx)

@@ -17,6 +17,11 @@ class LogOfProbabilities(Rule):
     summary = "log() of a softmax or sigmoid output instead of log_softmax / logsigmoid"
     tokens = ("log(", "log_(")
 
+    @classmethod
+    def could_fire(cls, text: str) -> bool:
+        """A log, and a softmax or sigmoid for it to take."""
+        return super().could_fire(text) and any(t in text for t in ("oftmax", "igmoid", "expit"))
+
     def check(self):
         reported: set[int] = set()
         for site in picture_of(self.ctx).log_sites:

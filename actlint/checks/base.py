@@ -2,9 +2,10 @@
 
 A rule subclass sets ``code``, ``name``, ``summary`` (one line for tables),
 ``tokens`` (substrings without which the rule cannot fire: files containing
-none of any enabled rule's tokens are never parsed) and optional ``options``
-with their defaults, then implements :meth:`Rule.check`, yielding findings
-made with :meth:`Rule.finding`.  Defining the class registers it.
+none of any enabled rule's tokens are never parsed; a rule that needs more than
+one of them overrides :meth:`Rule.could_fire`) and optional ``options`` with
+their defaults, then implements :meth:`Rule.check`, yielding findings made with
+:meth:`Rule.finding`.  Defining the class registers it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ class Rule:
             if cls.code in REGISTRY and REGISTRY[cls.code] is not cls:
                 raise RuntimeError(f"rule code {cls.code} is defined twice")
             REGISTRY[cls.code] = cls
+
+    @classmethod
+    def could_fire(cls, text: str) -> bool:
+        """Whether the file's text could hold a finding (cheap: no parse)."""
+        return any(token in text for token in cls.tokens)
 
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
