@@ -18,6 +18,7 @@ DEFAULT_EXCLUDE = (
     ".pytest_cache", ".ruff_cache", ".actlint_cache", "node_modules", "build", "dist", "site-packages",
 )
 DEFAULT_MAX_FILE_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_FILE_SECONDS = 60.0  # the slowest file of torch, transformers, timm and keras takes about 19 s
 
 
 class ConfigError(Exception):
@@ -36,6 +37,7 @@ class Config:
     extend_exclude: tuple[str, ...] = ()
     respect_gitignore: bool = True
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    max_file_seconds: float = DEFAULT_MAX_FILE_SECONDS
     rule_options: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
     verify: tuple[tuple[str, Any], ...] = ()
 
@@ -118,7 +120,7 @@ def _patterns(value: Any, key: str) -> tuple[str, ...]:
 
 _KNOWN_KEYS = {
     "select", "extend-select", "ignore", "per-file-ignores", "exclude", "extend-exclude",
-    "respect-gitignore", "max-file-size", "verify",
+    "respect-gitignore", "max-file-size", "max-file-seconds", "verify",
 }
 
 
@@ -167,6 +169,10 @@ def config_from_table(section: dict[str, Any], root: Path, source: Path | None, 
             if not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"[tool.actlint] {key} must be a positive number of bytes")
             kwargs["max_file_bytes"] = value
+        elif normal == "max-file-seconds":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigError(f"[tool.actlint] {key} must be a positive number of seconds")
+            kwargs["max_file_seconds"] = float(value)
         elif normal == "verify":
             if not isinstance(value, dict):
                 raise ConfigError(f"[tool.actlint] {key} must be a table")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from actlint.config import Config
 from actlint.findings import Finding, InternalError
-from actlint.interrupt import terminate_as_interrupt
+from actlint.interrupt import OutOfTime, terminate_as_interrupt, time_budget
 
 # libcst and the rules are imported only once a file needs parsing: a run over files
 # that never mention a framework (the common pre-commit case) never pays for them.
@@ -30,6 +30,7 @@ class FileResult:
     errors: list[InternalError] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     parsed: bool = False
+    cacheable: bool = True
 
 
 @dataclass
@@ -262,9 +263,16 @@ def lint_file(path: Path, config: Config) -> FileResult:
     from actlint.checks import all_rules
 
     codes = config.enabled_codes(relpath, all_rules())
-    if path.suffix == ".ipynb":
-        return lint_notebook(text, shown, config, codes)
-    return lint_text(text, shown, config, codes)
+    try:
+        with time_budget(config.max_file_seconds):
+            if path.suffix == ".ipynb":
+                return lint_notebook(text, shown, config, codes)
+            return lint_text(text, shown, config, codes)
+    except OutOfTime:
+        result = FileResult(shown, cacheable=False)  # another machine, or a quieter moment, may finish it
+        result.notices.append(f"{shown}: skipped: linting took over {config.max_file_seconds:g} s "
+                              f"(max-file-seconds)")
+        return result
 
 
 def _cell_parse_error(source: str) -> str | None:
@@ -391,7 +399,7 @@ def lint_paths(files: list[Path], config: Config, jobs: int | None = None, cache
         todo = list(range(len(files)))
     for i, result in zip(todo, _lint_many([files[i] for i in todo], config, jobs)):
         results[i] = result
-        if cache is not None and i in keys and not result.errors:
+        if cache is not None and i in keys and not result.errors and result.cacheable:
             cache.put(keys[i], result.findings, result.notices)
     return Report([r for r in results if r is not None])
 
@@ -461,11 +469,11 @@ def fix_file(path: Path, config: Config, unsafe: bool, write: bool):
     except (OSError, ValueError, SyntaxError):
         return FixOutcome(shown, "", "")  # reported by the lint pass as ACT000
     if path.suffix == ".ipynb":
-        return _fix_notebook(path, text, shown, config, codes, unsafe, write)
+        return _fix_notebook(path, data, text, shown, config, codes, unsafe, write)
     outcome = fix_text(text, shown, lambda t: lint_text(t, shown, config, codes).findings, unsafe)
     if write and outcome.changed:
         try:
-            write_fixed(path, outcome.fixed, encoding, bom)
+            write_fixed(path, outcome.fixed, encoding, bom, original=data)
         except (OSError, UnicodeEncodeError) as exc:
             outcome.problems.append(f"{shown}: fixes not written: {exc}")
     return outcome
@@ -475,7 +483,7 @@ def fix_paths(files: list[Path], config: Config, unsafe: bool, write: bool):
     return [fix_file(p, config, unsafe, write) for p in files]
 
 
-def _fix_notebook(path: Path, text: str, shown: str, config: Config, codes, unsafe: bool, write: bool):
+def _fix_notebook(path: Path, data: bytes, text: str, shown: str, config: Config, codes, unsafe: bool, write: bool):
     """Fix the joined program, then rewrite only the changed cells' sources in the JSON."""
     from actlint.fixes import FixOutcome, fix_text, write_fixed
     from actlint.notebook import NotebookError, write_back
@@ -489,7 +497,7 @@ def _fix_notebook(path: Path, text: str, shown: str, config: Config, codes, unsa
                          program.applied, program.problems)
     if write and outcome.changed:
         try:
-            write_fixed(path, outcome.fixed, "utf-8", False)
+            write_fixed(path, outcome.fixed, "utf-8", False, original=data)
         except OSError as exc:
             outcome.problems.append(f"{shown}: fixes not written: {exc}")
     return outcome

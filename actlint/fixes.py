@@ -98,6 +98,13 @@ def source_encoding(data: bytes) -> tuple[str, bool]:
     return ("utf-8" if encoding == "utf-8-sig" else encoding), bom
 
 
-def write_fixed(path: Path, text: str, encoding: str, bom: bool) -> None:
-    data = text.encode(encoding)
-    write_bytes_atomic(path, (b"\xef\xbb\xbf" if bom else b"") + data)
+class ChangedWhileFixing(OSError):
+    """The file on disk is no longer what the fixes were computed from."""
+
+
+def write_fixed(path: Path, text: str, encoding: str, bom: bool, original: bytes) -> None:
+    """Write the fixed text atomically, unless someone changed the file since it was read."""
+    data = (b"\xef\xbb\xbf" if bom else b"") + text.encode(encoding)
+    if path.read_bytes() != original:
+        raise ChangedWhileFixing("the file changed while actlint was fixing it; left as it is now")
+    write_bytes_atomic(path, data)

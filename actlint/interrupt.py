@@ -1,4 +1,4 @@
-"""SIGTERM handled like Ctrl-C, so a stopped run cleans up (workers, temporary files) and says so."""
+"""Signals: SIGTERM handled like Ctrl-C (a stopped run cleans up and says so), and per-file time budgets."""
 
 from __future__ import annotations
 
@@ -27,3 +27,34 @@ def terminate_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+class OutOfTime(BaseException):
+    """A time budget ran out (a BaseException, so a rule's ``except Exception`` cannot swallow it)."""
+
+
+@contextmanager
+def time_budget(seconds: float | None):
+    """Raise :class:`OutOfTime` in the block once ``seconds`` have passed.
+
+    Uses a real-time interval timer, so it applies only on the main thread of a
+    platform that has one (each worker process lints on its main thread); elsewhere
+    the block runs unbounded.
+    """
+    usable = (seconds and seconds > 0 and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread()
+              and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None))
+    if not usable:
+        yield
+        return
+
+    def expire(signum, frame):
+        raise OutOfTime
+
+    signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)

@@ -149,3 +149,35 @@ def test_rule_option_of_the_wrong_type_is_a_config_error(tmp_path):
     out = run("m.py", cwd=tmp_path)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "tanh_min_depth = 'two': expected int" in out.stderr
+
+
+def test_a_file_over_the_time_budget_is_skipped_with_a_notice(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.actlint]\nmax-file-seconds = 0.2\n")
+    body = "import torch.nn.functional as F\n" + "".join(f"w_{i} = F.relu({i})\n" for i in range(20_000))
+    out, bad = lint_beside_a_good_file(tmp_path, "slow.py", body.encode())
+    assert bad == []
+    assert "slow.py: skipped: linting took over 0.2 s (max-file-seconds)" in out.stderr
+    assert out.returncode == 1  # the good file's finding still counts
+    cached = run("slow.py", cwd=tmp_path)  # a timed-out file is not cached as clean: it times out again
+    assert "max-file-seconds" in cached.stderr
+
+
+def test_a_file_changed_while_being_fixed_is_left_alone(tmp_path, monkeypatch):
+    import actlint.fixes
+    from actlint.config import Config
+    from actlint.engine import fix_file
+
+    path = tmp_path / "m.py"
+    path.write_text("import torch\n\nlp = torch.log(torch.softmax(z, dim=1))\n")
+    edited = "import torch\n\n# the user's edit, made while the fix ran\nlp = torch.log(torch.softmax(z, dim=1))\n"
+    real_fix_text = actlint.fixes.fix_text
+
+    def fix_and_meanwhile_edit(*args, **kwargs):
+        outcome = real_fix_text(*args, **kwargs)
+        path.write_text(edited)
+        return outcome
+
+    monkeypatch.setattr(actlint.fixes, "fix_text", fix_and_meanwhile_edit)
+    outcome = fix_file(path, Config(root=tmp_path), unsafe=False, write=True)
+    assert path.read_text() == edited
+    assert any("changed while actlint was fixing it" in problem for problem in outcome.problems)
