@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import itertools
 import os
+import re
 import sys
 import tokenize
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -21,6 +23,8 @@ from actlint.interrupt import OutOfTime, terminate_as_interrupt, time_budget
 
 FRAMEWORK_TOKENS = ("torch", "keras", "tensorflow")
 MAX_NESTING = 150  # bracket depth beyond which the parser's recursion is not trusted
+_BRACKETS = re.compile(r"[()\[\]{}]")
+_BRACKET_STEP = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
 
 
 @dataclass
@@ -86,8 +90,11 @@ def decode(data: bytes) -> str:
 
 def max_bracket_depth(text: str) -> int:
     """How deep brackets nest in code (brackets in strings and comments do not count)."""
-    if _naive_depth(text) <= MAX_NESTING:
-        return _naive_depth(text)
+    # Cheap, and exact for code whose strings and comments hold balanced brackets; where
+    # it is off, the parser's RecursionError is still caught and reported.
+    naive = _naive_depth(text)
+    if naive <= MAX_NESTING:
+        return naive
     depth = deepest = 0
     try:
         for token in tokenize.generate_tokens(iter(text.splitlines(keepends=True)).__next__):
@@ -118,15 +125,9 @@ def _deepest_line(text: str) -> int:
 
 
 def _naive_depth(text: str) -> int:
-    depth = deepest = 0
-    for char in text:
-        if char in "([{":
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-        elif char in ")]}" and depth:
-            depth -= 1
-    return deepest
+    """Deepest bracket nesting counting every bracket character (string contents included)."""
+    steps = map(_BRACKET_STEP.__getitem__, _BRACKETS.findall(text))
+    return max(0, max(itertools.accumulate(steps), default=0))
 
 
 def cpython_syntax_error(text: str) -> tuple[str, int, int] | None:
@@ -196,9 +197,10 @@ def lint_text(text: str, path: str, config: Config, codes: frozenset[str]) -> Fi
     from actlint.checks import FileContext
     from actlint.index import FileIndex
     from actlint.noqa import is_suppressed, suppressions
+    from actlint.parse import parse_module
 
     try:
-        module = cst.parse_module(text)
+        module = parse_module(text)
     except cst.ParserSyntaxError as exc:
         if "ACT000" in codes:
             message, line, column = cpython_syntax_error(text) or (
@@ -408,13 +410,15 @@ def _lint_many(files: list[Path], config: Config, jobs: int | None):
     jobs = jobs or os.cpu_count() or 1
     if jobs <= 1 or len(files) < 8:
         return _lint_batch((files, config))
-    size = max(1, min(16, len(files) // (jobs * 4)))
+    size = max(1, min(8, len(files) // (jobs * 8)))
     batches = [files[i:i + size] for i in range(0, len(files), size)]
     done: dict[int, list[FileResult]] = {}
     with terminate_as_interrupt():  # workers shut down, none left behind
         pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init)
         try:
-            futures = {pool.submit(_lint_batch, (batch, config)): n for n, batch in enumerate(batches)}
+            # the biggest batches first, so no worker is left with a large file at the end
+            order = sorted(range(len(batches)), key=lambda n: -_bytes(batches[n]))
+            futures = {pool.submit(_lint_batch, (batches[n], config)): n for n in order}
             for future in as_completed(futures):
                 try:
                     done[futures[future]] = future.result()
@@ -429,6 +433,16 @@ def _lint_many(files: list[Path], config: Config, jobs: int | None):
     for n, batch in enumerate(batches):
         out.extend(done[n] if n in done else (next(redone) for _ in batch))
     return out
+
+
+def _bytes(paths: list[Path]) -> int:
+    total = 0
+    for path in paths:
+        try:
+            total += path.stat().st_size
+        except OSError:
+            pass
+    return total
 
 
 def _lint_isolated(files: list[Path], config: Config) -> list[FileResult]:

@@ -30,12 +30,12 @@ _FIELDS: dict[type, tuple[str, ...] | None] = {}
 
 
 def _child_fields(cls: type) -> tuple[str, ...] | None:
-    """The fields of a node type that may hold nodes worth walking; None for skipped types."""
+    """The fields of a node type that may hold nodes worth walking; None for skipped types and non-nodes."""
     try:
         return _FIELDS[cls]
     except KeyError:
         pass
-    if issubclass(cls, _SKIP):
+    if not issubclass(cls, cst.CSTNode) or issubclass(cls, _SKIP):
         fields = None
     else:
         fields = tuple(f.name for f in dataclasses.fields(cls)
@@ -75,7 +75,7 @@ def _walk(index: "FileIndex", root: cst.CSTNode) -> None:
                 for item in reversed(value):
                     if _child_fields(type(item)) is not None:
                         stack.append(item)
-            elif isinstance(value, cst.CSTNode) and _child_fields(type(value)) is not None:
+            elif _child_fields(type(value)) is not None:  # a node worth walking (None, str: not)
                 stack.append(value)
 
 

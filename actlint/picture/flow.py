@@ -71,11 +71,14 @@ def _int(value: Value) -> int | None:
 
 
 def _literal(node: cst.BaseExpression):
-    if isinstance(node, cst.Integer):
+    cls = type(node)
+    if cls is cst.Integer:
         return int(node.value.replace("_", ""), 0)
-    if isinstance(node, cst.Float):
+    if cls is cst.Float:
         return float(node.value.replace("_", ""))
-    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+    if cls is cst.SimpleString and node.prefix in ("", "r", "u", "R", "U") and "\\" not in node.raw_value:
+        return node.raw_value  # the common case, without LibCST's literal_eval (a compile per string)
+    if cls in (cst.SimpleString, cst.ConcatenatedString):
         value = node.evaluated_value
         return value.decode("latin-1") if isinstance(value, bytes) else value
     if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
@@ -455,7 +458,8 @@ class Flow:
     def ev(self, node, scope: Scope) -> Value:
         if node is None:
             return UNKNOWN
-        if isinstance(node, cst.Name):
+        cls = type(node)  # LibCST's node types are concrete leaves: ``is`` beats the ABC isinstance
+        if cls is cst.Name:
             value = scope.get(node.value)
             if value is not None:
                 return value
@@ -463,20 +467,20 @@ class Flow:
                 return Const(_literal(node))
             except ValueError:
                 return UNKNOWN
-        if isinstance(node, cst.Call):
+        if cls is cst.Call:
             return self.call(node, scope)
-        if isinstance(node, cst.Attribute):
+        if cls is cst.Attribute:
             return self.attribute(self.ev(node.value, scope), node.attr.value)
-        if isinstance(node, cst.BinaryOperation):
+        if cls is cst.BinaryOperation:
             return self.binary(self.ev(node.left, scope), self.ev(node.right, scope), node.operator, node)
-        if isinstance(node, cst.UnaryOperation):
+        if cls is cst.UnaryOperation:
             try:
                 return Const(_literal(node))
             except ValueError:
                 pass
             value = self.ev(node.expression, scope)
             return self.extend(value, Op(C.AFFINE, "neg", node)) if isinstance(value, Tensor) else UNKNOWN
-        if isinstance(node, (cst.List, cst.Tuple)):
+        if cls in (cst.List, cst.Tuple):
             items = []
             for element in node.elements:
                 if isinstance(element, cst.StarredElement):
@@ -485,27 +489,27 @@ class Flow:
                 else:
                     items.append(self.ev(element.value, scope))
             return LayerList(items)
-        if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
+        if cls in (cst.ListComp, cst.GeneratorExp):
             return self.comprehension(node, scope)
-        if isinstance(node, cst.Subscript):
+        if cls is cst.Subscript:
             return self.subscript(self.ev(node.value, scope), node, scope)
-        if isinstance(node, cst.IfExp):
+        if cls is cst.IfExp:
             self.ev(node.test, scope)
             return union([self.ev(node.body, scope), self.ev(node.orelse, scope)])
-        if isinstance(node, cst.Await):
+        if cls is cst.Await:
             return self.ev(node.expression, scope)
-        if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString)):
+        if cls in (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString):
             try:
                 return Const(_literal(node))
             except (ValueError, Exception):
                 return UNKNOWN
-        if isinstance(node, cst.Dict):
+        if cls is cst.Dict:
             for element in node.elements:
                 if isinstance(element, cst.DictElement):
                     self.ev(element.value, scope)
             return UNKNOWN
-        if isinstance(node, (cst.Lambda, cst.Comparison, cst.BooleanOperation, cst.FormattedString)):
-            if isinstance(node, (cst.Comparison, cst.BooleanOperation)):
+        if cls in (cst.Lambda, cst.Comparison, cst.BooleanOperation, cst.FormattedString):
+            if cls in (cst.Comparison, cst.BooleanOperation):
                 for child in node.children:
                     if isinstance(child, cst.BaseExpression):
                         self.ev(child, scope)
