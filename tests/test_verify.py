@@ -75,15 +75,6 @@ def _expected(path: Path):
 
 # ---------------------------------------------------------------- plain linting stays light
 
-def test_static_lint_imports_no_framework():
-    code = ("import sys; from actlint.cli import main; "
-            f"rc = main(['--no-cache', {str(FIXTURES / 'true_findings.py')!r}]); "
-            "heavy = [m for m in ('torch', 'keras', 'tensorflow', 'matplotlib') if m in sys.modules]; "
-            "print('HEAVY', heavy, rc)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert "HEAVY [] 1" in out.stdout, out.stdout + out.stderr
-
-
 def test_restricted_source_keeps_definitions_not_training():
     from actlint.verify.builder import restricted_source
 
