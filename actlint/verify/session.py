@@ -119,7 +119,9 @@ def verify(findings: list[Finding], files: list[Path], settings: Settings, root:
             devices.add(device)
         probes = data.get("probes", {})
         for i, f in enumerate(t.findings):
-            if not run.ok:
+            if f.code == "ACT107" and data.get("digest") and data.get("digest_second"):
+                v = judge(f.code, None, data)  # two builds suffice: the forward pass need not work
+            elif not run.ok:
                 v = Verdict(INCONCLUSIVE, data.get("reason", "the model could not be run"))
             else:
                 v = judge(f.code, probes.get(str(i)), data)

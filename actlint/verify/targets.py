@@ -30,6 +30,7 @@ TWIN_CODES = frozenset({"ACT101", "ACT106"})
 _TORCH_BASES = {"Module", "LightningModule"}
 _KERAS_BASES = {"Model"}
 _CONTAINERS = {"Sequential", "Model", "Functional"}
+_MOVES = {"to", "cuda", "cpu", "double", "float", "half", "train", "eval", "requires_grad_"}
 
 
 @dataclass
@@ -220,14 +221,23 @@ class FileModels:
                 dotted = _dotted(node.value.func)
                 last = dotted.rsplit(".", 1)[-1]
                 fw = _framework_of(dotted, self.imports)
-                if last in _CONTAINERS and fw:
-                    module_vars.append((node, fw))
+                if (last in _CONTAINERS and fw) or self._trained_layer(node.targets[0].id, dotted):
+                    module_vars.append((node, fw or "torch"))
                     used_inside |= {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
         for name, (cls, fw) in self.classes.items():
             if name not in used_inside:
                 self.targets.append(self._class_target(name, cls, fw))
         for node, fw in module_vars:
             self.targets.append(self._var_target(node, fw))
+
+    def _trained_layer(self, var: str, dotted: str) -> bool:
+        """A module-level ``model = nn.Linear(1, 1)`` whose parameters the file optimises: a model too."""
+        head = dotted.split(".")[0]
+        full = self.imports.get(head, head) + dotted[len(head):]
+        last = full.rsplit(".", 1)[-1]
+        if not full.startswith("torch.nn.") or not last[:1].isupper() or last.endswith("Loss"):
+            return False
+        return re.search(rf"\b{re.escape(var)}\.parameters\(", self.text) is not None
 
     def _class_target(self, name: str, cls: ast.ClassDef, framework: str) -> Target:
         source, kept = restricted_source(self.text, {name})
@@ -359,6 +369,10 @@ class FileModels:
             named = self._target_named(stmt)
             if named is not None:
                 return named
+        if f.code == "ACT107" and self.targets:
+            # No seed anywhere in the file: any model it defines shows whether fresh builds repeat;
+            # prefer the one whose parameters an optimiser gets.
+            return self._optimised_target() or self.targets[0]
         top = next(iter(reversed(self._statements_at(f.line))), None)
         if top is None:
             return "not inside a model the verifier can build"
@@ -392,12 +406,27 @@ class FileModels:
                 return s
         return sites[0] if sites and len(self.targets) == 1 else None
 
+    def _optimised_target(self) -> Target | None:
+        """The model whose ``.parameters()`` the file hands to an optimiser, if it is one of the targets."""
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "parameters":
+                root = node.func.value
+                name = root.id if isinstance(root, ast.Name) else getattr(root, "attr", None)
+                for t in self.targets:
+                    if name == t.name or (name and name in self._instances(t.name)):
+                        return t
+        return None
+
     def _instances(self, name: str) -> set[str]:
         """Variables assigned an instance of model class ``name`` anywhere in the file."""
         out = set()
         for node in ast.walk(self.tree):
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
-                func = node.value.func
+                value = node.value
+                while (isinstance(value.func, ast.Attribute) and isinstance(value.func.value, ast.Call)
+                       and value.func.attr in _MOVES):
+                    value = value.func.value  # Net().to(device), Net().cuda().train()
+                func = value.func
                 called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
                 if called == name:
                     for t in node.targets:
