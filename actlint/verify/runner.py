@@ -15,7 +15,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,42 +87,104 @@ def _kill(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
+def _run_one(key: str, spec: dict, timeout: float, threads: int, progress) -> ChildResult:
+    """One child, with progress; an error inside actlint here becomes this model's ``internal_error``."""
+    if progress:
+        progress.start(key)
+    start = time.perf_counter()
+    try:
+        return run_child(spec, timeout, threads)
+    except Exception as exc:  # noqa: BLE001 - never the user's code (run_child contains that): ours
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        error = f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
+        return ChildResult({"ok": False, "internal_error": error, "traceback": traceback.format_exc()},
+                           time.perf_counter() - start)
+    finally:
+        if progress:
+            progress(key)
+
+
 def run_all(jobs: list[tuple[str, dict]], timeout: float, workers: int = 1, progress=None) -> dict[str, ChildResult]:
     """Run many children (``(key, spec)`` pairs), ``workers`` at a time; results by key."""
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
     results: dict[str, ChildResult] = {}
     if workers <= 1 or len(jobs) <= 1:
         for key, spec in jobs:
-            results[key] = run_child(spec, timeout, threads)
-            if progress:
-                progress(key)
+            results[key] = _run_one(key, spec, timeout, threads, progress)
         return results
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(run_child, spec, timeout, threads): key for key, spec in jobs}
+        futures = {pool.submit(_run_one, key, spec, timeout, threads, progress): key for key, spec in jobs}
         for future in as_completed(futures):
-            key = futures[future]
-            results[key] = future.result()
-            if progress:
-                progress(key)
+            results[futures[future]] = future.result()
     return results
 
 
 class Progress:
-    """A one-line progress bar on stderr (only when stderr is a terminal)."""
+    """Progress on stderr while the children run: models done of total, the current model, seconds so far.
 
-    def __init__(self, total: int, stream=None) -> None:
-        self.total, self.done = total, 0
+    Only on a terminal; the line is rewritten in place (a carriage return) about once a second and cleared at the end.
+    A model is done when all its children are (``key#second`` is a second child of model ``key``).
+    """
+
+    def __init__(self, keys: list[str], stream=None, interval: float = 1.0) -> None:
         self.stream = stream or sys.stderr
-        self.enabled = total > 0 and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.pending: dict[str, int] = {}
+        for key in keys:
+            model = key.partition("#")[0]
+            self.pending[model] = self.pending.get(model, 0) + 1
+        self.total, self.done = len(self.pending), 0
+        self.running: list[str] = []
+        self.start_time = time.perf_counter()
+        self.enabled = self.total > 0 and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._width = 0
+        self._ticker = None
+        if self.enabled:
+            self._ticker = threading.Thread(target=self._tick, args=(interval,), daemon=True)
+            self._ticker.start()
 
-    def __call__(self, label: str) -> None:
-        self.done += 1
-        if not self.enabled:
+    def start(self, key: str) -> None:
+        with self._lock:
+            self.running.append(key.partition("#")[0])
+        self._draw()
+
+    def __call__(self, key: str) -> None:
+        model = key.partition("#")[0]
+        with self._lock:
+            if model in self.running:
+                self.running.remove(model)
+            self.pending[model] = self.pending.get(model, 1) - 1
+            if self.pending[model] == 0:
+                self.done += 1
+        self._draw()
+
+    def line(self) -> str:
+        elapsed = time.perf_counter() - self.start_time
+        current = self.running[-1] if self.running else ""
+        return f"actlint --verify: {self.done}/{self.total} models, {elapsed:.0f} s  {current}"
+
+    def _draw(self) -> None:
+        if not self.enabled or self._stop.is_set():
             return
-        width = 24
-        filled = int(width * self.done / self.total)
-        self.stream.write(f"\ractlint --verify [{'#' * filled}{'.' * (width - filled)}] "
-                          f"{self.done}/{self.total} {label[-40:]:<40}")
-        if self.done == self.total:
-            self.stream.write("\n")
-        self.stream.flush()
+        with self._lock:
+            columns = shutil.get_terminal_size((80, 20)).columns
+            text = self.line()[:max(20, columns - 1)]
+            pad = max(0, self._width - len(text))
+            self._width = len(text)
+            self.stream.write("\r" + text + " " * pad)
+            self.stream.flush()
+
+    def _tick(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self._draw()
+
+    def close(self) -> None:
+        """Stop and clear the line (the summary line says the rest)."""
+        self._draw()
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=2)
+        if self.enabled:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self.stream.flush()
