@@ -8,6 +8,7 @@ reason; the other models still run.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -159,17 +160,27 @@ class Progress:
                 self.done += 1
         self._draw()
 
-    def line(self) -> str:
+    def line(self, width: int = 200) -> str:
+        """The progress text, the current model's label shortened from the left to fit ``width``."""
         elapsed = time.perf_counter() - self.start_time
+        head = f"actlint --verify: {self.done}/{self.total} models, {elapsed:.0f} s  "
         current = self.running[-1] if self.running else ""
-        return f"actlint --verify: {self.done}/{self.total} models, {elapsed:.0f} s  {current}"
+        room = max(12, width - len(head))
+        if len(current) > room:
+            current = "…" + current[-(room - 1):]
+        return (head + current).rstrip()
+
+    def _columns(self) -> int:
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns or 80
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            return shutil.get_terminal_size((80, 20)).columns
 
     def _draw(self) -> None:
         if not self.enabled or self._stop.is_set():
             return
         with self._lock:
-            columns = shutil.get_terminal_size((80, 20)).columns
-            text = self.line()[:max(20, columns - 1)]
+            text = self.line(self._columns() - 1)
             pad = max(0, self._width - len(text))
             self._width = len(text)
             self.stream.write("\r" + text + " " * pad)
