@@ -278,3 +278,12 @@ def test_notebook_program_maps_reasons_and_lines(tmp_path):
     assert nb.original(moved) is cell_finding
     assert nb.reason(f"ValueError while building the model (line {moved.line}): bad") == \
         "ValueError while building the model (cell 3, line 8): bad"
+
+
+def test_unreadable_notebooks_are_not_internal_errors(tmp_path):
+    """A notebook the static pass reported as ACT000 is skipped by the verifier, exit 1 (findings), not 2."""
+    (tmp_path / "bad.ipynb").write_text("{not json", encoding="utf-8")
+    rc, out, _, _ = actlint("--verify", tmp_path / "bad.ipynb")
+    assert rc == 1 and "bad.ipynb:1:1: ACT000 not valid notebook JSON" in out
+    assert re.search(r"^verify: 0 models, 0 built; 0 confirmed, 0 refuted, 0 inconclusive; 0 runtime diagnostics; "
+                     r"\d+\.\d s$", out, re.M)

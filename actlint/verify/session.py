@@ -121,7 +121,12 @@ def _prepare(file: Path, shown: str, text: str, own: list[Finding], settings: Se
     """One file's targets and the findings no target answers; a notebook also gives its program mapping."""
     _fault_hook("prepare", shown)
     if file.suffix == ".ipynb":
-        notebook = NotebookProgram.write(file, text, scratch)
+        from actlint.notebook import NotebookError
+
+        try:
+            notebook = NotebookProgram.write(file, text, scratch)
+        except NotebookError as exc:  # the static pass reported it (ACT000)
+            return [], [(f, f"the notebook could not be read: {exc}") for f in own], None
         found, unmapped = file_targets(shown, notebook.file, notebook.text,
                                        [notebook.to_program(f) for f in own], settings)
         return found, [(notebook.original(f), why) for f, why in unmapped], notebook
