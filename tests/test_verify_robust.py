@@ -179,10 +179,13 @@ def test_progress_line_on_a_terminal():
             return True
 
     stream = Tty()
-    progress = Progress(["a.py:Net#second", "a.py:Net", "b.py:Big"], stream=stream, interval=60)
+    progress = Progress(stream=stream, interval=60)
+    progress.preparing(1, 3, "a.py")
+    assert stream.getvalue() == "\ractlint --verify: reading 1/3 files, 0 s  a.py"
+    progress.jobs(["a.py:Net#second", "a.py:Net", "b.py:Big"])
     assert progress.total == 2
     progress.start("a.py:Net#second")
-    assert stream.getvalue().startswith("\ractlint --verify: 0/2 models, 0 s  a.py:Net")
+    assert stream.getvalue().rsplit("\r", 1)[1].startswith("actlint --verify: 0/2 models, 0 s  a.py:Net")
     progress("a.py:Net#second")
     progress.start("a.py:Net")
     progress("a.py:Net")

@@ -121,29 +121,43 @@ def run_all(jobs: list[tuple[str, dict]], timeout: float, workers: int = 1, prog
 
 
 class Progress:
-    """Progress on stderr while the children run: models done of total, the current model, seconds so far.
+    """Progress on stderr: files prepared, then models done of total, the current one, seconds so far.
 
-    Only on a terminal; the line is rewritten in place (a carriage return) about once a second and cleared at the end.
-    A model is done when all its children are (``key#second`` is a second child of model ``key``).
+    Only on a terminal; the line is rewritten in place (a carriage return) about once a second
+    and cleared at the end.  A model is done when all its children are (``key#second`` is a
+    second child of model ``key``).
     """
 
-    def __init__(self, keys: list[str], stream=None, interval: float = 1.0) -> None:
+    def __init__(self, keys: list[str] = (), stream=None, interval: float = 1.0) -> None:
         self.stream = stream or sys.stderr
         self.pending: dict[str, int] = {}
-        for key in keys:
-            model = key.partition("#")[0]
-            self.pending[model] = self.pending.get(model, 0) + 1
-        self.total, self.done = len(self.pending), 0
+        self.total, self.done = 0, 0
         self.running: list[str] = []
+        self.reading: tuple[int, int, str] | None = None  # (files done, of, current file) while preparing
         self.start_time = time.perf_counter()
-        self.enabled = self.total > 0 and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._width = 0
         self._ticker = None
+        self.jobs(keys)
         if self.enabled:
             self._ticker = threading.Thread(target=self._tick, args=(interval,), daemon=True)
             self._ticker.start()
+
+    def jobs(self, keys) -> None:
+        """The children to run (their keys); ends the preparing phase."""
+        with self._lock:
+            for key in keys:
+                model = key.partition("#")[0]
+                self.pending[model] = self.pending.get(model, 0) + 1
+            self.total = len(self.pending)
+            self.reading = None
+
+    def preparing(self, done: int, total: int, path: str) -> None:
+        with self._lock:
+            self.reading = (done, total, path)
+        self._draw()
 
     def start(self, key: str) -> None:
         with self._lock:
@@ -163,8 +177,12 @@ class Progress:
     def line(self, width: int = 200) -> str:
         """The progress text, the current model's label shortened from the left to fit ``width``."""
         elapsed = time.perf_counter() - self.start_time
-        head = f"actlint --verify: {self.done}/{self.total} models, {elapsed:.0f} s  "
-        current = self.running[-1] if self.running else ""
+        if self.reading is not None:
+            done, total, current = self.reading
+            head = f"actlint --verify: reading {done}/{total} files, {elapsed:.0f} s  "
+        else:
+            head = f"actlint --verify: {self.done}/{self.total} models, {elapsed:.0f} s  "
+            current = self.running[-1] if self.running else ""
         room = max(12, width - len(head))
         if len(current) > room:
             current = "…" + current[-(room - 1):]

@@ -138,13 +138,16 @@ def verify(findings: list[Finding], files: list[Path], settings: Settings, root:
            show_progress: bool = True) -> Outcome:
     """Build and run every model of ``files``; return the findings with verdicts plus the diagnostics."""
     scratch = Path(tempfile.mkdtemp(prefix="actlint-notebooks-"))
+    progress = Progress() if show_progress else None
     try:
-        return _verify(findings, files, settings, root, workers, show_progress, scratch)
+        return _verify(findings, files, settings, root, workers, progress, scratch)
     finally:
+        if progress:
+            progress.close()
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _verify(findings, files, settings, root, workers, show_progress, scratch) -> Outcome:
+def _verify(findings, files, settings, root, workers, progress, scratch) -> Outcome:
     from actlint.engine import decode, display_path
 
     start = time.perf_counter()
@@ -159,8 +162,10 @@ def _verify(findings, files, settings, root, workers, show_progress, scratch) ->
     def unverified(own: list[Finding], why: str) -> None:
         out.extend(_with_verdict(f, Verdict(INCONCLUSIVE, why), None, None) for f in own)
 
-    for file in files:
+    for number, file in enumerate(files):
         shown = display_path(file)
+        if progress:
+            progress.preparing(number, len(files), shown)
         own = by_path.pop(shown, [])
         out.extend(f for f in own if f.code == "ACT000")  # unreadable: reported as is, never verified
         own = [f for f in own if f.code != "ACT000"]
@@ -208,12 +213,9 @@ def _verify(findings, files, settings, root, workers, show_progress, scratch) ->
             spec["digest"] = True
             jobs.append((t.label + "#second", dict(spec, digest_only=True, probes=[])))
         jobs.append((t.label, spec))
-    progress = Progress([key for key, _ in jobs]) if show_progress else None
-    try:
-        results = run_all(jobs, settings.timeout, workers=workers, progress=progress)
-    finally:
-        if progress:
-            progress.close()
+    if progress:
+        progress.jobs([key for key, _ in jobs])
+    results = run_all(jobs, settings.timeout, workers=workers, progress=progress)
 
     models: list[ModelRun] = []
     devices: set[str] = set()
