@@ -222,22 +222,24 @@ def _verify(findings, files, settings, root, workers, progress, scratch) -> Outc
     for t in targets:
         notebook = notebooks.get(t.label)
         fault = early.get(t.label)
-        run = None
+        run, made = None, []
         if fault is None:
             try:
                 _fault_hook("judge", t.path)
                 run = _judge(t, results, notebook)
                 fault = run.fault
+                made = [_with_verdict(f, v, t.label, run.result.get("device")) for f, v in run.verdicts]
             except Exception as exc:  # noqa: BLE001 - this model's verdicts become inconclusive, not the run's
                 fault = _fault(t.path, t.label, "judging", exc)
+                run = None
         if run is None:
             run = _faulted(t, results, fault, notebook)
+            made = [_with_verdict(f, v, t.label, None) for f, v in run.verdicts]
         if fault is not None:
             faults.append(fault)
-        device = run.result.get("device")
-        if device:
-            devices.add(device)
-        out.extend(_with_verdict(f, v, t.label, device) for f, v in run.verdicts)
+        if run.result.get("device"):
+            devices.add(run.result["device"])
+        out.extend(made)
         out.extend(run.diagnostics)
         models.append(run)
     out.sort(key=lambda f: f.sort_key)
