@@ -50,6 +50,8 @@ def _lint_parser() -> argparse.ArgumentParser:
     verify.add_argument("--report", type=Path, metavar="DIR",
                         help="with --verify, write report.json, index.html and plots into DIR (implies --verify)")
     verify.add_argument("--strict", action="store_true", help="with --verify, an inconclusive verdict also fails the run")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="print the traceback of any internal error (each is always named in one line)")
     parser.add_argument("--version", action="version", version=f"actlint {__version__}")
     return parser
 
@@ -181,7 +183,14 @@ def _lint_command(argv: list[str]) -> int:
     if not found.files and not found.missing:
         print("actlint: no Python files found in " + ", ".join(paths), file=sys.stderr)
 
-    if report.errors or found.missing:
+    if outcome is not None:
+        for fault in outcome.faults:
+            print(f"actlint: {fault.note()}" + ("" if args.verbose else " (--verbose shows the traceback)"),
+                  file=sys.stderr)
+            if args.verbose:
+                sys.stderr.write(fault.traceback if fault.traceback.endswith("\n") else fault.traceback + "\n")
+
+    if report.errors or found.missing or (outcome is not None and (outcome.faults or outcome.report_failed)):
         return EXIT_ERROR
     if outcome is not None:
         unverified = any("verdict" not in f.extra for f in findings)
@@ -210,27 +219,42 @@ def _verify(args, config, files, findings):
             print("actlint: --timeout must be positive", file=sys.stderr)
             return EXIT_ERROR
         settings.timeout = args.timeout
-    outcome = verify(findings, files, settings, config.root, workers=worker_count(args.jobs))
+    try:
+        outcome = verify(findings, files, settings, config.root, workers=worker_count(args.jobs),
+                         show_progress=args.format == "text")
+    except Exception as exc:  # noqa: BLE001 - per-file errors are contained inside; this is the last guard
+        import traceback
+
+        print(f"actlint: internal error in --verify: {type(exc).__name__}: {exc}"
+              + ("" if args.verbose else " (--verbose shows the traceback)"), file=sys.stderr)
+        if args.verbose:
+            traceback.print_exc()
+        return EXIT_ERROR
     if args.report:
         try:
             from actlint.verify.report import write_report
         except ImportError as exc:  # pragma: no cover - matplotlib missing
             print(f"actlint: --report needs matplotlib ({exc}); pip install 'actlint[verify]'", file=sys.stderr)
             return EXIT_ERROR
-        write_report(args.report, outcome, [f.to_dict() for f in outcome.findings])
-        print(f"actlint: report written to {args.report / 'index.html'}", file=sys.stderr)
+        try:
+            write_report(args.report, outcome, [f.to_dict() for f in outcome.findings])
+        except Exception as exc:  # noqa: BLE001 - the verdicts are still printed; the status says it failed
+            import traceback
+
+            print(f"actlint: could not write the report to {args.report}: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
+            if args.verbose:
+                traceback.print_exc()
+            outcome.report_failed = True
+        else:
+            print(f"actlint: report written to {args.report / 'index.html'}", file=sys.stderr)
     return outcome
 
 
 def _verify_summary(outcome) -> str:
-    counts: dict[str, int] = {}
-    for f in outcome.findings:
-        verdict = f.extra.get("verdict", "not verified")
-        counts[verdict] = counts.get(verdict, 0) + 1
-    built = sum(1 for m in outcome.models if m.ok)
-    parts = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no findings"
-    devices = ", ".join(outcome.devices) or "none"
-    return f"Verified {built} of {len(outcome.models)} models on {devices}: {parts}.\n"
+    from actlint.verify.report import summary_line
+
+    return summary_line(outcome) + "\n"
 
 
 def _check_rule_options(config, rules) -> None:

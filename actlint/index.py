@@ -122,5 +122,12 @@ class FileIndex:
         rng = self._positions[node]
         return rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1
 
+    def find_position(self, node: cst.CSTNode | None):
+        """Like :meth:`position`, but None for a node that has no place in this file (None, or another tree's)."""
+        rng = self._positions.get(node) if node is not None else None
+        if rng is None:
+            return None
+        return rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1
+
     def code_for(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import traceback
 from pathlib import Path
 
 from actlint.atomic import write_bytes_atomic, write_text_atomic
@@ -28,20 +29,83 @@ def _slug(label: str, used: set[str]) -> str:
     return slug
 
 
+def summary_counts(outcome) -> dict:
+    """Models found and built, verdicts of the static findings, runtime diagnostics, internal errors, seconds."""
+    verdicts = {"confirmed": 0, "refuted": 0, "inconclusive": 0}
+    diagnostics = 0
+    for f in outcome.findings:
+        verdict = f.extra.get("verdict")
+        if verdict == "observed":
+            diagnostics += 1
+        elif f.code != "ACT000":
+            key = verdict or "not verified"
+            verdicts[key] = verdicts.get(key, 0) + 1
+    return {"models": len(outcome.models), "built": sum(1 for m in outcome.models if m.ok),
+            "devices": list(outcome.devices), "verdicts": verdicts, "runtime_diagnostics": diagnostics,
+            "internal_errors": len(getattr(outcome, "faults", [])),
+            "elapsed_s": round(getattr(outcome, "elapsed_s", 0.0), 3)}
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def summary_line(outcome) -> str:
+    """``verify: 12 models, 10 built (cpu); 7 confirmed, 1 refuted, 3 inconclusive; 2 runtime diagnostics; 41.2 s``."""
+    c = summary_counts(outcome)
+    devices = f" ({', '.join(c['devices'])})" if c["devices"] else ""
+    always = ("confirmed", "refuted", "inconclusive")
+    verdicts = ", ".join(f"{n} {k}" for k, n in c["verdicts"].items() if n or k in always)
+    parts = [f"verify: {_n(c['models'], 'model')}, {c['built']} built{devices}", verdicts,
+             _n(c["runtime_diagnostics"], "runtime diagnostic")]
+    if c["internal_errors"]:
+        parts.append(_n(c["internal_errors"], "internal error"))
+    parts.append(f"{c['elapsed_s']:.1f} s")
+    return "; ".join(parts)
+
+
+def _where(row: dict, key: str = "line") -> str:
+    """``12``, or ``cell 3:4`` for a notebook."""
+    cell = row.get("cell" if key == "line" else "module_cell")
+    line = row.get(key)
+    if line is None:
+        return ""
+    return f"cell {cell}:{line}" if cell is not None else str(line)
+
+
 def model_record(run) -> dict:
     """What the JSON report keeps of one model's run (histograms left to the plots)."""
+    try:
+        return _model_record(run)
+    except Exception as exc:  # noqa: BLE001 - a broken record must not cost the report
+        t = run.target
+        return {"model": t.label, "path": t.path, "framework": t.framework, "ok": run.ok,
+                "reason": f"internal error in the report: {type(exc).__name__}: {exc}", "wall_s": run.wall_s,
+                "timings": None, "input": None, "assumptions": [], "layers": [], "activations": [],
+                "findings": [], "diagnostics": [], "internal_error": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc()}
+
+
+def _model_record(run) -> dict:
     t, r = run.target, run.result
-    return {
+    timings = r.get("timings") or {}
+    record = {
         "model": t.label, "path": t.path, "framework": t.framework, "ok": run.ok, "reason": r.get("reason"),
-        "device": r.get("device"), "wall_s": round(run.wall_s, 3), "timings": r.get("timings"),
+        "device": r.get("device"), "wall_s": round(run.wall_s, 3),
+        "timings": {k: round(v, 3) for k, v in timings.items() if isinstance(v, (int, float))} or None,
         "input": r.get("input"), "assumptions": t.assumptions, "loss": r.get("loss"),
         "grad_ratio_first_last": r.get("grad_ratio"),
         "layers": r.get("layers", []),
         "activations": [{k: v for k, v in op.items() if k != "hist"} for op in r.get("ops", [])],
-        "findings": [{"code": f.code, "line": f.line, "verdict": v.verdict, "summary": v.summary,
-                      "evidence": v.evidence} for f, v in run.verdicts],
+        "findings": [dict({"code": f.code, "line": f.line, "verdict": v.verdict, "summary": v.summary,
+                           "evidence": v.evidence}, **({"cell": f.cell} if f.cell is not None else {}))
+                     for f, v in run.verdicts],
         "diagnostics": [d.to_dict() for d in run.diagnostics],
     }
+    fault = getattr(run, "fault", None)
+    if fault is not None:
+        record.update(internal_error=fault.error, stage=fault.stage, traceback=fault.traceback)
+    return record
 
 
 def _png(fig) -> bytes:
@@ -55,7 +119,8 @@ def _grad_plot(run, plt) -> bytes | None:
     norms = [r.get("grad_norm") for r in layers]
     if not any(norms):
         return None
-    labels = [f"{r['type']}\nL{r['line']}" if r.get("line") else r["type"] for r in layers]
+    labels = [f"{r['type']}\n{'L' if r.get('cell') is None else ''}{_where(r)}" if r.get("line") else r["type"]
+              for r in layers]
     fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(norms) + 2), 3.2))
     xs = range(len(norms))
     ax.plot(xs, [n or float("nan") for n in norms], "o-", label="this model")
@@ -89,7 +154,7 @@ def _hist_plot(run, plt) -> bytes | None:
         edges = h["edges"]
         widths = [b - a for a, b in zip(edges[:-1], edges[1:])]
         ax.bar(edges[:-1], h["counts"], width=widths, align="edge", color="#2c7fb8")
-        where = op.get("line") or op.get("module_line")
+        where = _where(op) or _where(op, "module_line")
         extra = ""
         if op.get("saturated_frac") is not None:
             extra = f", sat {100 * op['saturated_frac']:.0f}%"
@@ -115,7 +180,9 @@ def write_report(folder: Path, outcome, findings_json: list[dict]) -> list[Path]
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     records = [model_record(run) for run in outcome.models]
-    report = {"devices": outcome.devices, "models": records, "findings": findings_json}
+    faults = [f.to_dict() for f in getattr(outcome, "faults", [])]
+    report = {"summary": summary_counts(outcome), "devices": outcome.devices, "models": records,
+              "internal_errors": faults, "findings": findings_json}
     write_text_atomic(folder / "report.json", json.dumps(report, indent=2, default=str) + "\n")
     written.append(folder / "report.json")
 
@@ -126,29 +193,53 @@ def write_report(folder: Path, outcome, findings_json: list[dict]) -> list[Path]
         slug = _slug(run.target.label, used)
         images = []
         for kind, maker in (("grads", _grad_plot), ("acts", _hist_plot)):
-            data = maker(run, plt) if run.ok else None
+            try:
+                data = maker(run, plt) if run.ok else None
+            except Exception:  # noqa: BLE001 - a plot that fails is left out, the section stays
+                plt.close("all")
+                data = None
             if data:
                 path = folder / f"{slug}_{kind}.png"
                 write_bytes_atomic(path, data)
                 written.append(path)
                 images.append(path.name)
-        sections.append(_section(slug, run, record, images))
-        counts = {}
-        for f in record["findings"]:
-            counts[f["verdict"]] = counts.get(f["verdict"], 0) + 1
-        counts_text = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no static findings"
-        status = "ran" if run.ok else f"inconclusive: {record['reason']}"
-        summary_rows.append(
-            f"<tr><td><a href='#{slug}'>{html.escape(run.target.label)}</a></td><td>{html.escape(status)}</td>"
-            f"<td>{html.escape(counts_text)}</td><td>{len(record['diagnostics'])}</td>"
-            f"<td>{record['wall_s']:.1f} s</td></tr>")
+        try:
+            sections.append(_section(slug, run, record, images))
+        except Exception as exc:  # noqa: BLE001
+            sections.append(f"<section id='{slug}'><h2>{html.escape(run.target.label)}</h2>"
+                            f"<p>internal error in the report: {html.escape(f'{type(exc).__name__}: {exc}')}</p>"
+                            "</section>")
+        summary_rows.append(_summary_row(slug, run, record))
+    errors = "".join(f"<li>{html.escape(f['path'])}{' (' + html.escape(f['model']) + ')' if f['model'] else ''}: "
+                     f"internal error while {html.escape(f['stage'])}: {html.escape(f['error'])}"
+                     f"<pre>{html.escape(f['traceback'])}</pre></li>" for f in faults)
     page = _PAGE.format(devices=html.escape(", ".join(outcome.devices) or "none"),
+                        summary=html.escape(summary_line(outcome)),
+                        errors=f"<h2>Internal errors</h2><ul>{errors}</ul>" if errors else "",
                         rows="\n".join(summary_rows), sections="\n".join(sections))
     write_text_atomic(folder / "index.html", page)
     written.append(folder / "index.html")
     for path in written:  # a report is for reading: not the 0600 of a temporary file
         os.chmod(path, 0o644)
     return written
+
+
+def _summary_row(slug: str, run, record: dict) -> str:
+    counts: dict[str, int] = {}
+    for f in record["findings"]:
+        counts[f["verdict"]] = counts.get(f["verdict"], 0) + 1
+    counts_text = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no static findings"
+    status = "built and ran" if run.ok and not record.get("internal_error") else \
+        f"inconclusive: {record['reason']}" if not run.ok else f"built; {record['reason']}"
+    t = record.get("timings") or {}
+    cells = "".join(f"<td>{_secs(t.get(k))}</td>" for k in ("build_s", "run_s", "probe_s"))
+    return (f"<tr><td><a href='#{slug}'>{html.escape(run.target.label)}</a></td><td>{html.escape(status)}</td>"
+            f"<td>{html.escape(counts_text)}</td><td>{len(record['diagnostics'])}</td>{cells}"
+            f"<td>{_secs(record['wall_s'])}</td></tr>")
+
+
+def _secs(x) -> str:
+    return "" if not isinstance(x, (int, float)) else f"{x:.2f} s" if x < 10 else f"{x:.1f} s"
 
 
 def _badge(verdict: str) -> str:
@@ -161,18 +252,20 @@ def _section(slug: str, run, record: dict, images: list[str]) -> str:
     meta = [f"framework {record['framework']}", f"device {record.get('device') or 'n/a'}"]
     if record.get("input"):
         meta.append(f"input {tuple(record['input']['shape'])} {record['input'].get('dtype', 'float')}")
-    if record.get("timings"):
-        t = record["timings"]
-        meta.append("build {:.2f} s, run {:.2f} s, total {:.1f} s".format(
-            t.get("build_s", 0) or 0, (t.get("run_s", 0) or 0) + (t.get("probe_s", 0) or 0), record["wall_s"]))
+    t = record.get("timings") or {}
+    meta.append(", ".join(f"{name} {_secs(t[key])}" for name, key in (
+        ("import", "import_s"), ("build", "build_s"), ("run", "run_s"), ("probes", "probe_s")) if key in t)
+        + f"{', ' if t else ''}wall {_secs(record['wall_s'])}")
     parts.append(f"<p class='meta'>{html.escape(' · '.join(meta))}</p>")
     for a in record["assumptions"]:
         parts.append(f"<p class='meta'>assumed: {html.escape(a)}</p>")
-    if not run.ok:
+    if not run.ok or record.get("internal_error"):
         parts.append(f"<p>{_badge('inconclusive')} {html.escape(record['reason'] or '')}</p>")
-    items = [f"<li>{_badge(f['verdict'])} <b>{f['code']}</b> line {f['line']}: {html.escape(f['summary'])}</li>"
+    if record.get("traceback"):
+        parts.append(f"<pre>{html.escape(record['traceback'])}</pre>")
+    items = [f"<li>{_badge(f['verdict'])} <b>{f['code']}</b> {_at(f)}: {html.escape(f['summary'])}</li>"
              for f in record["findings"]]
-    items += [f"<li>{_badge('observed')} <b>{d['code']}</b> line {d['line']}: {html.escape(d['message'])}</li>"
+    items += [f"<li>{_badge('observed')} <b>{d['code']}</b> {_at(d)}: {html.escape(d['message'])}</li>"
               for d in record["diagnostics"]]
     if items:
         parts.append("<ul>" + "".join(items) + "</ul>")
@@ -180,13 +273,17 @@ def _section(slug: str, run, record: dict, images: list[str]) -> str:
         parts.append(f"<img src='{html.escape(name)}' alt='{html.escape(name)}'>")
     if record["layers"]:
         rows = "".join(
-            f"<tr><td>{i}</td><td>{html.escape(str(r.get('type')))}</td><td>{r.get('line') or ''}</td>"
+            f"<tr><td>{i}</td><td>{html.escape(str(r.get('type')))}</td><td>{_where(r)}</td>"
             f"<td>{_fmt(r.get('grad_norm'))}</td><td>{_fmt((r.get('out') or {}).get('std'))}</td></tr>"
             for i, r in enumerate(record["layers"]))
         parts.append("<table><tr><th>#</th><th>layer</th><th>line</th><th>grad norm</th><th>output std</th></tr>"
                      f"{rows}</table>")
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _at(f: dict) -> str:
+    return f"cell {f['cell']} line {f['line']}" if f.get("cell") is not None else f"line {f['line']}"
 
 
 def _fmt(x) -> str:
@@ -207,7 +304,10 @@ li {{ margin: 0.3em 0; }}
 </style></head><body>
 <h1>actlint --verify</h1>
 <p>Device: {devices}. Each model was built in its own process and run on synthetic data.</p>
-<table><tr><th>model</th><th>status</th><th>static findings</th><th>runtime diagnostics</th><th>time</th></tr>
+<p><b>{summary}</b></p>
+{errors}
+<table><tr><th>model</th><th>status</th><th>static findings</th><th>runtime diagnostics</th><th>build</th>
+<th>run</th><th>probes</th><th>wall</th></tr>
 {rows}
 </table>
 {sections}

@@ -8,6 +8,7 @@ reason; the other models still run.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -15,7 +16,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,42 +88,132 @@ def _kill(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
+def _run_one(key: str, spec: dict, timeout: float, threads: int, progress) -> ChildResult:
+    """One child, with progress; an error inside actlint here becomes this model's ``internal_error``."""
+    if progress:
+        progress.start(key)
+    start = time.perf_counter()
+    try:
+        return run_child(spec, timeout, threads)
+    except Exception as exc:  # noqa: BLE001 - never the user's code (run_child contains that): ours
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        error = f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
+        return ChildResult({"ok": False, "internal_error": error, "traceback": traceback.format_exc()},
+                           time.perf_counter() - start)
+    finally:
+        if progress:
+            progress(key)
+
+
 def run_all(jobs: list[tuple[str, dict]], timeout: float, workers: int = 1, progress=None) -> dict[str, ChildResult]:
     """Run many children (``(key, spec)`` pairs), ``workers`` at a time; results by key."""
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
     results: dict[str, ChildResult] = {}
     if workers <= 1 or len(jobs) <= 1:
         for key, spec in jobs:
-            results[key] = run_child(spec, timeout, threads)
-            if progress:
-                progress(key)
+            results[key] = _run_one(key, spec, timeout, threads, progress)
         return results
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(run_child, spec, timeout, threads): key for key, spec in jobs}
+        futures = {pool.submit(_run_one, key, spec, timeout, threads, progress): key for key, spec in jobs}
         for future in as_completed(futures):
-            key = futures[future]
-            results[key] = future.result()
-            if progress:
-                progress(key)
+            results[futures[future]] = future.result()
     return results
 
 
 class Progress:
-    """A one-line progress bar on stderr (only when stderr is a terminal)."""
+    """Progress on stderr: files prepared, then models done of total, the current one, seconds so far.
 
-    def __init__(self, total: int, stream=None) -> None:
-        self.total, self.done = total, 0
+    Only on a terminal; the line is rewritten in place (a carriage return) about once a second
+    and cleared at the end.  A model is done when all its children are (``key#second`` is a
+    second child of model ``key``).
+    """
+
+    def __init__(self, keys: list[str] = (), stream=None, interval: float = 1.0) -> None:
         self.stream = stream or sys.stderr
-        self.enabled = total > 0 and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.pending: dict[str, int] = {}
+        self.total, self.done = 0, 0
+        self.running: list[str] = []
+        self.reading: tuple[int, int, str] | None = None  # (files done, of, current file) while preparing
+        self.start_time = time.perf_counter()
+        self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._width = 0
+        self._ticker = None
+        self.jobs(keys)
+        if self.enabled:
+            self._ticker = threading.Thread(target=self._tick, args=(interval,), daemon=True)
+            self._ticker.start()
 
-    def __call__(self, label: str) -> None:
-        self.done += 1
-        if not self.enabled:
+    def jobs(self, keys) -> None:
+        """The children to run (their keys); ends the preparing phase."""
+        with self._lock:
+            for key in keys:
+                model = key.partition("#")[0]
+                self.pending[model] = self.pending.get(model, 0) + 1
+            self.total = len(self.pending)
+            self.reading = None
+
+    def preparing(self, done: int, total: int, path: str) -> None:
+        with self._lock:
+            self.reading = (done, total, path)
+        self._draw()
+
+    def start(self, key: str) -> None:
+        with self._lock:
+            self.running.append(key.partition("#")[0])
+        self._draw()
+
+    def __call__(self, key: str) -> None:
+        model = key.partition("#")[0]
+        with self._lock:
+            if model in self.running:
+                self.running.remove(model)
+            self.pending[model] = self.pending.get(model, 1) - 1
+            if self.pending[model] == 0:
+                self.done += 1
+        self._draw()
+
+    def line(self, width: int = 200) -> str:
+        """The progress text, the current model's label shortened from the left to fit ``width``."""
+        elapsed = time.perf_counter() - self.start_time
+        if self.reading is not None:
+            done, total, current = self.reading
+            head = f"actlint --verify: reading {done}/{total} files, {elapsed:.0f} s  "
+        else:
+            head = f"actlint --verify: {self.done}/{self.total} models, {elapsed:.0f} s  "
+            current = self.running[-1] if self.running else ""
+        room = max(12, width - len(head))
+        if len(current) > room:
+            current = "…" + current[-(room - 1):]
+        return (head + current).rstrip()
+
+    def _columns(self) -> int:
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns or 80
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            return shutil.get_terminal_size((80, 20)).columns
+
+    def _draw(self) -> None:
+        if not self.enabled or self._stop.is_set():
             return
-        width = 24
-        filled = int(width * self.done / self.total)
-        self.stream.write(f"\ractlint --verify [{'#' * filled}{'.' * (width - filled)}] "
-                          f"{self.done}/{self.total} {label[-40:]:<40}")
-        if self.done == self.total:
-            self.stream.write("\n")
-        self.stream.flush()
+        with self._lock:
+            text = self.line(self._columns() - 1)
+            pad = max(0, self._width - len(text))
+            self._width = len(text)
+            self.stream.write("\r" + text + " " * pad)
+            self.stream.flush()
+
+    def _tick(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self._draw()
+
+    def close(self) -> None:
+        """Stop and clear the line (the summary line says the rest)."""
+        self._draw()
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=2)
+        if self.enabled:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self.stream.flush()

@@ -1,18 +1,71 @@
-"""One ``--verify`` run: targets from the static pass, children, verdicts, diagnostics, report."""
+"""One ``--verify`` run: targets from the static pass, children, verdicts, diagnostics, report.
+
+Nothing inside actlint may end the run: an internal error while preparing one file (its
+targets, loss sites, a notebook's program) or while judging one model (spec, verdicts,
+diagnostics) becomes ``inconclusive: internal error: <Type>: <message>`` for that file's
+or model's findings, is kept as an :class:`InternalFault` (with its traceback) and the
+other files are still verified.  ``ACTLINT_VERIFY_FAULT="<file name>[:prepare|judge]"``
+raises such an error on purpose, for the tests.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import time
+import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from actlint.findings import Finding
 from actlint.verify.diagnostics import diagnose
+from actlint.verify.notebooks import NotebookProgram
 from actlint.verify.probes import CONFIRMED, INCONCLUSIVE, Verdict, judge
 from actlint.verify.runner import Progress, run_all
 from actlint.verify.targets import Settings, Target, factory_targets, file_targets
 
 FRAMEWORK_TOKENS = ("torch", "keras", "tensorflow")
+FAULT_ENV = "ACTLINT_VERIFY_FAULT"
+
+
+@dataclass
+class InternalFault:
+    """An error inside actlint while verifying one file or model (never the user's code: that is a reason)."""
+
+    path: str                  # the file, as findings show it
+    model: str | None          # the model's label, when one model failed
+    stage: str                 # preparing | judging | running
+    error: str                 # "KeyError: None"
+    traceback: str
+
+    @property
+    def reason(self) -> str:
+        return f"internal error: {self.error}"
+
+    def note(self) -> str:
+        what = f"{self.path} ({self.model.rpartition(':')[2]})" if self.model else self.path
+        return f"internal error while {self.stage} {what}: {self.error}"
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "model": self.model, "stage": self.stage, "error": self.error,
+                "traceback": self.traceback}
+
+
+def _fault(path: str, model: str | None, stage: str, exc: BaseException) -> InternalFault:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    error = f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
+    return InternalFault(path, model, stage, error, "".join(traceback.format_exception(exc)))
+
+
+def _fault_hook(stage: str, path: str) -> None:
+    """Tests only: raise where ``ACTLINT_VERIFY_FAULT`` names this file (and stage; default ``prepare``)."""
+    wanted = os.environ.get(FAULT_ENV)
+    if not wanted:
+        return
+    name, _, at = wanted.partition(":")
+    if Path(path).name == name and (at or "prepare") == stage:
+        raise RuntimeError(f"fault injected by {FAULT_ENV} (stage {stage})")
 
 
 @dataclass
@@ -24,6 +77,7 @@ class ModelRun:
     wall_s: float
     verdicts: list[tuple[Finding, Verdict]] = field(default_factory=list)
     diagnostics: list[Finding] = field(default_factory=list)
+    fault: InternalFault | None = None
 
     @property
     def ok(self) -> bool:
@@ -35,6 +89,9 @@ class Outcome:
     findings: list[Finding]
     models: list[ModelRun]
     devices: list[str]
+    faults: list[InternalFault] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    report_failed: bool = False
 
     def failed(self, strict: bool) -> bool:
         for f in self.findings:
@@ -60,83 +117,180 @@ def _def_line(target: Target) -> int:
     return min(target.lines) if target.lines else 1
 
 
+def _prepare(file: Path, shown: str, text: str, own: list[Finding], settings: Settings, scratch: Path):
+    """One file's targets and the findings no target answers; a notebook also gives its program mapping."""
+    _fault_hook("prepare", shown)
+    if file.suffix == ".ipynb":
+        from actlint.notebook import NotebookError
+
+        try:
+            notebook = NotebookProgram.write(file, text, scratch)
+        except NotebookError as exc:  # the static pass reported it (ACT000)
+            return [], [(f, f"the notebook could not be read: {exc}") for f in own], None
+        found, unmapped = file_targets(shown, notebook.file, notebook.text,
+                                       [notebook.to_program(f) for f in own], settings)
+        return found, [(notebook.original(f), why) for f, why in unmapped], notebook
+    found, unmapped = file_targets(shown, file, text, own, settings)
+    return found, unmapped, None
+
+
 def verify(findings: list[Finding], files: list[Path], settings: Settings, root: Path, workers: int = 1,
            show_progress: bool = True) -> Outcome:
     """Build and run every model of ``files``; return the findings with verdicts plus the diagnostics."""
+    scratch = Path(tempfile.mkdtemp(prefix="actlint-notebooks-"))
+    progress = Progress() if show_progress else None
+    try:
+        return _verify(findings, files, settings, root, workers, progress, scratch)
+    finally:
+        if progress:
+            progress.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _verify(findings, files, settings, root, workers, progress, scratch) -> Outcome:
     from actlint.engine import decode, display_path
 
+    start = time.perf_counter()
     by_path: dict[str, list[Finding]] = {}
     for f in findings:
         by_path.setdefault(f.path, []).append(f)
     targets: list[Target] = []
+    notebooks: dict[str, NotebookProgram] = {}  # target label -> its notebook's program
+    faults: list[InternalFault] = []
     out: list[Finding] = []
-    for file in files:
+
+    def unverified(own: list[Finding], why: str) -> None:
+        out.extend(_with_verdict(f, Verdict(INCONCLUSIVE, why), None, None) for f in own)
+
+    for number, file in enumerate(files):
         shown = display_path(file)
+        if progress:
+            progress.preparing(number, len(files), shown)
         own = by_path.pop(shown, [])
         out.extend(f for f in own if f.code == "ACT000")  # unreadable: reported as is, never verified
         own = [f for f in own if f.code != "ACT000"]
-        if file.suffix != ".py":
-            out.extend(_with_verdict(f, Verdict(INCONCLUSIVE, "notebooks are not verified yet"), None, None)
-                       for f in own)
-            continue
         try:
             text = decode(file.read_bytes())
-        except (OSError, ValueError):
+        except (OSError, ValueError) as exc:
+            unverified(own, f"the file could not be read again: {exc}")
             continue
-        if not any(tok in text for tok in FRAMEWORK_TOKENS):
+        if file.suffix != ".ipynb" and not any(tok in text for tok in FRAMEWORK_TOKENS):
+            unverified(own, "the file uses no framework the verifier runs")
             continue
-        found, unmapped = file_targets(shown, file, text, own, settings)
+        try:
+            found, unmapped, notebook = _prepare(file, shown, text, own, settings, scratch)
+        except Exception as exc:  # noqa: BLE001 - an actlint bug costs this file's verdicts, not the run
+            fault = _fault(shown, None, "preparing", exc)
+            faults.append(fault)
+            unverified(own, fault.reason)
+            continue
         targets.extend(found)
+        if notebook is not None:
+            notebooks.update((t.label, notebook) for t in found)
         out.extend(_with_verdict(f, Verdict(INCONCLUSIVE, why), None, None) for f, why in unmapped)
     for rest in by_path.values():
         out.extend(rest)  # ACT000 and findings of files not walked here
-    targets.extend(factory_targets(settings, root))
+    try:
+        targets.extend(factory_targets(settings, root))
+    except Exception as exc:  # noqa: BLE001
+        faults.append(_fault("pyproject.toml", None, "preparing", exc))
 
     jobs = []
+    early: dict[str, InternalFault] = {}  # targets whose spec could not be made
     for t in targets:
-        spec = dict(t.spec(), device=settings.device, train_steps=settings.train_steps, batch=settings.batch,
-                    seed=0)
-        spec["sys_path"] = spec["sys_path"] + [str(root)]  # factories import from the project root
+        try:
+            spec = dict(t.spec(), device=settings.device, train_steps=settings.train_steps, batch=settings.batch,
+                        seed=0)
+            spec["sys_path"] = spec["sys_path"] + [str(root)]  # factories import from the project root
+            if t.label in notebooks:  # the program sits in a scratch folder; imports resolve beside the notebook
+                here = str(notebooks[t.label].file.resolve().parent)
+                spec["sys_path"] = [str(notebooks[t.label].source.resolve().parent) if p == here else p
+                                    for p in spec["sys_path"]]
+        except Exception as exc:  # noqa: BLE001
+            early[t.label] = _fault(t.path, t.label, "preparing", exc)
+            continue
         if any(f.code == "ACT107" for f in t.findings):
             spec["digest"] = True
             jobs.append((t.label + "#second", dict(spec, digest_only=True, probes=[])))
         jobs.append((t.label, spec))
-    progress = Progress(len(jobs)) if show_progress else None
+    if progress:
+        progress.jobs([key for key, _ in jobs])
     results = run_all(jobs, settings.timeout, workers=workers, progress=progress)
 
     models: list[ModelRun] = []
     devices: set[str] = set()
     for t in targets:
-        res = results[t.label]
-        data = dict(res.data)
-        second = results.get(t.label + "#second")
-        if second is not None:
-            data["digest_second"] = second.data.get("digest")
-            data["second_reason"] = second.data.get("reason")
-        run = ModelRun(t, data, res.wall_s)
-        device = data.get("device")
-        if device:
-            devices.add(device)
-        probes = data.get("probes", {})
-        for i, f in enumerate(t.findings):
-            if f.code == "ACT107" and data.get("digest") and data.get("digest_second"):
-                v = judge(f.code, None, data)  # two builds suffice: the forward pass need not work
-            elif not run.ok:
-                v = Verdict(INCONCLUSIVE, data.get("reason", "the model could not be run"))
-            else:
-                v = judge(f.code, probes.get(str(i)), data)
-            if t.assumptions and v.verdict != INCONCLUSIVE:
-                v.evidence["assumptions"] = list(t.assumptions)
-            run.verdicts.append((f, v))
-            out.append(_with_verdict(f, v, t.label, device))
-        if run.ok:
-            run.diagnostics = diagnose(data, t.path, t.label, _def_line(t))
-            for d in run.diagnostics:
-                d.extra["evidence"]["device"] = device
-            out.extend(run.diagnostics)
+        notebook = notebooks.get(t.label)
+        fault = early.get(t.label)
+        run, made = None, []
+        if fault is None:
+            try:
+                _fault_hook("judge", t.path)
+                run = _judge(t, results, notebook)
+                fault = run.fault
+                made = [_with_verdict(f, v, t.label, run.result.get("device")) for f, v in run.verdicts]
+            except Exception as exc:  # noqa: BLE001 - this model's verdicts become inconclusive, not the run's
+                fault = _fault(t.path, t.label, "judging", exc)
+                run = None
+        if run is None:
+            run = _faulted(t, results, fault, notebook)
+            made = [_with_verdict(f, v, t.label, None) for f, v in run.verdicts]
+        if fault is not None:
+            faults.append(fault)
+        if run.result.get("device"):
+            devices.add(run.result["device"])
+        out.extend(made)
+        out.extend(run.diagnostics)
         models.append(run)
     out.sort(key=lambda f: f.sort_key)
-    return Outcome(out, models, sorted(devices))
+    return Outcome(out, models, sorted(devices), faults, time.perf_counter() - start)
+
+
+def _judge(t: Target, results: dict, notebook: NotebookProgram | None) -> ModelRun:
+    """Verdicts and diagnostics of one model's run (raises on an internal error; the caller contains it)."""
+    res = results[t.label]
+    data = dict(res.data)
+    second = results.get(t.label + "#second")
+    if second is not None:
+        data["digest_second"] = second.data.get("digest")
+        data["second_reason"] = second.data.get("reason")
+    run = ModelRun(t, data, res.wall_s)
+    if data.get("internal_error"):  # the runner itself failed on this model
+        run.fault = InternalFault(t.path, t.label, "running", data["internal_error"], data.get("traceback", ""))
+        data["reason"] = run.fault.reason
+    show = notebook.original if notebook else (lambda f: f)
+    probes = data.get("probes", {})
+    for i, f in enumerate(t.findings):
+        if f.code == "ACT107" and data.get("digest") and data.get("digest_second"):
+            v = judge(f.code, None, data)  # two builds suffice: the forward pass need not work
+        elif not run.ok:
+            why = data.get("reason", "the model could not be run")
+            v = Verdict(INCONCLUSIVE, notebook.reason(why) if notebook else why)
+        else:
+            v = judge(f.code, probes.get(str(i)), data)
+        if t.assumptions and v.verdict != INCONCLUSIVE:
+            v.evidence["assumptions"] = list(t.assumptions)
+        run.verdicts.append((show(f), v))
+    if run.ok:
+        run.diagnostics = diagnose(data, t.path, t.label, _def_line(t))
+        for d in run.diagnostics:
+            d.extra["evidence"]["device"] = data.get("device")
+        if notebook:
+            run.diagnostics = [notebook.to_cells(d) for d in run.diagnostics]
+    if notebook:
+        notebook.map_result(data)
+    return run
+
+
+def _faulted(t: Target, results: dict, fault: InternalFault, notebook: NotebookProgram | None) -> ModelRun:
+    """The run of a model whose judging failed: every finding inconclusive with the internal error."""
+    res = results.get(t.label)
+    data = dict(res.data) if res is not None else {"ok": False}
+    data.update(reason=fault.reason, internal_error=fault.error, traceback=fault.traceback)
+    run = ModelRun(t, data, res.wall_s if res is not None else 0.0, fault=fault)
+    show = notebook.original if notebook else (lambda f: f)
+    run.verdicts = [(show(f), Verdict(INCONCLUSIVE, fault.reason)) for f in t.findings]
+    return run
 
 
 def worker_count(requested: int | None) -> int:
@@ -145,4 +299,4 @@ def worker_count(requested: int | None) -> int:
     return max(1, min(4, (os.cpu_count() or 1) // 2))
 
 
-__all__ = ["Outcome", "ModelRun", "verify", "worker_count"]
+__all__ = ["InternalFault", "Outcome", "ModelRun", "verify", "worker_count", "FAULT_ENV"]

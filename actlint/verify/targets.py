@@ -460,9 +460,13 @@ def loss_sites(text: str) -> list[dict]:
                 ("nll", "log_probs"): "nll", ("binary", "probs"): "bce", ("binary", "logits"): "bce_logits",
                 ("regression", "any"): "mse"}.get((spec.family, spec.expects))
         if kind:
-            producers = {index.position(op.node)[0] for op in site.last_ops() if op is not None}
-            sites.append({"kind": kind, "label": spec.label, "line": index.position(site.node)[0],
-                          "producers": sorted(producers), "expects": spec.expects})
+            # an op of unknown origin (a call the picture could not follow) has no node: no producer line
+            places = [index.find_position(op.node) for op in site.last_ops() if op is not None]
+            where = index.find_position(site.node)
+            if where is None:
+                continue
+            sites.append({"kind": kind, "label": spec.label, "line": where[0],
+                          "producers": sorted({p[0] for p in places if p is not None}), "expects": spec.expects})
     return sites
 
 
