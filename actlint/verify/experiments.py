@@ -166,7 +166,11 @@ def probe_fused(ctx, probe):
     import torch.nn.functional as F
 
     base = ctx["base"]
-    fn = "sigmoid" if probe["code"] == "ACT103" else "softmax"
+    fn = "sigmoid" if probe["code"] == "ACT103" else _log_of(base, probe["lines"])
+    if not fn:
+        return {"error": "the model computes no softmax or sigmoid for the log to read"}
+    if fn == "sigmoid" and probe["code"] == "ACT109":
+        return _probe_log_sigmoid(ctx, probe)
     inside = [k for k in _ops_at(base, probe["lines"]) if k[0] == fn]
     if inside and base.rec.inputs.get(inside[0]) is not None:
         z0 = base.rec.inputs[inside[0]].float()  # the model applies it itself: its input is the logits
@@ -214,6 +218,44 @@ def probe_fused(ctx, probe):
                          "fused_min": num(fused.min()),
                          "fused_finite": bool(torch.isfinite(fused).all())})
     return {"rows": rows, "logits_from": source}
+
+
+def _log_of(base: Run, lines) -> str:
+    """What a flagged ``log`` reads: the softmax or sigmoid at its lines, else the model's last one."""
+    here = [k[0] for k in _ops_at(base, lines) if k[0] in ("softmax", "sigmoid")]
+    if here:
+        return here[0]
+    last = [k[0] for k in base.rec.order if k[0] in ("softmax", "sigmoid")]
+    return last[-1] if last else ""
+
+
+def _probe_log_sigmoid(ctx, probe):
+    """ACT109 on a sigmoid: log(sigmoid(z)) and log(1 - sigmoid(z)) against logsigmoid(±z)."""
+    import torch
+    import torch.nn.functional as F
+
+    base = ctx["base"]
+    keys = [k for k in _ops_at(base, probe["lines"]) if k[0] == "sigmoid"] or \
+        [k for k in base.rec.order if k[0] == "sigmoid"][-1:]
+    z0 = base.rec.inputs.get(keys[0]) if keys else None
+    if z0 is None:
+        return {"error": "no sigmoid input was recorded"}
+    source = f"the input of the sigmoid at line {keys[0][1] or keys[0][2]}"
+    z0 = z0.float()
+    z0 = (z0 - z0.mean()) / (z0.std() + 1e-12) if z0.numel() > 1 else z0
+    rows = []
+    for scale in (5.0, 10.0, 20.0, 40.0):
+        z = z0 * scale
+        s = torch.sigmoid(z)
+        unfused = torch.cat([torch.log(s).flatten(), torch.log(1 - s).flatten()])  # noqa: ACT109 - on purpose
+        unfused_eps = torch.cat([torch.log(s + 1e-9).flatten(), torch.log(1 - s + 1e-9).flatten()])  # noqa: ACT109
+        fused = torch.cat([F.logsigmoid(z).flatten(), F.logsigmoid(-z).flatten()])
+        rows.append({"scale": scale, "max_abs_logit": num(z.abs().max()),
+                     "neg_inf_frac": num(torch.isinf(unfused).float().mean()),
+                     "max_error_eps": num((unfused_eps - fused).abs().max()),
+                     "fused_min": num(fused.min()),
+                     "fused_finite": bool(torch.isfinite(fused).all())})
+    return {"rows": rows, "logits_from": source, "fn": "sigmoid"}
 
 
 def probe_implicit_dim(ctx, probe):

@@ -141,20 +141,21 @@ def judge_fused(code, p, result) -> Verdict:
                 f"({_pct(r['clamped_frac'])} clamped at 100) and {_pct(r['zero_grad_frac'])} of gradients are 0, "
                 f"while BCEWithLogitsLoss stays exact"), evidence)
         return Verdict(REFUTED, "BCELoss(sigmoid(x)) matched BCEWithLogitsLoss at every logit size tried", evidence)
+    fn, fused = ("sigmoid", "logsigmoid") if p.get("fn") == "sigmoid" else ("softmax", "log_softmax")
     off = [r for r in rows if r["fused_finite"] and r["max_error_eps"] > 1e-3]
     inf = [r for r in rows if r["fused_finite"] and r["neg_inf_frac"] > 0]
     if off or inf:
         parts = []
         if off:
             r = off[0]
-            parts.append(f"at logits up to |{_f(r['max_abs_logit'], 3)}| log(softmax + 1e-9) is off by up to "
-                         f"{_f(r['max_error_eps'])} (log_softmax reaches {_f(r['fused_min'])})")
+            parts.append(f"at logits up to |{_f(r['max_abs_logit'], 3)}| log({fn} + 1e-9) is off by up to "
+                         f"{_f(r['max_error_eps'])} ({fused} reaches {_f(r['fused_min'])})")
         if inf:
             r = inf[0]
-            parts.append(f"at |{_f(r['max_abs_logit'], 3)}| plain log(softmax) is -inf for {_pct(r['neg_inf_frac'])} "
+            parts.append(f"at |{_f(r['max_abs_logit'], 3)}| plain log({fn}) is -inf for {_pct(r['neg_inf_frac'])} "
                          f"of entries")
-        return Verdict(CONFIRMED, "; ".join(parts) + ", while log_softmax stays finite", evidence)
-    return Verdict(REFUTED, "log(softmax) matched log_softmax at every logit size tried", evidence)
+        return Verdict(CONFIRMED, "; ".join(parts) + f", while {fused} stays finite", evidence)
+    return Verdict(REFUTED, f"log({fn}) matched {fused} at every logit size tried", evidence)
 
 
 def judge_implicit_dim(code, p, result) -> Verdict:

@@ -348,11 +348,17 @@ class FileModels:
 
     # ---- findings
 
-    def assign(self, findings: list[Finding]) -> list[tuple[Finding, str]]:
-        """Attach each finding to the target that can answer it; the rest come back with a reason."""
+    def assign(self, findings: list[Finding], links: dict[int, set[int]] | None = None) -> list[tuple[Finding, str]]:
+        """Attach each finding to the target that can answer it; the rest come back with a reason.
+
+        ``links`` maps a line of the static picture's loss or log sites to the lines of the ops that
+        feed it: a finding there belongs to the model that made those ops.
+        """
         unmapped = []
         for f in findings:
-            target = self._target_for(f)
+            fed_by = set().union(*(links.get(ln, set()) for ln in range(f.line, f.end_line + 1))) if links else set()
+            producer = next((t for t in self.targets if t.lines & fed_by), None)
+            target = producer or self._target_for(f)
             if isinstance(target, Target):
                 target.findings.append(f)
             else:
@@ -440,18 +446,40 @@ def _is_cheap(node: ast.AST) -> bool:
         "len", "int", "float", "tuple", "list", "dict", "range", "max", "min", "sum", "abs", "round", "str"}
 
 
-def loss_sites(text: str) -> list[dict]:
-    """The file's loss sites from the static model picture: kind, line, and the lines of what feeds them."""
+def _picture(text: str):
+    """The file's static model picture and index, or (None, None) when it cannot be built."""
     try:
         import libcst as cst
 
         from actlint.index import FileIndex
         from actlint.picture.flow import build_picture
 
-        module = cst.parse_module(text)
-        index = FileIndex(module)
-        picture = build_picture(index)
+        index = FileIndex(cst.parse_module(text))
+        return build_picture(index), index
     except Exception:  # the static pass already reported what it could not read
+        return None, None
+
+
+def picture_links(text: str) -> tuple[list[dict], dict[int, set[int]]]:
+    """The loss sites, and for each loss or log line the lines of the ops that feed it."""
+    picture, index = _picture(text)
+    if picture is None:
+        return [], {}
+    sites = loss_sites(text, (picture, index))
+    links: dict[int, set[int]] = {}
+    for s in sites:
+        links.setdefault(s["line"], set()).update(s["producers"])
+    for site in picture.log_sites:
+        at, src = index.find_position(site.op.node), index.find_position(site.source.node)
+        if at is not None and src is not None:
+            links.setdefault(at[0], set()).add(src[0])
+    return sites, links
+
+
+def loss_sites(text: str, built=None) -> list[dict]:
+    """The file's loss sites from the static model picture: kind, line, and the lines of what feeds them."""
+    picture, index = built or _picture(text)
+    if picture is None:
         return []
     sites = []
     for site in picture.loss_sites:
@@ -476,8 +504,8 @@ def file_targets(path: str, file: Path, text: str, findings: list[Finding], sett
         models = FileModels(path, file, text, settings)
     except SyntaxError:
         return [], [(f, "the file does not parse") for f in findings]
-    unmapped = models.assign(findings)
-    sites = loss_sites(text) if models.targets else []
+    sites, links = picture_links(text) if models.targets else ([], {})
+    unmapped = models.assign(findings, links)
     for t in models.targets:
         t.loss = models.loss_for(t, sites)
     return models.targets, unmapped
