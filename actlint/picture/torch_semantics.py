@@ -1,0 +1,142 @@
+"""What PyTorch names mean to the flow: modules, functions, losses, init, optimisers, model methods.
+
+The evaluator (:mod:`actlint.picture.flow`) hands every call whose qualified name
+starts with one of :data:`PREFIXES` to :func:`call`, and every method call to
+:func:`method`; both receive the evaluator to evaluate arguments and to record
+what they find in its picture.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from actlint.picture import catalog as C
+from actlint.picture.sites import InitSite, LossSite
+from actlint.picture.syntax import call_arg, int_of, text
+from actlint.picture.values import (UNKNOWN, Const, Criterion, EachModule, Function, Instance, KerasModel, Layer,
+                                    LayerList, Op, Optimizer, Tensor, Value, Weight, options)
+
+FRAMEWORK = "torch"
+PREFIXES = ("torch.",)
+SEQUENTIAL_BASES = frozenset({"torch.nn.Sequential"})
+# Module methods that return the module itself.
+_SELF_METHODS = frozenset({"to", "cuda", "cpu", "train", "eval", "float", "double", "half", "bfloat16",
+                           "requires_grad_", "share_memory"})
+
+
+def is_model_base(qual: str) -> bool:
+    """Whether subclassing ``qual`` makes a torch model."""
+    return qual in C.TORCH_MODULE_BASES or qual.startswith("torch.nn.")
+
+
+def disables_grad(qual: str) -> bool:
+    return qual in C.TORCH_NO_GRAD
+
+
+def is_autocast(qual: str) -> bool:
+    return qual.endswith(".autocast")
+
+
+def call(flow, qual: str, node: cst.Call, scope) -> Value | None:
+    """The value of a call to the torch object ``qual``."""
+    if qual in C.TORCH_MODULES:
+        kind, fn = C.TORCH_MODULES[qual]
+        units = None
+        dim = None
+        if kind == C.LEARNED:
+            units = int_of(flow.ev_arg(node, 1, "out_features" if "Linear" in qual else "out_channels", scope))
+        elif fn in ("softmax", "log_softmax", "softmin"):
+            dim = flow.arg_value(node, 0, "dim", scope)
+        flow.args(node, scope)
+        op = Op(kind, fn, node, "torch", units=units, dim=dim, qual=qual)
+        return Layer([op], node=node, framework="torch")
+    if qual in C.TORCH_CONTAINERS:
+        args, _ = flow.args(node, scope)
+        container = C.TORCH_CONTAINERS[qual]
+        if container == "sequential":
+            return flow.make_sequential(args, node, "torch")
+        if container == "list":
+            return LayerList(list(args[0].items) if args and isinstance(args[0], LayerList) else [])
+        return UNKNOWN
+    if qual in C.TORCH_FUNCTIONS:
+        kind, fn = C.TORCH_FUNCTIONS[qual]
+        return flow.function_op(qual, kind, fn, node, scope, "torch", "dim")
+    if qual in C.TORCH_LOSS_CLASSES:
+        flow.args(node, scope)
+        return Criterion(C.TORCH_LOSS_CLASSES[qual], node)
+    if qual in C.TORCH_LOSS_FUNCTIONS:
+        args, kwargs = flow.args(node, scope)
+        pred = args[0] if args else kwargs.get("input", UNKNOWN)
+        flow.picture.loss_sites.append(LossSite(C.TORCH_LOSS_FUNCTIONS[qual], node, node, pred, flow.autocast > 0))
+        return Tensor(origin="opaque")
+    if qual in C.TORCH_INITS:
+        _init(flow, qual, node, scope)
+        return UNKNOWN
+    if qual.startswith("torch.optim.") and not qual.startswith("torch.optim.lr_scheduler"):
+        flow.args(node, scope)
+        return Optimizer(node)
+    args, _ = flow.args(node, scope)
+    if any(isinstance(a, Tensor) for a in args):
+        return Tensor((Op(C.UNKNOWN, qual, node),), origin="opaque")
+    return Tensor(origin="opaque")
+
+
+def _init(flow, qual: str, node: cst.Call, scope) -> None:
+    scheme = C.TORCH_INITS[qual]
+    target = flow.ev_arg(node, 0, "tensor", scope)
+    if scheme == "xavier":
+        explicit = call_arg(node, 1, "gain") is not None
+    else:
+        # a negative slope ``a`` or a nonlinearity names the activation on purpose
+        explicit = call_arg(node, 3, "nonlinearity") is not None or call_arg(node, 1, "a") is not None
+    layers = tuple(layer for t in options(target) if isinstance(t, Weight) for layer in t.layers)
+    if layers:
+        label = qual.rsplit(".", 1)[1]
+        flow.picture.init_sites.append(InitSite(scheme, label, node, layers, explicit))
+
+
+def method(flow, obj: Value, name: str, node: cst.Call, scope) -> Value | None:
+    """``obj.name(...)`` where torch gives it a meaning (training, tensor ops, module methods), else None."""
+    if name == "backward":
+        flow.training(node, f"{text(flow.index, node.func)}()")
+        flow.args(node, scope)
+        return Const(None)
+    if name == "step" and (isinstance(obj, Optimizer) or any(isinstance(o, Optimizer) for o in options(obj))):
+        flow.training(node, f"{text(flow.index, node.func)}()")
+        return Const(None)
+    if obj is UNKNOWN and name in C.TENSOR_METHODS and C.TENSOR_METHODS[name][0] in (C.ACTIVATION, C.LOG) \
+            and flow.uses_torch:
+        obj = Tensor(origin="opaque")  # x.softmax(...) / x.log(): only tensors have these methods
+    if isinstance(obj, Tensor) and name in C.TENSOR_METHODS:
+        kind, fn = C.TENSOR_METHODS[name]
+        dim = None
+        if fn in ("softmax", "log_softmax", "softmin"):
+            dim = flow.arg_value(node, 0, "dim", scope)
+        flow.args(node, scope)
+        return flow.extend(obj, Op(kind, fn, node, dim=dim))
+    if name == "add_module" and isinstance(obj, Instance):
+        args, _ = flow.args(node, scope)
+        if len(args) == 2 and isinstance(args[0], Const):
+            obj.attrs[str(args[0].value)] = args[1]
+        return Const(None)
+    if not isinstance(obj, (Instance, Layer, KerasModel)):
+        return None
+    if name == "apply" and isinstance(obj, (Instance, Layer)):
+        args, _ = flow.args(node, scope)
+        if args and isinstance(args[0], Function):
+            flow.invoke(args[0], [EachModule(obj)], {})
+        return obj
+    if name in ("modules", "children") and isinstance(obj, (Instance, Layer)):
+        return EachModule(obj)
+    if name in ("parameters", "named_parameters") and isinstance(obj, (Instance, Layer)):
+        flow.picture.trained.append(obj)
+        return UNKNOWN
+    if name == "half" and isinstance(obj, (Instance, Layer)):
+        flow.picture.half_casts.append((node, obj))
+    if name in _SELF_METHODS:
+        flow.args(node, scope)
+        return obj
+    if name == "forward" and isinstance(obj, Instance):
+        args, kwargs = flow.args(node, scope)
+        return flow.call_instance(obj, args, kwargs)
+    return None
