@@ -24,7 +24,7 @@ from actlint.picture import catalog as C
 from actlint.picture import keras_semantics, torch_semantics
 from actlint.picture.sites import LogSite, LossSite, Picture, TrainingCall, hidden_activations, keeps_units, producer
 from actlint.picture.syntax import body, call_arg, head, int_of, literal
-from actlint.picture.values import (UNKNOWN, ClassRef, Const, Criterion, EachModule, Function, Instance,
+from actlint.picture.values import (UNKNOWN, ClassRef, Const, Criterion, EachModule, Function, Handle, Instance,
                                     KerasModel, Layer, LayerList, Op, Tensor, Union, Value, Weight,
                                     options, union)
 
@@ -531,7 +531,9 @@ class Flow:
             if found is not None:
                 method, owner = found
                 return Function(method, bound=obj, owner=owner, scope=self.module_scope)
-            return UNKNOWN
+            return obj if name in torch_semantics.WRAPPED_ATTRIBUTES else UNKNOWN
+        if isinstance(obj, Layer) and name in torch_semantics.WRAPPED_ATTRIBUTES:
+            return obj
         if name in ("weight", "bias"):
             if isinstance(obj, Layer):
                 return Weight((obj,))
@@ -708,6 +710,8 @@ class Flow:
             elif name == "insert" and len(args) == 2 and int_of(args[0]) is not None:
                 obj.items.insert(int_of(args[0]), args[1])
             return Const(None)
+        if isinstance(obj, Handle):
+            return self.framework_call(f"{obj.qual}.{name}", node, scope)
         if name == "__init__" and isinstance(node.func.value, cst.Call) and isinstance(node.func.value.func, cst.Name) \
                 and node.func.value.func.value == "super":
             return self.super_init(node, scope)

@@ -13,11 +13,39 @@ import libcst as cst
 from actlint.picture import catalog as C
 from actlint.picture.sites import InitSite, LossSite
 from actlint.picture.syntax import call_arg, int_of, text
-from actlint.picture.values import (UNKNOWN, Const, Criterion, EachModule, Function, Instance, KerasModel, Layer,
-                                    LayerList, Op, Optimizer, Tensor, Value, Weight, options)
+from actlint.picture.values import (UNKNOWN, Const, Criterion, EachModule, Function, Handle, Instance, KerasModel, Layer,
+                                    LayerList, Op, Optimizer, Tensor, Value, Weight, options, union)
 
 FRAMEWORK = "torch"
-PREFIXES = ("torch.",)
+PREFIXES = ("torch.", "accelerate.", "lightning.", "lightning_fabric.")
+# Wrappers that keep the model's function, and what their call returns:
+#   model: the model passed first (data parallelism, sharding, compilation, TorchScript)
+#   apply: the model passed first applied to the data passed second
+#   each:  the arguments in order (one argument: itself)
+WRAPPERS = {
+    "torch.nn.DataParallel": "model",
+    "torch.nn.parallel.DataParallel": "model",
+    "torch.nn.parallel.DistributedDataParallel": "model",
+    "torch.nn.parallel.distributed.DistributedDataParallel": "model",
+    "torch.distributed.fsdp.FullyShardedDataParallel": "model",
+    "torch.distributed.fsdp.fully_sharded_data_parallel.FullyShardedDataParallel": "model",
+    "torch.distributed.fsdp.fully_shard": "model",
+    "torch.distributed._composable.fsdp.fully_shard": "model",
+    "torch.compile": "model",
+    "torch.jit.script": "model",
+    "torch.jit.trace": "model",
+    "torch.nn.SyncBatchNorm.convert_sync_batchnorm": "model",
+    "torch.nn.parallel.data_parallel": "apply",
+    "accelerate.Accelerator.prepare": "each",
+    "accelerate.Accelerator.prepare_model": "model",
+    "lightning.Fabric.setup": "each",
+    "lightning.fabric.Fabric.setup": "each",
+    "lightning_fabric.Fabric.setup": "each",
+}
+# Classes whose objects hold wrapper methods (``accelerator.prepare(...)`` is ``accelerate.Accelerator.prepare``).
+HANDLES = frozenset({"accelerate.Accelerator", "lightning.Fabric", "lightning.fabric.Fabric", "lightning_fabric.Fabric"})
+# Attributes of a wrapper that give the wrapped model back (``ddp_model.module``, ``compiled._orig_mod``).
+WRAPPED_ATTRIBUTES = frozenset({"module", "_orig_mod"})
 SEQUENTIAL_BASES = frozenset({"torch.nn.Sequential"})
 # Module methods that return the module itself.
 _SELF_METHODS = frozenset({"to", "cuda", "cpu", "train", "eval", "float", "double", "half", "bfloat16",
@@ -38,7 +66,14 @@ def is_autocast(qual: str) -> bool:
 
 
 def call(flow, qual: str, node: cst.Call, scope) -> Value | None:
-    """The value of a call to the torch object ``qual``."""
+    """The value of a call to the torch object ``qual``; None for what torch does not define."""
+    if qual in WRAPPERS:
+        return _wrap(flow, WRAPPERS[qual], node, scope)
+    if qual in HANDLES:
+        flow.args(node, scope)
+        return Handle(qual)
+    if not qual.startswith("torch."):
+        return None
     if qual in C.TORCH_MODULES:
         kind, fn = C.TORCH_MODULES[qual]
         units = None
@@ -81,6 +116,16 @@ def call(flow, qual: str, node: cst.Call, scope) -> Value | None:
     return Tensor(origin="opaque")
 
 
+def _wrap(flow, how: str, node: cst.Call, scope) -> Value:
+    args, kwargs = flow.args(node, scope)
+    if how == "each":
+        return args[0] if len(args) == 1 else LayerList(args)
+    model = args[0] if args else kwargs.get("module", kwargs.get("model", UNKNOWN))
+    if how == "apply":
+        return flow.apply(model, args[1] if len(args) > 1 else kwargs.get("inputs", Tensor(origin="opaque")))
+    return model
+
+
 def _init(flow, qual: str, node: cst.Call, scope) -> None:
     scheme = C.TORCH_INITS[qual]
     target = flow.ev_arg(node, 0, "tensor", scope)
@@ -107,13 +152,15 @@ def method(flow, obj: Value, name: str, node: cst.Call, scope) -> Value | None:
     if obj is UNKNOWN and name in C.TENSOR_METHODS and C.TENSOR_METHODS[name][0] in (C.ACTIVATION, C.LOG) \
             and flow.uses_torch:
         obj = Tensor(origin="opaque")  # x.softmax(...) / x.log(): only tensors have these methods
-    if isinstance(obj, Tensor) and name in C.TENSOR_METHODS:
+    tensors = [o for o in options(obj) if isinstance(o, Tensor)]
+    if name in C.TENSOR_METHODS and tensors and len(tensors) == len(options(obj)):
         kind, fn = C.TENSOR_METHODS[name]
         dim = None
         if fn in ("softmax", "log_softmax", "softmin"):
             dim = flow.arg_value(node, 0, "dim", scope)
         flow.args(node, scope)
-        return flow.extend(obj, Op(kind, fn, node, dim=dim))
+        op = Op(kind, fn, node, dim=dim)
+        return union([flow.extend(tensor, op) for tensor in tensors])
     if name == "add_module" and isinstance(obj, Instance):
         args, _ = flow.args(node, scope)
         if len(args) == 2 and isinstance(args[0], Const):

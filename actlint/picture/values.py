@@ -113,6 +113,13 @@ class Function(Value):
 
 
 @dataclass(eq=False)
+class Handle(Value):
+    """An object of a framework class known by name (accelerate's ``Accelerator``): ``h.m(...)`` calls ``qual.m``."""
+
+    qual: str
+
+
+@dataclass(eq=False)
 class EachModule(Value):
     """``m`` in ``model.apply(fn)`` / ``for m in model.modules()``: every layer of a model, maybe filtered."""
 
