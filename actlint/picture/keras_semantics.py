@@ -18,6 +18,30 @@ from actlint.picture.values import (UNKNOWN, Const, Criterion, Instance, KerasMo
 
 FRAMEWORK = "keras"
 PREFIXES = ("keras.", "tensorflow.")
+# Other spellings of Keras, mapped onto ``keras.`` for every name a file imports (see actlint.names.canonical).
+SPELLINGS = (
+    ("tensorflow.python.keras.", "keras."),
+    ("tensorflow.compat.v1.keras.", "keras."),
+    ("tensorflow.compat.v2.keras.", "keras."),
+    ("tensorflow.keras.", "keras."),
+    ("tf_keras.", "keras."),
+    ("keras.src.", "keras."),
+    ("keras.api.", "keras."),
+    ("keras._tf_keras.keras.", "keras."),
+    ("keras.optimizers.legacy.", "keras.optimizers."),
+)
+# Packages whose submodules' classes are the package's own: ``keras.layers.core.Dense`` (old Keras),
+# ``keras.layers.experimental.preprocessing.Rescaling`` and ``keras.layers.core.dense.Dense`` (the sources)
+# are ``keras.layers.Dense``; ``keras.engine.training.Model`` is ``keras.Model``.
+FLAT_PACKAGES = {
+    "keras.layers.": "keras.layers.",
+    "keras.engine.": "keras.",
+    "keras.models.": "keras.models.",
+    "keras.losses.": "keras.losses.",
+    "keras.activations.": "keras.activations.",
+    "keras.initializers.": "keras.initializers.",
+    "keras.optimizers.": "keras.optimizers.",
+}
 
 
 def is_model_base(qual: str) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import libcst as cst
 
-from actlint.index import FileIndex
 from actlint.picture.values import Const, Value
 
 
@@ -68,7 +67,8 @@ def body(node) -> list:
     return list(block) if isinstance(block, (list, tuple)) else []
 
 
-def text(index: FileIndex, node) -> str:
+def text(index, node) -> str:
+    """The source of a node in a :class:`~actlint.index.FileIndex`'s file."""
     try:
         return index.code_for(node)
     except Exception:  # pragma: no cover - code generation of a detached node
