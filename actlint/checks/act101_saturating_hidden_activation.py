@@ -27,8 +27,8 @@ class SaturatingHiddenActivation(Rule):
                     flagged[id(op.node)] = (op, tanh_depth)
         for op, tanh_depth in flagged.values():
             if op.fn == "tanh":
-                why = (f"tanh in {tanh_depth} stacked hidden layers saturates (derivative ≤ 1, near 0 past |x| > 2) "
+                why = (f"{self.named(op)} in {tanh_depth} stacked hidden layers saturates (derivative ≤ 1, near 0 past |x| > 2) "
                        f"and the gradient shrinks with depth")
             else:
-                why = f"{op.fn} between learned layers shrinks the gradient at least 4× per layer (its slope is ≤ 0.25)"
+                why = f"{self.named(op)} between learned layers shrinks the gradient at least 4× per layer (its slope is ≤ 0.25)"
             yield self.finding(op.node, f"{why}; use ReLU, GELU or SiLU with Kaiming init")

@@ -15,7 +15,7 @@ finding, never invent one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
@@ -697,6 +697,8 @@ class Flow:
             if isinstance(func, Layer) and isinstance(data, LayerList):
                 # a Keras merge layer called on a list of tensors
                 return Tensor((Op(C.MERGE, "merge", node),), origin="opaque")
+            if isinstance(func, Layer) and func.node is not None and node.func is not func.node:
+                func = _called_at(func, node)
             return self.apply(func, data)
         return UNKNOWN
 
@@ -796,6 +798,17 @@ class Flow:
         layer = Layer(flat, node=node, framework=framework, container=container)
         self.sequentials.append(layer)
         return layer
+
+def _called_at(layer: Layer, call: cst.Call) -> Layer:
+    """An activation module built in one place (``self.act = nn.Sigmoid()``) and called in another: the
+    call is where the data meets the activation, so the op points there and remembers the construction."""
+    if len(layer.parts) != 1 or layer.container or not isinstance(layer.parts[0], Op):
+        return layer
+    op = layer.parts[0]
+    if op.kind != C.ACTIVATION:
+        return layer
+    return Layer([replace(op, node=call, built=layer.node)], node=layer.node, framework=layer.framework)
+
 
 def _memo_key(fn: Function, args, kwargs, standalone: bool) -> tuple | None:
     if standalone:

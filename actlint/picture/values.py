@@ -22,6 +22,7 @@ class Op:
     dim: Any = None           # softmax dim/axis when known (int, or "missing")
     qual: str | None = None   # the constructor's qualified name (nn.Linear, keras.layers.Dense)
     extra: tuple = ()
+    built: cst.CSTNode | None = None  # the module's construction, when ``node`` is a call of a module built elsewhere
 
     def __repr__(self) -> str:
         return f"Op({self.kind}:{self.fn})"
