@@ -11,7 +11,7 @@ class NonProbabilityOutput(Rule):
     code = "ACT105"
     name = "non-probability-output"
     summary = "ReLU, tanh or linear output fed to a loss that expects probabilities"
-    tokens = ("BCELoss", "binary_cross_entropy", "crossentropy", "CrossEntropy", "cross_entropy")
+    tokens = ("BCELoss", "binary_cross_entropy", "crossentropy", "Crossentropy", "CrossEntropy", "cross_entropy")
 
     def check(self):
         reported: set[int] = set()

@@ -22,7 +22,8 @@ import libcst as cst
 from actlint.index import FileIndex
 from actlint.picture import catalog as C
 from actlint.picture import keras_semantics, torch_semantics
-from actlint.picture.sites import LogSite, LossSite, Picture, TrainingCall, hidden_activations, keeps_units, producer
+from actlint.picture.sites import (LogSite, LossSite, Picture, TrainingCall, hidden_activations, last_learned,
+                                   producer)
 from actlint.picture.syntax import body, call_arg, head, int_of, literal
 from actlint.picture.values import (UNKNOWN, ClassRef, Const, Criterion, EachModule, Function, Handle, Instance,
                                     KerasModel, Layer, LayerList, Op, Tensor, Union, Value, Weight,
@@ -573,8 +574,9 @@ class Flow:
             before = trail[between] if between is not None else None
             if before is not None and before.kind == C.LEARNED:
                 self.picture.followers[id(before.node)].append(op)
-                if all(keeps_units(p) for p in trail[between + 1:]):
-                    self.picture.pairs.append((before, op))
+            layer = last_learned(tensor)  # through activations too: Dense(1, activation="relu") then a softmax
+            if layer is not None:
+                self.picture.pairs.append((layer, op))
         if op.kind == C.LOG:
             source = producer(trail)
             if source is not None and source.kind == C.ACTIVATION and source.fn in ("softmax", "sigmoid"):

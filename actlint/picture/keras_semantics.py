@@ -143,8 +143,15 @@ def _dtype(flow, node: cst.Call, scope) -> tuple:
 
 
 def _activation(flow, expr, scope) -> str | None:
-    """The activation an ``activation=`` value names: a string, None, or a function such as ``tf.nn.relu``."""
+    """The activation an ``activation=`` value names: a string, None, a function such as ``tf.nn.relu``, or a
+    lambda that applies one to its argument (``lambda t: tf.nn.softmax(t)``)."""
     if expr is None:
+        return None
+    if isinstance(expr, cst.Lambda):
+        params, call = expr.params.params, expr.body
+        if len(params) == 1 and isinstance(call, cst.Call) and call.args and isinstance(call.args[0].value, cst.Name) \
+                and call.args[0].value.value == params[0].name.value and call.args[0].keyword is None:
+            return C.keras_activation_name(flow.resolve(call.func))
         return None
     value = flow.ev(expr, scope)
     if isinstance(value, Const):

@@ -60,8 +60,8 @@ class Picture:
     loss_sites: list[LossSite] = field(default_factory=list)
     init_sites: list[InitSite] = field(default_factory=list)
     training_calls: list[TrainingCall] = field(default_factory=list)
-    # (learned op, the op that followed it with its units intact): per construction, so sizes from
-    # arguments stay paired.
+    # (learned op, a later op that still sees its units: only activations and shape-keeping ops between):
+    # per construction, so sizes from arguments stay paired.
     pairs: list[tuple[Op, Op]] = field(default_factory=list)
     # Nodes of the ops that end an nn.Sequential / keras Sequential (what such a chain outputs).
     chain_ends: set[int] = field(default_factory=set)
