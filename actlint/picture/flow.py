@@ -491,6 +491,14 @@ class Flow:
             return UNKNOWN
         return UNKNOWN
 
+    def call_lambda(self, node: cst.Lambda, args: list, scope: Scope) -> Value:
+        """The value of ``(lambda a, b: body)(*args)``."""
+        inner = Scope(scope)
+        params = list(node.params.posonly_params) + list(node.params.params)
+        for index, param in enumerate(params):
+            inner.vars[param.name.value] = args[index] if index < len(args) else UNKNOWN
+        return self.ev(node.body, inner)
+
     def comprehension(self, node, scope: Scope) -> Value:
         inner = Scope(scope)
         comp = node.for_in

@@ -74,6 +74,8 @@ class Picture:
     half_casts: list[tuple[cst.CSTNode, Value]] = field(default_factory=list)
     # (the ``.half()`` call, the hidden activations of the model it casts)
     half_hidden: list[tuple[cst.CSTNode, list[Op]]] = field(default_factory=list)
+    # Model outputs differentiated with respect to the input (``autograd.grad(u, x, create_graph=True)``).
+    differentiated: list[Tensor] = field(default_factory=list)
     # The ``set_global_policy("mixed_float16")`` call, if any.
     mixed_precision: cst.CSTNode | None = None
 

@@ -44,6 +44,24 @@ WRAPPERS = {
 }
 # Classes whose objects hold wrapper methods (``accelerator.prepare(...)`` is ``accelerate.Accelerator.prepare``).
 HANDLES = frozenset({"accelerate.Accelerator", "lightning.Fabric", "lightning.fabric.Fabric", "lightning_fabric.Fabric"})
+# Calls that differentiate a model's output with respect to its input (PINNs, neural SDFs, score matching):
+#   outputs:  the tensor passed first is differentiated (``torch.autograd.grad(u, x, create_graph=True)``;
+#             only with ``create_graph=True``, which puts the derivative itself into the loss)
+#   function: the function or module passed first is differentiated (``torch.func.jacrev(model)``)
+INPUT_DERIVATIVES = {
+    "torch.autograd.grad": "outputs",
+    "torch.func.grad": "function",
+    "torch.func.grad_and_value": "function",
+    "torch.func.jacrev": "function",
+    "torch.func.jacfwd": "function",
+    "torch.func.hessian": "function",
+    "torch.func.vjp": "function",
+    "torch.func.jvp": "function",
+    "torch.autograd.functional.jacobian": "function",
+    "torch.autograd.functional.hessian": "function",
+}
+# Reductions around a differentiated output (``grad(u.sum(), x)``): the output is the receiver.
+_REDUCTIONS = frozenset({"sum", "mean"})
 # Attributes of a wrapper that give the wrapped model back (``ddp_model.module``, ``compiled._orig_mod``).
 WRAPPED_ATTRIBUTES = frozenset({"module", "_orig_mod"})
 SEQUENTIAL_BASES = frozenset({"torch.nn.Sequential"})
@@ -74,6 +92,11 @@ def call(flow, qual: str, node: cst.Call, scope) -> Value | None:
         return Handle(qual)
     if not qual.startswith("torch."):
         return None
+    if qual in INPUT_DERIVATIVES:
+        _differentiate(flow, INPUT_DERIVATIVES[qual], node, scope)
+        if INPUT_DERIVATIVES[qual] == "function":
+            flow.args(node, scope)
+            return UNKNOWN
     if qual in C.TORCH_MODULES:
         kind, fn = C.TORCH_MODULES[qual]
         units = None
@@ -124,6 +147,33 @@ def _wrap(flow, how: str, node: cst.Call, scope) -> Value:
     if how == "apply":
         return flow.apply(model, args[1] if len(args) > 1 else kwargs.get("inputs", Tensor(origin="opaque")))
     return model
+
+
+def _differentiate(flow, how: str, node: cst.Call, scope) -> None:
+    """Record the model outputs a call differentiates with respect to the input."""
+    arg = call_arg(node, 0, "outputs" if how == "outputs" else "func")
+    if arg is None:
+        return
+    if how == "outputs":
+        create_graph = call_arg(node, 99, "create_graph")
+        if create_graph is None or not _is_true(flow.ev(create_graph.value, scope)):
+            return
+        expr = arg.value
+        while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in _REDUCTIONS:
+            expr = expr.func.value
+        outputs = flow.ev(expr, scope)
+    elif isinstance(arg.value, cst.Lambda):
+        outputs = flow.call_lambda(arg.value, [Tensor(origin="input")], scope)
+    else:
+        outputs = flow.call_value(flow.ev(arg.value, scope), [Tensor(origin="input")], {}, node)
+    for value in options(outputs):
+        for item in (value.items if isinstance(value, LayerList) else [value]):
+            if isinstance(item, Tensor) and item.trail:
+                flow.picture.differentiated.append(item)
+
+
+def _is_true(value: Value) -> bool:
+    return isinstance(value, Const) and value.value is True
 
 
 def _init(flow, qual: str, node: cst.Call, scope) -> None:
