@@ -11,6 +11,11 @@ Branches are merged into :class:`Union` values; loops over known layer lists
 run once per element, other loops twice (so a layer applied in a loop shows up
 as a stack).  What is not understood becomes an opaque value: it can hide a
 finding, never invent one.
+
+This module knows how Python values flow; what a framework name means (a layer,
+a loss, a wrapper, ``compile``) is asked of the framework semantics
+(:mod:`~actlint.picture.torch_semantics`, :mod:`~actlint.picture.keras_semantics`)
+by qualified-name prefix, with the evaluator passed in to evaluate arguments.
 """
 
 from __future__ import annotations
@@ -707,7 +712,7 @@ class Flow:
             if isinstance(func, Layer) and isinstance(data, LayerList):
                 # a Keras merge layer called on a list of tensors
                 return Tensor((Op(C.MERGE, "merge", node),), origin="opaque")
-            if isinstance(func, Layer) and func.node is not None and node.func is not func.node:
+            if isinstance(func, Layer) and isinstance(node.func, cst.Attribute):
                 func = _called_at(func, node)
             return self.apply(func, data)
         return UNKNOWN
@@ -723,7 +728,9 @@ class Flow:
                 obj.items.insert(int_of(args[0]), args[1])
             return Const(None)
         if isinstance(obj, Handle):
-            return self.framework_call(f"{obj.qual}.{name}", node, scope)
+            handled = self.framework_call(f"{obj.qual}.{name}", node, scope)
+            if handled is not None:
+                return handled
         if name == "__init__" and isinstance(node.func.value, cst.Call) and isinstance(node.func.value.func, cst.Name) \
                 and node.func.value.func.value == "super":
             return self.super_init(node, scope)
@@ -810,8 +817,9 @@ class Flow:
         return layer
 
 def _called_at(layer: Layer, call: cst.Call) -> Layer:
-    """An activation module built in one place (``self.act = nn.Sigmoid()``) and called in another: the
-    call is where the data meets the activation, so the op points there and remembers the construction."""
+    """An activation module held in an attribute (``self.act = nn.Sigmoid()``) and called as ``self.act(x)``:
+    the call is where the data meets the activation, so the op points there and remembers the construction.
+    (A layer called through a loop variable or an index keeps pointing at its construction.)"""
     if len(layer.parts) != 1 or layer.container or not isinstance(layer.parts[0], Op):
         return layer
     op = layer.parts[0]
