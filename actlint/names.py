@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import libcst as cst
 
-from actlint.picture.keras_semantics import FLAT_PACKAGES, SPELLINGS
+from actlint.picture import keras_semantics, torch_semantics
 
+SPELLINGS = keras_semantics.SPELLINGS + torch_semantics.SPELLINGS
+FLAT_PACKAGES = keras_semantics.FLAT_PACKAGES
 _FLAT_ROOTS = tuple(FLAT_PACKAGES)
 
 

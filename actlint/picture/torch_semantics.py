@@ -18,9 +18,12 @@ from actlint.picture.values import (UNKNOWN, Const, Criterion, EachModule, Funct
 
 FRAMEWORK = "torch"
 PREFIXES = ("torch.", "accelerate.", "lightning.", "lightning_fabric.")
+# Other spellings of torch modules, mapped onto their torch names for every name a file imports.
+SPELLINGS = (("functorch.", "torch.func."),)
 # Wrappers that keep the model's function, and what their call returns:
 #   model: the model passed first (data parallelism, sharding, compilation, TorchScript)
 #   apply: the model passed first applied to the data passed second
+#   call:  the model passed first applied to the first of the arguments passed third (functional_call)
 #   each:  the arguments in order (one argument: itself)
 WRAPPERS = {
     "torch.nn.DataParallel": "model",
@@ -36,6 +39,7 @@ WRAPPERS = {
     "torch.jit.trace": "model",
     "torch.nn.SyncBatchNorm.convert_sync_batchnorm": "model",
     "torch.nn.parallel.data_parallel": "apply",
+    "torch.func.functional_call": "call",
     "accelerate.Accelerator.prepare": "each",
     "accelerate.Accelerator.prepare_model": "model",
     "lightning.Fabric.setup": "each",
@@ -146,6 +150,11 @@ def _wrap(flow, how: str, node: cst.Call, scope) -> Value:
     model = args[0] if args else kwargs.get("module", kwargs.get("model", UNKNOWN))
     if how == "apply":
         return flow.apply(model, args[1] if len(args) > 1 else kwargs.get("inputs", Tensor(origin="opaque")))
+    if how == "call":
+        data = args[2] if len(args) > 2 else kwargs.get("args", UNKNOWN)
+        if isinstance(data, LayerList):
+            data = data.items[0] if data.items else UNKNOWN
+        return flow.apply(model, data if isinstance(data, Tensor) else Tensor(origin="opaque"))
     return model
 
 
