@@ -11,29 +11,27 @@ from __future__ import annotations
 
 import libcst as cst
 
-# Spellings of the same framework module, mapped onto one canonical prefix.
-_CANONICAL_PREFIXES = (
-    ("tensorflow.python.keras.", "keras."),
-    ("tensorflow.keras.", "keras."),
-    ("tf_keras.", "keras."),
-    ("keras.src.", "keras."),
-    ("keras.api.", "keras."),
-    ("keras._tf_keras.keras.", "keras."),
-)
-_CANONICAL_EXACT = {
-    "tensorflow.keras": "keras",
-    "tf_keras": "keras",
-    "tensorflow.python.keras": "keras",
-}
+from actlint.picture import keras_semantics, torch_semantics
+
+SPELLINGS = keras_semantics.SPELLINGS + torch_semantics.SPELLINGS
+FLAT_PACKAGES = keras_semantics.FLAT_PACKAGES
+_FLAT_ROOTS = tuple(FLAT_PACKAGES)
 
 
 def canonical(qualname: str) -> str:
-    """Map the spellings of one framework object onto one name."""
-    if qualname in _CANONICAL_EXACT:
-        return _CANONICAL_EXACT[qualname]
-    for prefix, replacement in _CANONICAL_PREFIXES:
-        if qualname.startswith(prefix):
-            return canonical(replacement + qualname[len(prefix):])
+    """Map the spellings of one framework object onto one name (the tables live in the framework's semantics)."""
+    dotted = qualname + "."
+    for prefix, replacement in SPELLINGS:
+        if dotted.startswith(prefix):
+            return canonical((replacement + dotted[len(prefix):])[:-1])
+    if qualname.startswith(_FLAT_ROOTS):
+        for package, flat in FLAT_PACKAGES.items():
+            if qualname.startswith(package):
+                rest = qualname[len(package):].split(".")
+                # a class (capitalised) or any name below a submodule; a submodule itself stays as it is
+                if len(rest) >= 2 or rest[0][:1].isupper():
+                    return flat + rest[-1]
+                break
     return qualname
 
 

@@ -1,13 +1,31 @@
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_CASES = ROOT.parent / "shared" / "cases"
-SARIF_SCHEMA = ROOT.parent / "shared" / "data" / "sarif-schema-2.1.0.json"
+
+
+def _shared() -> Path:
+    """The project's ``../shared`` folder: $ACTLINT_SHARED, beside this checkout, or beside the main checkout
+    when this is a git worktree (its ``.git`` file reads ``gitdir: <main>/.git/worktrees/<name>``)."""
+    if os.environ.get("ACTLINT_SHARED"):
+        return Path(os.environ["ACTLINT_SHARED"])
+    candidates = [ROOT.parent / "shared"]
+    git = ROOT / ".git"
+    if git.is_file() and git.read_text(encoding="utf-8").startswith("gitdir:"):
+        gitdir = Path(git.read_text(encoding="utf-8").split(":", 1)[1].strip())
+        candidates.append(gitdir.parents[2].parent / "shared")
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+SHARED = _shared()
+SHARED_CASES = SHARED / "cases"
+SHARED_CASES_NEXT = SHARED / "cases-next"
+SARIF_SCHEMA = SHARED / "data" / "sarif-schema-2.1.0.json"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT, SHARED_CASES
+from conftest import ROOT, SHARED_CASES, SHARED_CASES_NEXT
 from expectations import mismatches, python_files
 
 from actlint.checks import all_rules
@@ -24,14 +24,26 @@ def test_fixture(path, lint):
     _check(path, lint)
 
 
+def _absent(folder):
+    return [pytest.param(None, marks=pytest.mark.skip(reason=f"{folder} is absent (a fresh clone has no ../shared)"))]
+
+
 def _shared_cases():
-    if not SHARED_CASES.is_dir():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"{SHARED_CASES} is absent (a fresh clone has no ../shared)"))]
-    return python_files(SHARED_CASES)
+    return python_files(SHARED_CASES) if SHARED_CASES.is_dir() else _absent(SHARED_CASES)
+
+
+def _shared_next_cases():
+    """The single-file cases of the work in progress (the project folders there are linted as folders)."""
+    return sorted(SHARED_CASES_NEXT.glob("*.py")) if SHARED_CASES_NEXT.is_dir() else _absent(SHARED_CASES_NEXT)
 
 
 @pytest.mark.parametrize("path", _shared_cases(), ids=lambda p: p.name if p else "absent")
 def test_shared_case(path, lint):
+    _check(path, lint)
+
+
+@pytest.mark.parametrize("path", _shared_next_cases(), ids=lambda p: p.name if p else "absent")
+def test_shared_next_case(path, lint):
     _check(path, lint)
 
 

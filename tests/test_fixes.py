@@ -72,6 +72,19 @@ def test_bce_fix_only_when_the_criterion_has_one_use():
     assert findings and all(f.fix is None for f in findings)
 
 
+def test_attribute_activation_fix_edits_the_call_not_the_construction():
+    text = ("import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+            "        self.fc = nn.Linear(8, 3)\n        self.softmax = nn.Softmax(dim=1)\n\n"
+            "    def forward(self, x):\n        return self.softmax(self.fc(x))\n\n"
+            "    def predict(self, x):\n        return self.softmax(self.fc(x)).argmax(dim=1)\n\n\n"
+            "loss = nn.CrossEntropyLoss()(Net()(x), y)\n")
+    [finding] = [f for f in _lint(text) if f.code == "ACT102"]
+    assert finding.line == 11 and "(nn.Softmax built at line 8)" in finding.message
+    fixed = fix_text(text, "f.py", _lint, unsafe=True).fixed
+    assert "        return self.fc(x)\n" in fixed
+    assert "self.softmax = nn.Softmax(dim=1)" in fixed and "return self.softmax(self.fc(x)).argmax(dim=1)" in fixed
+
+
 def test_fix_that_breaks_the_parse_is_dropped():
     finding = Finding("ACT999", "test", "m", "f.py", 1, 1, 1, 2,
                       fix=Fix("break it", (Edit(1, 1, 1, 2, "("),)))

@@ -117,7 +117,7 @@ def test_true_findings_are_confirmed_with_numbers(fixture_run):
 
 
 def test_the_verifier_can_say_no(fixture_run):
-    f = fixture_run["places"][("normalised_sigmoid.py", 13, "ACT101")]
+    f = fixture_run["places"][("normalised_sigmoid.py", 17, "ACT101")]
     assert f["verdict"] in ("refuted", "inconclusive")
     assert f["evidence"]["attenuation_vs_relu"] < 4
 
@@ -131,7 +131,7 @@ def test_unseeded_builds_differ(fixture_run):
 
 def test_training_loop_never_runs(fixture_run):
     assert not fixture_run["marker"].exists()
-    assert fixture_run["places"][("marker_script.py", 15, "ACT101")]["verdict"] == "confirmed"  # it was built
+    assert fixture_run["places"][("marker_script.py", 21, "ACT101")]["verdict"] == "confirmed"  # it was built
 
 
 @pytest.mark.parametrize("name, line, reason", [

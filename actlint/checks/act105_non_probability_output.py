@@ -11,7 +11,7 @@ class NonProbabilityOutput(Rule):
     code = "ACT105"
     name = "non-probability-output"
     summary = "ReLU, tanh or linear output fed to a loss that expects probabilities"
-    tokens = ("BCELoss", "binary_cross_entropy", "crossentropy", "CrossEntropy", "cross_entropy")
+    tokens = ("BCELoss", "binary_cross_entropy", "crossentropy", "Crossentropy", "CrossEntropy", "cross_entropy")
 
     def check(self):
         reported: set[int] = set()
@@ -21,14 +21,14 @@ class NonProbabilityOutput(Rule):
             if not ops or any(op is None for op in ops):
                 continue
             for op in ops:
-                message = self._message(spec, op, self.line(site.node))
+                message = self._message(spec, op, self.named(op), self.line(site.node))
                 if message is None or id(op.node) in reported:
                     continue
                 reported.add(id(op.node))
                 yield self.finding(op.node, message)
 
     @staticmethod
-    def _message(spec, op, loss_line: int) -> str | None:
+    def _message(spec, op, name: str, loss_line: int) -> str | None:
         if spec.expects == "probs" and spec.family in ("binary", "categorical"):
             want = "a sigmoid" if spec.family == "binary" else "a softmax"
             logits = ("feed the raw output to BCEWithLogitsLoss" if spec.framework == "torch"
@@ -37,9 +37,9 @@ class NonProbabilityOutput(Rule):
                 return (f"this output layer has no activation, but {spec.label} at line {loss_line} expects "
                         f"probabilities in [0, 1]; end with {want}, or {logits}")
             if op.fn in UNBOUNDED_OUTPUT:
-                return (f"{op.fn} output is not a probability, but {spec.label} at line {loss_line} expects values "
+                return (f"{name} output is not a probability, but {spec.label} at line {loss_line} expects values "
                         f"in [0, 1]; use {want} here, or {logits}")
         if spec.expects == "logits" and spec.family == "categorical" and op.fn in RELU_FAMILY - {"gelu", "silu"}:
-            return (f"{op.fn} on the logits fed to {spec.label} at line {loss_line} clips every negative score "
+            return (f"{name} on the logits fed to {spec.label} at line {loss_line} clips every negative score "
                     f"to the same value; return the last layer's output without an activation")
         return None

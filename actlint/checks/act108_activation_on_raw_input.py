@@ -27,7 +27,7 @@ class ActivationOnRawInput(Rule):
                 reported.add(id(ops[0].node))
                 yield self.finding(
                     ops[0].node,
-                    f"{ops[0].fn} is applied to the model's raw input, before its first learned layer (line "
+                    f"{self.named(ops[0])} is applied to the model's raw input, before its first learned layer (line "
                     f"{self.line(first_learned.node)}); it distorts the features (a ReLU drops every negative "
                     f"value); scale the input instead and apply activations after learned layers",
                 )

@@ -29,7 +29,7 @@ class SoftmaxForMultilabel(Rule):
                     reported.add(id(op.node))
                     yield self.finding(
                         op.node,
-                        f"softmax makes the labels compete (they sum to 1), but {site.spec.label} at line "
+                        f"{self.named(op)} makes the labels compete (they sum to 1), but {site.spec.label} at line "
                         f"{self.line(site.node)} scores each label on its own; use a sigmoid per label "
                         f"(or logits with {'BCEWithLogitsLoss' if site.spec.framework == 'torch' else 'from_logits=True'})",
                     )

@@ -24,7 +24,7 @@ class SingleUnitSoftmax(Rule):
             reported.add(id(op.node))
             yield self.finding(
                 op.node,
-                f"softmax over the single unit of the layer at line {self.line(layer.node)} always outputs 1.0, "
+                f"{self.named(op)} over the single unit of the layer at line {self.line(layer.node)} always outputs 1.0, "
                 f"so nothing trains; use a sigmoid for one binary output (or more units for several classes)",
             )
 

@@ -41,7 +41,7 @@ class LowPrecisionSaturation(Rule):
                 if once(op.node):
                     yield self.finding(
                         op.node,
-                        f"under the mixed_float16 policy (line {policy_line}) this {op.fn} output is computed in "
+                        f"under the mixed_float16 policy (line {policy_line}) this {self.named(op)} output is computed in "
                         f"float16, where it saturates to exactly 0 or 1 and the loss turns inf/NaN; give the output "
                         f"layer dtype='float32' (e.g. Activation('{op.fn}', dtype='float32'))",
                     )

@@ -12,7 +12,7 @@ class SingleClassCrossEntropy(Rule):
     code = "ACT114"
     name = "single-class-cross-entropy"
     summary = "Categorical cross-entropy over a single output unit: the loss is always 0"
-    tokens = ("CrossEntropy", "cross_entropy", "categorical_crossentropy", "NLLLoss", "nll_loss")
+    tokens = ("CrossEntropy", "cross_entropy", "categorical_crossentropy", "CategoricalCrossentropy", "NLLLoss", "nll_loss")
 
     def check(self):
         reported: set[int] = set()

@@ -76,6 +76,14 @@ class Rule:
     def line(self, node: cst.CSTNode) -> int:
         return self.index.position(node)[0]
 
+    def named(self, op) -> str:
+        """How a message names an op: ``sigmoid``, or ``sigmoid (nn.Sigmoid built at line 12)`` when the op
+        is the call of a module built elsewhere."""
+        if op.built is None:
+            return op.fn
+        maker = op.built.func if isinstance(op.built, cst.Call) else op.built
+        return f"{op.fn} ({self.index.code_for(maker)} built at line {self.line(op.built)})"
+
     def finding(self, node: cst.CSTNode, message: str, fix: Fix | None = None, **extra: Any) -> Finding:
         line, col, end_line, end_col = self.index.position(node)
         return Finding(

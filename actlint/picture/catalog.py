@@ -170,7 +170,8 @@ def keras_activation_name(qualname: str | None) -> str | None:
     """``tf.nn.relu`` / ``keras.activations.relu`` -> ``relu``."""
     if not qualname:
         return None
-    for prefix in ("keras.activations.", "tensorflow.nn.", "tensorflow.math.", "tensorflow.", "keras.ops."):
+    for prefix in ("keras.activations.", "tensorflow.nn.", "tensorflow.math.", "tensorflow.", "keras.ops.",
+                   "keras.backend."):
         if qualname.startswith(prefix):
             return KERAS_ACTIVATION_NAMES.get(qualname[len(prefix):])
     return None

@@ -11,21 +11,31 @@ Branches are merged into :class:`Union` values; loops over known layer lists
 run once per element, other loops twice (so a layer applied in a loop shows up
 as a stack).  What is not understood becomes an opaque value: it can hide a
 finding, never invent one.
+
+This module knows how Python values flow; what a framework name means (a layer,
+a loss, a wrapper, ``compile``) is asked of the framework semantics
+(:mod:`~actlint.picture.torch_semantics`, :mod:`~actlint.picture.keras_semantics`)
+by qualified-name prefix, with the evaluator passed in to evaluate arguments.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
 from actlint.index import FileIndex
 from actlint.picture import catalog as C
-from actlint.picture.sites import (InitSite, LogSite, LossSite, Picture, TrainingCall, hidden_activations, keeps_units,
+from actlint.picture import keras_semantics, torch_semantics
+from actlint.picture.sites import (LogSite, LossSite, Picture, TrainingCall, hidden_activations, last_learned,
                                    producer)
-from actlint.picture.values import (UNKNOWN, ClassRef, Const, Criterion, EachModule, Function, Instance,
-                                    KerasModel, Layer, LayerList, Op, Optimizer, Tensor, Union, Value, Weight,
+from actlint.picture.syntax import body, call_arg, head, int_of, literal
+from actlint.picture.values import (UNKNOWN, ClassRef, Const, Criterion, EachModule, Function, Handle, Instance,
+                                    KerasModel, Layer, LayerList, Op, Tensor, Union, Value, Weight,
                                     options, union)
+
+# What framework names mean, one module per framework, asked in this order.
+SEMANTICS = (torch_semantics, keras_semantics)
 
 MAX_DEPTH = 5          # nested calls followed
 MAX_TRAIL = 64         # ops kept per tensor
@@ -64,32 +74,6 @@ class _Frame:
         self.reachable = reachable
 
 
-def _int(value: Value) -> int | None:
-    if isinstance(value, Const) and isinstance(value.value, int) and not isinstance(value.value, bool):
-        return value.value
-    return None
-
-
-def _literal(node: cst.BaseExpression):
-    cls = type(node)
-    if cls is cst.Integer:
-        return int(node.value.replace("_", ""), 0)
-    if cls is cst.Float:
-        return float(node.value.replace("_", ""))
-    if cls is cst.SimpleString and node.prefix in ("", "r", "u", "R", "U") and "\\" not in node.raw_value:
-        return node.raw_value  # the common case, without LibCST's literal_eval (a compile per string)
-    if cls in (cst.SimpleString, cst.ConcatenatedString):
-        value = node.evaluated_value
-        return value.decode("latin-1") if isinstance(value, bytes) else value
-    if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
-        return {"True": True, "False": False, "None": None}[node.value]
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
-        inner = _literal(node.expression)
-        if isinstance(inner, (int, float)) and not isinstance(inner, bool):
-            return -inner
-    raise ValueError
-
-
 class Flow:
     def __init__(self, index: FileIndex) -> None:
         self.index = index
@@ -104,12 +88,11 @@ class Flow:
         self.no_grad = 0  # depth of no-grad code being executed (``with torch.no_grad()``, ``@torch.no_grad()``)
         self.instances: dict[tuple, Instance] = {}
         self.memo: dict[tuple, Value] = {}  # calls whose arguments carry no trail: same call, same result
-        self.uses_keras = index.bindings.imports_any("keras", "tensorflow")
         self.uses_torch = index.bindings.imports_any("torch")
         self.fit_frameworks = index.bindings.imports_any("keras", "tensorflow", "lightning", "pytorch_lightning")
         for node in index.classes:
             self.classes[id(node)] = ClassInfo(node, node.name.value, [b.value for b in node.bases],
-                                               {s.name.value: s for s in _class_body(node)
+                                               {s.name.value: s for s in body(node)
                                                 if isinstance(s, cst.FunctionDef)})
 
     # ------------------------------------------------------------------ driver
@@ -159,7 +142,7 @@ class Flow:
     def _disables_grad(self, expr: cst.BaseExpression) -> bool:
         """``torch.no_grad()`` / ``torch.inference_mode()``, called or bare (as a decorator)."""
         target = expr.func if isinstance(expr, cst.Call) else expr
-        return (self.resolve(target) or "") in C.TORCH_NO_GRAD
+        return torch_semantics.disables_grad(self.resolve(target) or "")
 
     def _is_method(self, fn: cst.FunctionDef) -> bool:
         return id(fn) in self.index.methods
@@ -173,11 +156,8 @@ class Flow:
         result = ""
         for base in info.base_exprs:
             qual = self.resolve(base)
-            if qual in C.TORCH_MODULE_BASES or (qual or "").startswith("torch.nn."):
-                result = "torch"
-            elif qual in C.KERAS_MODEL_BASES or (qual or "").startswith("keras."):
-                result = "keras"
-            else:
+            result = next((sem.FRAMEWORK for sem in SEMANTICS if qual and sem.is_model_base(qual)), "")
+            if not result:
                 other = self.class_named(base)
                 if other is not None and id(other) not in seen:
                     result = self.framework_of(other, seen) or ""
@@ -207,7 +187,7 @@ class Flow:
         return None
 
     def is_sequential_subclass(self, info: ClassInfo) -> bool:
-        return any(self.resolve(b) in ("torch.nn.Sequential",) for b in info.base_exprs)
+        return any(self.resolve(b) in torch_semantics.SEQUENTIAL_BASES for b in info.base_exprs)
 
     def default_instance(self, info: ClassInfo) -> Instance:
         if info.default is None:
@@ -303,7 +283,7 @@ class Flow:
         no_grad = any(self._disables_grad(d.decorator) for d in node.decorators)
         self.no_grad += no_grad
         try:
-            self.exec_block(_body(node), scope)
+            self.exec_block(body(node), scope)
         finally:
             self.frames.pop()
             self.no_grad -= no_grad
@@ -325,13 +305,13 @@ class Flow:
             self.exec_for(stmt, scope)
         elif isinstance(stmt, cst.While):
             self.ev(stmt.test, scope)
-            self.exec_block(_body(stmt), scope)
-            self.exec_block(_body(stmt), scope)
+            self.exec_block(body(stmt), scope)
+            self.exec_block(body(stmt), scope)
         elif isinstance(stmt, cst.With):
             autocast = no_grad = False
             for item in stmt.items:
                 call = item.item
-                if isinstance(call, cst.Call) and (self.resolve(call.func) or "").endswith(".autocast"):
+                if isinstance(call, cst.Call) and torch_semantics.is_autocast(self.resolve(call.func) or ""):
                     autocast = True
                 no_grad = no_grad or self._disables_grad(call)
                 value = self.ev(item.item, scope)
@@ -340,18 +320,18 @@ class Flow:
             self.autocast += autocast
             self.no_grad += no_grad
             try:
-                self.exec_block(_body(stmt), scope)
+                self.exec_block(body(stmt), scope)
             finally:
                 self.autocast -= autocast
                 self.no_grad -= no_grad
         elif isinstance(stmt, cst.Try):
-            self.exec_block(_body(stmt), scope)
+            self.exec_block(body(stmt), scope)
             for handler in stmt.handlers:
-                self.exec_block(_body(handler), scope)
+                self.exec_block(body(handler), scope)
             if stmt.orelse is not None:
-                self.exec_block(_body(stmt.orelse), scope)
+                self.exec_block(body(stmt.orelse), scope)
             if stmt.finalbody is not None:
-                self.exec_block(_body(stmt.finalbody), scope)
+                self.exec_block(body(stmt.finalbody), scope)
         elif isinstance(stmt, cst.FunctionDef):
             scope.vars[stmt.name.value] = Function(stmt, scope=scope)
         elif isinstance(stmt, cst.ClassDef):
@@ -405,7 +385,7 @@ class Flow:
         narrowed = self._isinstance_filter(stmt.test, scope)
         if narrowed is not None:
             scope.vars[narrowed[0]] = narrowed[1]
-        self.exec_block(_body(stmt), scope)
+        self.exec_block(body(stmt), scope)
         if narrowed is not None and scope.vars.get(narrowed[0]) is narrowed[1]:
             scope.vars[narrowed[0]] = before[narrowed[0]]
         after_body = scope.vars
@@ -414,7 +394,7 @@ class Flow:
             if isinstance(stmt.orelse, cst.If):
                 self.exec_if(stmt.orelse, scope)
             else:
-                self.exec_block(_body(stmt.orelse), scope)
+                self.exec_block(body(stmt.orelse), scope)
         after_else = scope.vars
         merged = {}
         for key in after_body.keys() | after_else.keys():
@@ -439,10 +419,10 @@ class Flow:
         if isinstance(iterable, LayerList) and 0 < len(iterable.items) <= MAX_ITEMS:
             for item in list(iterable.items):
                 self.assign(stmt.target, item, scope)
-                self.exec_block(_body(stmt), scope)
+                self.exec_block(body(stmt), scope)
         elif isinstance(iterable, EachModule):
             self.assign(stmt.target, iterable, scope)
-            self.exec_block(_body(stmt), scope)
+            self.exec_block(body(stmt), scope)
         else:
             element = Tensor(origin="opaque")
             if isinstance(iterable, Layer) and iterable.container:
@@ -450,9 +430,9 @@ class Flow:
                 element = Union(tuple(iterable.parts[:6])) if len(iterable.parts) > 1 else UNKNOWN
             for _ in range(2):
                 self.assign(stmt.target, element, scope)
-                self.exec_block(_body(stmt), scope)
+                self.exec_block(body(stmt), scope)
         if stmt.orelse is not None:
-            self.exec_block(_body(stmt.orelse), scope)
+            self.exec_block(body(stmt.orelse), scope)
 
     # ------------------------------------------------------------ expressions
     def ev(self, node, scope: Scope) -> Value:
@@ -464,7 +444,7 @@ class Flow:
             if value is not None:
                 return value
             try:
-                return Const(_literal(node))
+                return Const(literal(node))
             except ValueError:
                 return UNKNOWN
         if cls is cst.Call:
@@ -475,7 +455,7 @@ class Flow:
             return self.binary(self.ev(node.left, scope), self.ev(node.right, scope), node.operator, node)
         if cls is cst.UnaryOperation:
             try:
-                return Const(_literal(node))
+                return Const(literal(node))
             except ValueError:
                 pass
             value = self.ev(node.expression, scope)
@@ -500,7 +480,7 @@ class Flow:
             return self.ev(node.expression, scope)
         if cls in (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString):
             try:
-                return Const(_literal(node))
+                return Const(literal(node))
             except (ValueError, Exception):
                 return UNKNOWN
         if cls is cst.Dict:
@@ -515,6 +495,14 @@ class Flow:
                         self.ev(child, scope)
             return UNKNOWN
         return UNKNOWN
+
+    def call_lambda(self, node: cst.Lambda, args: list, scope: Scope) -> Value:
+        """The value of ``(lambda a, b: body)(*args)``."""
+        inner = Scope(scope)
+        params = list(node.params.posonly_params) + list(node.params.params)
+        for index, param in enumerate(params):
+            inner.vars[param.name.value] = args[index] if index < len(args) else UNKNOWN
+        return self.ev(node.body, inner)
 
     def comprehension(self, node, scope: Scope) -> Value:
         inner = Scope(scope)
@@ -533,7 +521,7 @@ class Flow:
     def subscript(self, value: Value, node: cst.Subscript, scope: Scope) -> Value:
         index = None
         if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
-            index = _int(self.ev(node.slice[0].slice.value, scope))
+            index = int_of(self.ev(node.slice[0].slice.value, scope))
         if isinstance(value, LayerList):
             if index is not None and -len(value.items) <= index < len(value.items):
                 return value.items[index]
@@ -557,7 +545,9 @@ class Flow:
             if found is not None:
                 method, owner = found
                 return Function(method, bound=obj, owner=owner, scope=self.module_scope)
-            return UNKNOWN
+            return obj if name in torch_semantics.WRAPPED_ATTRIBUTES else UNKNOWN
+        if isinstance(obj, Layer) and name in torch_semantics.WRAPPED_ATTRIBUTES:
+            return obj
         if name in ("weight", "bias"):
             if isinstance(obj, Layer):
                 return Weight((obj,))
@@ -582,8 +572,8 @@ class Flow:
                     results.append(Tensor((Op(C.MERGE, type(operator).__name__.lower(), node),), origin="opaque"))
                 elif isinstance(a, LayerList) and isinstance(b, LayerList):
                     results.append(LayerList(a.items + b.items))
-                elif isinstance(a, LayerList) and _int(b) is not None and _int(b) > 0:
-                    results.append(LayerList(a.items * min(_int(b), 2)))
+                elif isinstance(a, LayerList) and int_of(b) is not None and int_of(b) > 0:
+                    results.append(LayerList(a.items * min(int_of(b), 2)))
                 else:
                     results.append(UNKNOWN)
         return union(results)
@@ -597,8 +587,9 @@ class Flow:
             before = trail[between] if between is not None else None
             if before is not None and before.kind == C.LEARNED:
                 self.picture.followers[id(before.node)].append(op)
-                if all(keeps_units(p) for p in trail[between + 1:]):
-                    self.picture.pairs.append((before, op))
+            layer = last_learned(tensor)  # through activations too: Dense(1, activation="relu") then a softmax
+            if layer is not None:
+                self.picture.pairs.append((layer, op))
         if op.kind == C.LOG:
             source = producer(trail)
             if source is not None and source.kind == C.ACTIVATION and source.fn in ("softmax", "sigmoid"):
@@ -661,7 +652,8 @@ class Flow:
         return found
 
     # ------------------------------------------------------------ calls
-    def _args(self, node: cst.Call, scope: Scope):
+    def args(self, node: cst.Call, scope: Scope):
+        """The values of a call's positional and keyword arguments."""
         args, kwargs = [], {}
         for arg in node.args:
             value = self.ev(arg.value, scope)
@@ -677,7 +669,7 @@ class Flow:
 
     def call(self, node: cst.Call, scope: Scope) -> Value:
         qual = self.resolve(node.func)
-        local = scope.get(_head(node.func))
+        local = scope.get(head(node.func))
         if qual is not None and (local is None or local is UNKNOWN):
             handled = self.framework_call(qual, node, scope)
             if handled is not None:
@@ -691,15 +683,15 @@ class Flow:
         elif isinstance(node.func, cst.Name) and node.func.value == "super":
             return UNKNOWN
         elif isinstance(node.func, cst.Name) and node.func.value == "range" and local is None:
-            args, _ = self._args(node, scope)
-            bounds = [_int(a) for a in args]
+            args, _ = self.args(node, scope)
+            bounds = [int_of(a) for a in args]
             if args and None not in bounds and len(bounds) <= 2:
                 # a known count: the loop runs that many times (capped: the depth pattern shows by then)
                 return LayerList([Const(i) for i in range(*bounds)][:8])
             return UNKNOWN
         else:
             func = self.ev(node.func, scope)
-        args, kwargs = self._args(node, scope)
+        args, kwargs = self.args(node, scope)
         results = [self.call_value(f, args, kwargs, node) for f in options(func)]
         return union(results)
 
@@ -720,83 +712,37 @@ class Flow:
             if isinstance(func, Layer) and isinstance(data, LayerList):
                 # a Keras merge layer called on a list of tensors
                 return Tensor((Op(C.MERGE, "merge", node),), origin="opaque")
+            if isinstance(func, Layer) and isinstance(node.func, cst.Attribute):
+                func = _called_at(func, node)
             return self.apply(func, data)
         return UNKNOWN
 
     def method_call(self, obj: Value, name: str, node: cst.Call, scope: Scope) -> Value | None:
-        if name == "backward":
-            self.training(node, f"{_text(self.index, node.func)}()")
-            self._args(node, scope)
-            return Const(None)
-        if name == "step" and (isinstance(obj, Optimizer) or any(isinstance(o, Optimizer) for o in options(obj))):
-            self.training(node, f"{_text(self.index, node.func)}()")
-            return Const(None)
-        if name in ("fit", "fit_generator", "train_on_batch") and (
-                self._is_keras_model(obj) or (self.fit_frameworks and not isinstance(obj, (Tensor, Const)))):
-            self._args(node, scope)
-            self.picture.trained.append(obj)
-            self.training(node, f"{_text(self.index, node.func)}(...)")
-            return Const(None)
-        if obj is UNKNOWN and name in C.TENSOR_METHODS and C.TENSOR_METHODS[name][0] in (C.ACTIVATION, C.LOG) \
-                and self.uses_torch:
-            obj = Tensor(origin="opaque")  # x.softmax(...) / x.log(): only tensors have these methods
-        if isinstance(obj, Tensor) and name in C.TENSOR_METHODS:
-            kind, fn = C.TENSOR_METHODS[name]
-            dim = None
-            if fn in ("softmax", "log_softmax", "softmin"):
-                dim = self._arg_value(node, 0, "dim", scope)
-            self._args(node, scope)
-            return self.extend(obj, Op(kind, fn, node, dim=dim))
         if isinstance(obj, LayerList) and name in ("append", "extend", "insert"):
-            args, _ = self._args(node, scope)
+            args, _ = self.args(node, scope)
             if name == "append" and args:
                 obj.items.append(args[0])
             elif name == "extend" and args:
                 obj.items.extend(args[0].items if isinstance(args[0], LayerList) else [args[0]])
-            elif name == "insert" and len(args) == 2 and _int(args[0]) is not None:
-                obj.items.insert(_int(args[0]), args[1])
+            elif name == "insert" and len(args) == 2 and int_of(args[0]) is not None:
+                obj.items.insert(int_of(args[0]), args[1])
             return Const(None)
-        if isinstance(obj, Layer) and obj.container == "keras-sequential" and name == "add":
-            args, _ = self._args(node, scope)
-            if args:
-                obj.parts.append(args[0])
-            return Const(None)
-        if name == "add_module" and isinstance(obj, Instance):
-            args, _ = self._args(node, scope)
-            if len(args) == 2 and isinstance(args[0], Const):
-                obj.attrs[str(args[0].value)] = args[1]
-            return Const(None)
-        if name == "compile" and self._is_keras_model(obj):
-            self.picture.trained.append(obj)
-            self.keras_compile(obj, node, scope)
-            return Const(None)
-        if name == "apply" and isinstance(obj, (Instance, Layer)):
-            args, _ = self._args(node, scope)
-            if args and isinstance(args[0], Function):
-                self.invoke(args[0], [EachModule(obj)], {})
-            return obj
-        if name in ("modules", "children") and isinstance(obj, (Instance, Layer)):
-            return EachModule(obj)
-        if name in ("parameters", "named_parameters") and isinstance(obj, (Instance, Layer)):
-            self.picture.trained.append(obj)
-            return UNKNOWN
-        if name == "half" and isinstance(obj, (Instance, Layer)):
-            self.picture.half_casts.append((node, obj))
-        if name in ("to", "cuda", "cpu", "train", "eval", "float", "double", "half", "bfloat16",
-                    "requires_grad_", "share_memory") and isinstance(obj, (Instance, Layer, KerasModel)):
-            self._args(node, scope)
-            return obj
-        if name == "forward" and isinstance(obj, Instance):
-            args, kwargs = self._args(node, scope)
-            return self.call_instance(obj, args, kwargs)
+        if isinstance(obj, Handle):
+            handled = self.framework_call(f"{obj.qual}.{name}", node, scope)
+            if handled is not None:
+                return handled
         if name == "__init__" and isinstance(node.func.value, cst.Call) and isinstance(node.func.value.func, cst.Name) \
                 and node.func.value.func.value == "super":
             return self.super_init(node, scope)
+        for semantics in SEMANTICS:
+            handled = semantics.method(self, obj, name, node, scope)
+            if handled is not None:
+                return handled
         return None
 
     def super_init(self, node: cst.Call, scope: Scope) -> Value:
         frame_fn = self.frames[-1].node if self.frames else None
-        args, kwargs = self._args(node, scope)
+        args, kwargs = self.args(node, scope)
         this = None
         if isinstance(frame_fn, cst.FunctionDef) and frame_fn.params.params:
             this = scope.get(frame_fn.params.params[0].name.value)
@@ -817,88 +763,46 @@ class Flow:
                     break
         return Const(None)
 
-    def _is_keras_model(self, obj: Value) -> bool:
-        for o in options(obj):
-            if isinstance(o, KerasModel) or (isinstance(o, Layer) and o.container == "keras-sequential"):
-                return True
-            if isinstance(o, Instance) and self.framework_of(o.info) == "keras":
-                return True
-        return False
-
     def training(self, node, label: str) -> None:
         reachable = bool(self.frames) and self.frames[-1].reachable
         self.picture.training_calls.append(TrainingCall(node, label, reachable))
 
-    def _arg_value(self, node: cst.Call, position: int, keyword: str, scope: Scope):
-        arg = _arg(node, position, keyword)
+    def arg_value(self, node: cst.Call, position: int, keyword: str, scope: Scope):
+        """The literal value of an argument: "missing" when not passed, None when not a literal."""
+        arg = call_arg(node, position, keyword)
         if arg is None:
             return "missing"
         value = self.ev(arg.value, scope)
         return value.value if isinstance(value, Const) else None
 
+    def ev_arg(self, node: cst.Call, position: int, keyword: str, scope: Scope) -> Value:
+        arg = call_arg(node, position, keyword)
+        return self.ev(arg.value, scope) if arg is not None else UNKNOWN
+
     # ------------------------------------------------------------ framework calls
     def framework_call(self, qual: str, node: cst.Call, scope: Scope) -> Value | None:
-        if qual in C.TORCH_MODULES:
-            kind, fn = C.TORCH_MODULES[qual]
-            units = None
-            dim = None
-            if kind == C.LEARNED:
-                units = _int(self._ev_arg(node, 1, "out_features" if "Linear" in qual else "out_channels", scope))
-            elif fn in ("softmax", "log_softmax", "softmin"):
-                dim = self._arg_value(node, 0, "dim", scope)
-            self._args(node, scope)
-            op = Op(kind, fn, node, "torch", units=units, dim=dim, qual=qual)
-            return Layer([op], node=node, framework="torch")
-        if qual in C.TORCH_CONTAINERS:
-            args, kwargs = self._args(node, scope)
-            container = C.TORCH_CONTAINERS[qual]
-            if container == "sequential":
-                return self.make_sequential(args, node, "torch")
-            if container == "list":
-                return LayerList(list(args[0].items) if args and isinstance(args[0], LayerList) else [])
-            return UNKNOWN
+        """A call to a framework object, by qualified name: the semantics module whose prefix matches answers."""
+        for semantics in SEMANTICS:
+            if qual.startswith(semantics.PREFIXES):
+                return semantics.call(self, qual, node, scope)
         if qual == "collections.OrderedDict":
-            args, _ = self._args(node, scope)
+            args, _ = self.args(node, scope)
             if args and isinstance(args[0], LayerList):
                 return LayerList([i.items[1] for i in args[0].items if isinstance(i, LayerList) and len(i.items) == 2])
             return UNKNOWN
-        if qual in C.TORCH_FUNCTIONS or qual in C.TF_FUNCTIONS:
-            kind, fn = C.TORCH_FUNCTIONS.get(qual) or C.TF_FUNCTIONS[qual]
-            args, kwargs = self._args(node, scope)
-            if kind == C.MERGE:
-                return Tensor((Op(C.MERGE, fn, node),), origin="opaque")
-            data = args[0] if args else kwargs.get("input", kwargs.get("x", kwargs.get("logits", UNKNOWN)))
-            dim = None
-            if fn in ("softmax", "log_softmax", "softmin"):
-                dim = self._arg_value(node, 1, "dim" if qual.startswith("torch") else "axis", scope)
-            framework = "torch" if qual.startswith("torch") else "keras"
-            return union([self.extend(d, Op(kind, fn, node, framework, dim=dim, qual=qual)) for d in options(data)])
-        if qual in C.TORCH_LOSS_CLASSES:
-            self._args(node, scope)
-            return Criterion(C.TORCH_LOSS_CLASSES[qual], node)
-        if qual in C.TORCH_LOSS_FUNCTIONS:
-            args, kwargs = self._args(node, scope)
-            pred = args[0] if args else kwargs.get("input", UNKNOWN)
-            self.picture.loss_sites.append(LossSite(C.TORCH_LOSS_FUNCTIONS[qual], node, node, pred, self.autocast > 0))
-            return Tensor(origin="opaque")
-        if qual in C.TORCH_INITS:
-            self.torch_init(qual, node, scope)
-            return UNKNOWN
-        if qual.startswith("torch.optim.") and not qual.startswith("torch.optim.lr_scheduler"):
-            self._args(node, scope)
-            return Optimizer(node)
-        if qual.startswith("keras.") or qual.startswith("tensorflow."):
-            return self.keras_call(qual, node, scope)
-        if qual.startswith("torch."):
-            args, kwargs = self._args(node, scope)
-            if any(isinstance(a, Tensor) for a in args):
-                return Tensor((Op(C.UNKNOWN, qual, node),), origin="opaque")
-            return Tensor(origin="opaque")
         return None
 
-    def _ev_arg(self, node: cst.Call, position: int, keyword: str, scope: Scope) -> Value:
-        arg = _arg(node, position, keyword)
-        return self.ev(arg.value, scope) if arg is not None else UNKNOWN
+    def function_op(self, qual: str, kind: str, fn: str, node: cst.Call, scope: Scope, framework: str,
+                    dim_keyword: str) -> Value:
+        """A framework function applied to data (``F.softmax(x, dim=1)``, ``tf.nn.sigmoid(x)``)."""
+        args, kwargs = self.args(node, scope)
+        if kind == C.MERGE:
+            return Tensor((Op(C.MERGE, fn, node),), origin="opaque")
+        data = args[0] if args else kwargs.get("input", kwargs.get("x", kwargs.get("logits", UNKNOWN)))
+        dim = None
+        if fn in ("softmax", "log_softmax", "softmin"):
+            dim = self.arg_value(node, 1, dim_keyword, scope)
+        return union([self.extend(d, Op(kind, fn, node, framework, dim=dim, qual=qual)) for d in options(data)])
 
     def make_sequential(self, parts: list, node, framework: str) -> Layer:
         flat = []
@@ -912,168 +816,16 @@ class Flow:
         self.sequentials.append(layer)
         return layer
 
-    def torch_init(self, qual: str, node: cst.Call, scope: Scope) -> None:
-        scheme = C.TORCH_INITS[qual]
-        target = self._ev_arg(node, 0, "tensor", scope)
-        if scheme == "xavier":
-            explicit = _arg(node, 1, "gain") is not None
-        else:
-            # a negative slope ``a`` or a nonlinearity names the activation on purpose
-            explicit = _arg(node, 3, "nonlinearity") is not None or _arg(node, 1, "a") is not None
-        layers = tuple(l for t in options(target) if isinstance(t, Weight) for l in t.layers)
-        if layers:
-            label = qual.rsplit(".", 1)[1]
-            self.picture.init_sites.append(InitSite(scheme, label, node, layers, explicit))
-
-    def keras_call(self, qual: str, node: cst.Call, scope: Scope) -> Value:
-        if qual in C.KERAS_SEQUENTIAL:
-            arg = _arg(node, 0, "layers")
-            items = self.ev(arg.value, scope) if arg is not None else LayerList([])
-            return self.make_sequential(list(items.items) if isinstance(items, LayerList) else [], node, "keras")
-        if qual in C.KERAS_FUNCTIONAL_MODEL:
-            arg = _arg(node, 1, "outputs")
-            self._args(node, scope)
-            if arg is None:
-                return UNKNOWN
-            return KerasModel(self.ev(arg.value, scope), node)
-        if qual in C.KERAS_INPUT:
-            self._args(node, scope)
-            return Tensor(origin="input")
-        if qual == "keras.layers.Activation":
-            arg = _arg(node, 0, "activation")
-            fn = self._keras_activation(arg.value if arg else None, scope)
-            self._args(node, scope)
-            if fn is None:
-                return Layer([Op(C.UNKNOWN, "activation", node, "keras")], node=node, framework="keras")
-            return Layer([Op(C.ACTIVATION if fn != "linear" else C.RESHAPE, fn, arg.value, "keras",
-                             qual=qual, extra=self._dtype(node, scope))], node=node, framework="keras")
-        if qual == "keras.layers.Lambda":
-            arg = _arg(node, 0, "function")
-            fn = self._keras_activation(arg.value if arg else None, scope)
-            kind = C.ACTIVATION if fn and fn != "linear" else C.UNKNOWN
-            return Layer([Op(kind, fn or "lambda", node, "keras", qual=qual)], node=node, framework="keras")
-        if qual in C.KERAS_MERGE_LAYERS:
-            self._args(node, scope)
-            return Layer([Op(C.MERGE, "merge", node, "keras", qual=qual)], node=node, framework="keras")
-        if qual in C.KERAS_LAYERS:
-            return self.keras_layer(qual, node, scope)
-        if qual.rsplit(".", 1)[-1] in ("set_global_policy", "set_policy") and "mixed_precision" in qual:
-            self._args(node, scope)
-            if "mixed_float16" in self.index.code_for(node):  # a string or a Policy("mixed_float16")
-                self.picture.mixed_precision = node
-            return UNKNOWN
-        if qual.startswith("keras.losses."):
-            return self.keras_loss_object(qual, node, scope)
-        if qual in C.TF_LOGIT_LOSSES:
-            logits = _arg(node, 99, "logits")
-            pred = self.ev(logits.value, scope) if logits else UNKNOWN
-            self._args(node, scope)
-            spec = C.LossSpec(qual.replace("tensorflow.", "tf."), C.TF_LOGIT_LOSSES[qual], "logits", "keras")
-            self.picture.loss_sites.append(LossSite(spec, node, node, pred))
-            return Tensor(origin="opaque")
-        args, kwargs = self._args(node, scope)
-        if any(isinstance(a, Tensor) for a in args):
-            return Tensor((Op(C.UNKNOWN, qual, node),), origin="opaque")
-        return UNKNOWN
-
-    def _dtype(self, node: cst.Call, scope: Scope) -> tuple:
-        arg = _arg(node, 99, "dtype")
-        if arg is None:
-            return ()
-        value = self.ev(arg.value, scope)
-        return (("dtype", value.value if isinstance(value, Const) else self.resolve(arg.value)),)
-
-    def _keras_activation(self, expr, scope: Scope) -> str | None:
-        if expr is None:
-            return None
-        value = self.ev(expr, scope)
-        if isinstance(value, Const):
-            if value.value is None:
-                return "linear"
-            if isinstance(value.value, str):
-                return C.KERAS_ACTIVATION_NAMES.get(value.value.lower())
-        return C.keras_activation_name(self.resolve(expr))
-
-    def keras_layer(self, qual: str, node: cst.Call, scope: Scope) -> Layer:
-        kind, fn = C.KERAS_LAYERS[qual]
-        units = None
-        if kind == C.LEARNED:
-            units = _int(self._ev_arg(node, 0, "units" if "Dense" in qual else "filters", scope))
-        dim = self._arg_value(node, 0, "axis", scope) if fn == "softmax" else None
-        op = Op(kind, fn, node, "keras", units=units, dim=None if dim == "missing" else dim, qual=qual,
-                extra=self._dtype(node, scope) if kind == C.ACTIVATION else ())
-        parts = [op]
-        layer = Layer(parts, node=node, framework="keras")
-        if qual in C.KERAS_ACTIVATION_ARG:
-            act_arg = _arg(node, 99, "activation")
-            if act_arg is not None:
-                act = self._keras_activation(act_arg.value, scope)
-                if act is None:
-                    parts.append(Op(C.UNKNOWN, "activation", act_arg.value, "keras"))
-                elif act != "linear":
-                    parts.append(Op(C.ACTIVATION, act, act_arg.value, "keras", qual=qual,
-                                    extra=self._dtype(node, scope)))
-            init_arg = _arg(node, 99, "kernel_initializer")
-            if init_arg is not None:
-                scheme = self._keras_init(init_arg.value, scope)
-                if scheme is not None:
-                    self.picture.init_sites.append(
-                        InitSite(scheme, self.index.code_for(init_arg.value), init_arg.value, (layer,), False))
-        self._args(node, scope)
+def _called_at(layer: Layer, call: cst.Call) -> Layer:
+    """An activation module held in an attribute (``self.act = nn.Sigmoid()``) and called as ``self.act(x)``:
+    the call is where the data meets the activation, so the op points there and remembers the construction.
+    (A layer called through a loop variable or an index keeps pointing at its construction.)"""
+    if len(layer.parts) != 1 or layer.container or not isinstance(layer.parts[0], Op):
         return layer
-
-    def _keras_init(self, expr, scope: Scope) -> str | None:
-        value = self.ev(expr, scope) if not isinstance(expr, cst.Call) else UNKNOWN
-        if isinstance(value, Const) and isinstance(value.value, str):
-            return C.KERAS_INIT_NAMES.get(value.value.lower())
-        if isinstance(expr, cst.Call):
-            scheme = C.KERAS_INIT_CLASSES.get(self.resolve(expr.func) or "")
-            if scheme is not None and not expr.args:
-                return scheme
-        return None
-
-    def keras_loss_object(self, qual: str, node: cst.Call, scope: Scope) -> Value:
-        name = qual.rsplit(".", 1)[1]
-        logits = self._ev_arg(node, 99, "from_logits", scope)
-        from_logits = isinstance(logits, Const) and logits.value is True
-        if name in C.KERAS_LOSS_CLASSES:
-            spec = C.keras_loss_spec(C.KERAS_LOSS_CLASSES[name], from_logits)
-            self._args(node, scope)
-            return Criterion(spec, node) if spec else UNKNOWN
-        spec = C.keras_loss_spec(name, from_logits)
-        args, kwargs = self._args(node, scope)
-        if spec is not None:
-            pred = args[1] if len(args) > 1 else kwargs.get("y_pred", UNKNOWN)
-            self.picture.loss_sites.append(LossSite(spec, node, node, pred))
-        return Tensor(origin="opaque")
-
-    def keras_compile(self, model: Value, node: cst.Call, scope: Scope) -> None:
-        arg = _arg(node, 1, "loss")
-        self._args(node, scope)
-        if arg is None:
-            return
-        spec = None
-        value = self.ev(arg.value, scope)
-        if isinstance(value, Const) and isinstance(value.value, str):
-            spec = C.keras_loss_spec(value.value, False)
-        elif isinstance(value, Criterion):
-            spec = value.spec
-        else:
-            qual = self.resolve(arg.value) or ""
-            if qual.startswith("keras.losses.") or qual.startswith("keras.metrics."):
-                spec = C.keras_loss_spec(qual.rsplit(".", 1)[1], False)
-        if spec is None:
-            return
-        for option in options(model):
-            if isinstance(option, KerasModel):
-                pred = option.output
-            elif isinstance(option, Layer):
-                pred = self.apply(option, Tensor())
-            elif isinstance(option, Instance):
-                pred = self.call_instance(option, [Tensor()], {})
-            else:
-                continue
-            self.picture.loss_sites.append(LossSite(spec, node, arg.value, pred))
+    op = layer.parts[0]
+    if op.kind != C.ACTIVATION:
+        return layer
+    return Layer([replace(op, node=call, built=layer.node)], node=layer.node, framework=layer.framework)
 
 
 def _memo_key(fn: Function, args, kwargs, standalone: bool) -> tuple | None:
@@ -1113,47 +865,6 @@ def _signature(args, kwargs) -> tuple | None:
         else:
             return None
     return tuple(parts) + tuple(sorted(kwargs))
-
-
-def _arg(node: cst.Call, position: int, keyword: str) -> cst.Arg | None:
-    index = 0
-    for arg in node.args:
-        if arg.keyword is not None:
-            if arg.keyword.value == keyword:
-                return arg
-            continue
-        if arg.star:
-            return None if index <= position else None
-        if index == position:
-            return arg
-        index += 1
-    return None
-
-
-def _head(expr) -> str:
-    while isinstance(expr, cst.Attribute):
-        expr = expr.value
-    return expr.value if isinstance(expr, cst.Name) else ""
-
-
-def _body(node) -> list:
-    body = node.body
-    if isinstance(body, cst.IndentedBlock):
-        return list(body.body)
-    if isinstance(body, cst.SimpleStatementSuite):
-        return [cst.SimpleStatementLine(body=body.body)]
-    return list(body) if isinstance(body, (list, tuple)) else []
-
-
-def _class_body(node: cst.ClassDef) -> list:
-    return _body(node)
-
-
-def _text(index: FileIndex, node) -> str:
-    try:
-        return index.code_for(node)
-    except Exception:  # pragma: no cover - code generation of a detached node
-        return "..."
 
 
 def build_picture(index: FileIndex) -> Picture:

@@ -60,8 +60,8 @@ class Picture:
     loss_sites: list[LossSite] = field(default_factory=list)
     init_sites: list[InitSite] = field(default_factory=list)
     training_calls: list[TrainingCall] = field(default_factory=list)
-    # (learned op, the op that followed it with its units intact): per construction, so sizes from
-    # arguments stay paired.
+    # (learned op, a later op that still sees its units: only activations and shape-keeping ops between):
+    # per construction, so sizes from arguments stay paired.
     pairs: list[tuple[Op, Op]] = field(default_factory=list)
     # Nodes of the ops that end an nn.Sequential / keras Sequential (what such a chain outputs).
     chain_ends: set[int] = field(default_factory=set)
@@ -74,6 +74,8 @@ class Picture:
     half_casts: list[tuple[cst.CSTNode, Value]] = field(default_factory=list)
     # (the ``.half()`` call, the hidden activations of the model it casts)
     half_hidden: list[tuple[cst.CSTNode, list[Op]]] = field(default_factory=list)
+    # Model outputs differentiated with respect to the input (``autograd.grad(u, x, create_graph=True)``).
+    differentiated: list[Tensor] = field(default_factory=list)
     # The ``set_global_policy("mixed_float16")`` call, if any.
     mixed_precision: cst.CSTNode | None = None
 

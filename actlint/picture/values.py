@@ -22,6 +22,7 @@ class Op:
     dim: Any = None           # softmax dim/axis when known (int, or "missing")
     qual: str | None = None   # the constructor's qualified name (nn.Linear, keras.layers.Dense)
     extra: tuple = ()
+    built: cst.CSTNode | None = None  # the module's construction, when ``node`` is a call of a module built elsewhere
 
     def __repr__(self) -> str:
         return f"Op({self.kind}:{self.fn})"
@@ -110,6 +111,13 @@ class Function(Value):
     bound: Value | None = None  # the instance for a bound method
     owner: Any = None           # ClassInfo for methods
     scope: Any = None           # the scope it was defined in (closures)
+
+
+@dataclass(eq=False)
+class Handle(Value):
+    """An object of a framework class known by name (accelerate's ``Accelerator``): ``h.m(...)`` calls ``qual.m``."""
+
+    qual: str
 
 
 @dataclass(eq=False)

@@ -1,0 +1,247 @@
+"""What Keras and TensorFlow names mean to the flow: models, layers, activations, losses, compile and fit.
+
+The evaluator (:mod:`actlint.picture.flow`) hands every call whose qualified name
+starts with one of :data:`PREFIXES` to :func:`call`, and every method call to
+:func:`method`; both receive the evaluator to evaluate arguments and to record
+what they find in its picture.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from actlint.picture import catalog as C
+from actlint.picture.sites import InitSite, LossSite
+from actlint.picture.syntax import call_arg, int_of, text
+from actlint.picture.values import (UNKNOWN, Const, Criterion, Instance, KerasModel, Layer, LayerList, Op, Tensor,
+                                    Value, options)
+
+FRAMEWORK = "keras"
+PREFIXES = ("keras.", "tensorflow.")
+# Other spellings of Keras, mapped onto ``keras.`` for every name a file imports (see actlint.names.canonical).
+SPELLINGS = (
+    ("tensorflow.python.keras.", "keras."),
+    ("tensorflow.compat.v1.keras.", "keras."),
+    ("tensorflow.compat.v2.keras.", "keras."),
+    ("tensorflow.keras.", "keras."),
+    ("tf_keras.", "keras."),
+    ("keras.src.", "keras."),
+    ("keras.api.", "keras."),
+    ("keras._tf_keras.keras.", "keras."),
+    ("keras.optimizers.legacy.", "keras.optimizers."),
+)
+# Packages whose submodules' classes are the package's own: ``keras.layers.core.Dense`` (old Keras),
+# ``keras.layers.experimental.preprocessing.Rescaling`` and ``keras.layers.core.dense.Dense`` (the sources)
+# are ``keras.layers.Dense``; ``keras.engine.training.Model`` is ``keras.Model``.
+FLAT_PACKAGES = {
+    "keras.layers.": "keras.layers.",
+    "keras.engine.": "keras.",
+    "keras.models.": "keras.models.",
+    "keras.losses.": "keras.losses.",
+    "keras.activations.": "keras.activations.",
+    "keras.initializers.": "keras.initializers.",
+    "keras.optimizers.": "keras.optimizers.",
+}
+
+
+def is_model_base(qual: str) -> bool:
+    """Whether subclassing ``qual`` makes a Keras model (or layer)."""
+    return qual in C.KERAS_MODEL_BASES or qual.startswith("keras.")
+
+
+def call(flow, qual: str, node: cst.Call, scope) -> Value:
+    """The value of a call to the Keras / TensorFlow object ``qual``."""
+    if qual in C.TF_FUNCTIONS:
+        kind, fn = C.TF_FUNCTIONS[qual]
+        return flow.function_op(qual, kind, fn, node, scope, "keras", "axis")
+    if qual in C.KERAS_SEQUENTIAL:
+        arg = call_arg(node, 0, "layers")
+        items = flow.ev(arg.value, scope) if arg is not None else LayerList([])
+        return flow.make_sequential(list(items.items) if isinstance(items, LayerList) else [], node, "keras")
+    if qual in C.KERAS_FUNCTIONAL_MODEL:
+        arg = call_arg(node, 1, "outputs")
+        flow.args(node, scope)
+        if arg is None:
+            return UNKNOWN
+        return KerasModel(flow.ev(arg.value, scope), node)
+    if qual in C.KERAS_INPUT:
+        flow.args(node, scope)
+        return Tensor(origin="input")
+    if qual == "keras.layers.Activation":
+        arg = call_arg(node, 0, "activation")
+        fn = _activation(flow, arg.value if arg else None, scope)
+        flow.args(node, scope)
+        if fn is None:
+            return Layer([Op(C.UNKNOWN, "activation", node, "keras")], node=node, framework="keras")
+        return Layer([Op(C.ACTIVATION if fn != "linear" else C.RESHAPE, fn, arg.value, "keras",
+                         qual=qual, extra=_dtype(flow, node, scope))], node=node, framework="keras")
+    if qual == "keras.layers.Lambda":
+        arg = call_arg(node, 0, "function")
+        fn = _activation(flow, arg.value if arg else None, scope)
+        kind = C.ACTIVATION if fn and fn != "linear" else C.UNKNOWN
+        return Layer([Op(kind, fn or "lambda", node, "keras", qual=qual)], node=node, framework="keras")
+    if qual in C.KERAS_MERGE_LAYERS:
+        flow.args(node, scope)
+        return Layer([Op(C.MERGE, "merge", node, "keras", qual=qual)], node=node, framework="keras")
+    if qual in C.KERAS_LAYERS:
+        return _layer(flow, qual, node, scope)
+    if qual.rsplit(".", 1)[-1] in ("set_global_policy", "set_policy") and "mixed_precision" in qual:
+        flow.args(node, scope)
+        if "mixed_float16" in flow.index.code_for(node):  # a string or a Policy("mixed_float16")
+            flow.picture.mixed_precision = node
+        return UNKNOWN
+    if qual.startswith("keras.losses."):
+        return _loss_object(flow, qual, node, scope)
+    if qual in C.TF_LOGIT_LOSSES:
+        logits = call_arg(node, 99, "logits")
+        pred = flow.ev(logits.value, scope) if logits else UNKNOWN
+        flow.args(node, scope)
+        spec = C.LossSpec(qual.replace("tensorflow.", "tf."), C.TF_LOGIT_LOSSES[qual], "logits", "keras")
+        flow.picture.loss_sites.append(LossSite(spec, node, node, pred))
+        return Tensor(origin="opaque")
+    args, _ = flow.args(node, scope)
+    if any(isinstance(a, Tensor) for a in args):
+        return Tensor((Op(C.UNKNOWN, qual, node),), origin="opaque")
+    return UNKNOWN
+
+
+def method(flow, obj: Value, name: str, node: cst.Call, scope) -> Value | None:
+    """``obj.name(...)`` where Keras gives it a meaning (fit, add, compile), else None."""
+    if name in ("fit", "fit_generator", "train_on_batch") and (
+            is_model(flow, obj) or (flow.fit_frameworks and not isinstance(obj, (Tensor, Const)))):
+        flow.args(node, scope)
+        flow.picture.trained.append(obj)
+        flow.training(node, f"{text(flow.index, node.func)}(...)")
+        return Const(None)
+    if isinstance(obj, Layer) and obj.container == "keras-sequential" and name == "add":
+        args, _ = flow.args(node, scope)
+        if args:
+            obj.parts.append(args[0])
+        return Const(None)
+    if name == "compile" and is_model(flow, obj):
+        flow.picture.trained.append(obj)
+        _compile(flow, obj, node, scope)
+        return Const(None)
+    return None
+
+
+def is_model(flow, obj: Value) -> bool:
+    for o in options(obj):
+        if isinstance(o, KerasModel) or (isinstance(o, Layer) and o.container == "keras-sequential"):
+            return True
+        if isinstance(o, Instance) and flow.framework_of(o.info) == "keras":
+            return True
+    return False
+
+
+def _dtype(flow, node: cst.Call, scope) -> tuple:
+    arg = call_arg(node, 99, "dtype")
+    if arg is None:
+        return ()
+    value = flow.ev(arg.value, scope)
+    return (("dtype", value.value if isinstance(value, Const) else flow.resolve(arg.value)),)
+
+
+def _activation(flow, expr, scope) -> str | None:
+    """The activation an ``activation=`` value names: a string, None, a function such as ``tf.nn.relu``, or a
+    lambda that applies one to its argument (``lambda t: tf.nn.softmax(t)``)."""
+    if expr is None:
+        return None
+    if isinstance(expr, cst.Lambda):
+        params, call = expr.params.params, expr.body
+        if len(params) == 1 and isinstance(call, cst.Call) and call.args and isinstance(call.args[0].value, cst.Name) \
+                and call.args[0].value.value == params[0].name.value and call.args[0].keyword is None:
+            return C.keras_activation_name(flow.resolve(call.func))
+        return None
+    value = flow.ev(expr, scope)
+    if isinstance(value, Const):
+        if value.value is None:
+            return "linear"
+        if isinstance(value.value, str):
+            return C.KERAS_ACTIVATION_NAMES.get(value.value.lower())
+    return C.keras_activation_name(flow.resolve(expr))
+
+
+def _layer(flow, qual: str, node: cst.Call, scope) -> Layer:
+    kind, fn = C.KERAS_LAYERS[qual]
+    units = None
+    if kind == C.LEARNED:
+        units = int_of(flow.ev_arg(node, 0, "units" if "Dense" in qual else "filters", scope))
+    dim = flow.arg_value(node, 0, "axis", scope) if fn == "softmax" else None
+    op = Op(kind, fn, node, "keras", units=units, dim=None if dim == "missing" else dim, qual=qual,
+            extra=_dtype(flow, node, scope) if kind == C.ACTIVATION else ())
+    parts = [op]
+    layer = Layer(parts, node=node, framework="keras")
+    if qual in C.KERAS_ACTIVATION_ARG:
+        act_arg = call_arg(node, 99, "activation")
+        if act_arg is not None:
+            act = _activation(flow, act_arg.value, scope)
+            if act is None:
+                parts.append(Op(C.UNKNOWN, "activation", act_arg.value, "keras"))
+            elif act != "linear":
+                parts.append(Op(C.ACTIVATION, act, act_arg.value, "keras", qual=qual,
+                                extra=_dtype(flow, node, scope)))
+        init_arg = call_arg(node, 99, "kernel_initializer")
+        if init_arg is not None:
+            scheme = _init(flow, init_arg.value, scope)
+            if scheme is not None:
+                flow.picture.init_sites.append(
+                    InitSite(scheme, flow.index.code_for(init_arg.value), init_arg.value, (layer,), False))
+    flow.args(node, scope)
+    return layer
+
+
+def _init(flow, expr, scope) -> str | None:
+    value = flow.ev(expr, scope) if not isinstance(expr, cst.Call) else UNKNOWN
+    if isinstance(value, Const) and isinstance(value.value, str):
+        return C.KERAS_INIT_NAMES.get(value.value.lower())
+    if isinstance(expr, cst.Call):
+        scheme = C.KERAS_INIT_CLASSES.get(flow.resolve(expr.func) or "")
+        if scheme is not None and not expr.args:
+            return scheme
+    return None
+
+
+def _loss_object(flow, qual: str, node: cst.Call, scope) -> Value:
+    name = qual.rsplit(".", 1)[1]
+    logits = flow.ev_arg(node, 99, "from_logits", scope)
+    from_logits = isinstance(logits, Const) and logits.value is True
+    if name in C.KERAS_LOSS_CLASSES:
+        spec = C.keras_loss_spec(C.KERAS_LOSS_CLASSES[name], from_logits)
+        flow.args(node, scope)
+        return Criterion(spec, node) if spec else UNKNOWN
+    spec = C.keras_loss_spec(name, from_logits)
+    args, kwargs = flow.args(node, scope)
+    if spec is not None:
+        pred = args[1] if len(args) > 1 else kwargs.get("y_pred", UNKNOWN)
+        flow.picture.loss_sites.append(LossSite(spec, node, node, pred))
+    return Tensor(origin="opaque")
+
+
+def _compile(flow, model: Value, node: cst.Call, scope) -> None:
+    arg = call_arg(node, 1, "loss")
+    flow.args(node, scope)
+    if arg is None:
+        return
+    spec = None
+    value = flow.ev(arg.value, scope)
+    if isinstance(value, Const) and isinstance(value.value, str):
+        spec = C.keras_loss_spec(value.value, False)
+    elif isinstance(value, Criterion):
+        spec = value.spec
+    else:
+        qual = flow.resolve(arg.value) or ""
+        if qual.startswith("keras.losses.") or qual.startswith("keras.metrics."):
+            spec = C.keras_loss_spec(qual.rsplit(".", 1)[1], False)
+    if spec is None:
+        return
+    for option in options(model):
+        if isinstance(option, KerasModel):
+            pred = option.output
+        elif isinstance(option, Layer):
+            pred = flow.apply(option, Tensor())
+        elif isinstance(option, Instance):
+            pred = flow.call_instance(option, [Tensor()], {})
+        else:
+            continue
+        flow.picture.loss_sites.append(LossSite(spec, node, arg.value, pred))
