@@ -177,12 +177,17 @@ def _install_mode(rec: Recorder):
             try:
                 inp = args[0] if args else kwargs.get("input")
                 key = rec.key_for(fn)
+                seen = inp
+                if fn in ("relu", "relu6") and isinstance(inp, torch.Tensor) and (
+                        kwargs.get("inplace") or (len(args) > 1 and args[1] is True)
+                        or getattr(func, "__name__", "").endswith("_")):
+                    seen = inp.detach().clone()  # an in-place ReLU overwrites the pre-activations it is judged on
                 if rec.swap and fn in SATURATION and (key[1] in rec.swap or key[2] in rec.swap):
                     out = torch.relu(inp)
                 else:
                     out = func(*args, **kwargs)
                 dim = kwargs.get("dim", args[1] if len(args) > 1 and isinstance(args[1], int) else None)
-                rec.record(fn, inp, out, dim)
+                rec.record(fn, seen, out, dim)
                 return out
             finally:
                 rec.active = True
