@@ -62,6 +62,8 @@ def _ratio(layers: list[dict], zero_init: set[int] = frozenset()) -> tuple[float
 
     A zero-initialised layer (a ViT or MLP-Mixer head) stops every gradient behind it at init and
     scales it by its own tiny weights for the first steps: by design, not a vanishing gradient.
+    No ratio either when the first layer's gradient is exactly 0: nothing reached it at all
+    (every ReLU unit dead, which ACT901 reports; a detached branch), not a gradient that shrank.
     """
     norms = [r.get("grad_norm") for i, r in enumerate(layers) if r.get("grad_norm") is not None and i not in zero_init]
     return (norms[0] / norms[-1] if len(norms) >= 2 and norms[-1] and norms[0] else None), norms
@@ -126,10 +128,10 @@ def diagnose(result: dict, path: str, model: str, def_line: int) -> list[Finding
     values = [r for r, _ in ratios if r is not None]
     if values:
         shown = " and ".join(f"{v:.2e}" for v in values)
+        both = both if len(values) == len(ratios) else later  # a zero-initialised head: no ratio at init
         evidence = {"grad_ratio_first_last": ratios[0][0],
                     "grad_ratio_after_training": ratios[1][0] if after else None,
                     "grad_norms": ratios[0][1], "when": both, "zero_initialised_layers_left_out": len(zero_init)}
-        both = both if len(values) == len(ratios) else later
         if all(v < VANISHING for v in values):
             out.append(_finding("ACT902", (
                 f"the first learned layer's gradient norm is {shown} of the last one's {both} "
