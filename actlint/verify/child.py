@@ -22,7 +22,7 @@ if __package__ in (None, ""):  # run as a script under -I: make this checkout's 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from actlint.verify import measure  # noqa: E402
-from actlint.verify.experiments import PROBES  # noqa: E402
+from actlint.verify.experiments import KERAS_PROBES, PROBES  # noqa: E402
 from actlint.verify.measure import (INIT_CALLS, Run, digest, grad_ratio, input_candidates,  # noqa: E402
                                     make_input, named_params, num, output_tensor, patch_constructors,
                                     patch_inits, stats, train_steps, zero_grads)
@@ -161,11 +161,8 @@ def _run_probes(ctx: dict, framework: str) -> dict:
     probes: dict = {}
     done: dict = {}
     for probe in SPEC.get("probes", []):
-        fn = PROBES.get(probe["kind"])
+        fn = (KERAS_PROBES if framework == "keras" else {}).get(probe["kind"]) or PROBES.get(probe["kind"])
         if fn is None:
-            continue
-        if framework != "torch" and probe["kind"] in ("twin_relu", "matched_init"):
-            probes[probe["id"]] = {"error": "twin builds are implemented for PyTorch models only"}
             continue
         same = (probe["kind"], probe["code"], tuple(probe["lines"]))
         if same in done:  # a twin fixes every finding of its rule at once: they read the same numbers
@@ -213,6 +210,10 @@ def main() -> int:
                 result["ok"] = True
                 return 0
         torch.manual_seed(seed)  # the measured build is seeded, so that verdicts repeat from run to run
+        if framework == "keras":  # Keras draws initial weights from its own seed generator
+            import keras
+
+            keras.utils.set_random_seed(seed)
         INIT_CALLS.clear()
         stage = "importing the model's module"
         module = _exec_module()

@@ -7,6 +7,8 @@ The verdicts are decided in the parent (:mod:`actlint.verify.probes`).
 
 from __future__ import annotations
 
+import math
+
 from actlint.verify.measure import (INIT_CALLS, SATURATION, Run, grad_ratio, learned_weight, make_input, num,
                                     output_tensor)
 
@@ -102,6 +104,151 @@ def probe_matched_init(ctx, probe):
             "saturated": [a.get("saturated_frac") for a in acts if a["fn"] == acts[0]["fn"]],
             "twin_saturated": [a.get("saturated_frac") for a in tacts],
             "input_std": 1.0}
+
+
+# --------------------------------------------------------------------------- Keras twins
+# A Keras 3 model on the torch backend is a torch module, but Keras layers cannot be deep-copied
+# reliably (subclassed models are not clonable at all): the Keras twins change the model in place
+# (kernels re-drawn with Keras initialisers, the flagged activations computed as ReLU by the
+# recorder, as in the PyTorch twin) and put every weight back afterwards.
+
+KERAS_TWIN_RELU = ("the same Keras model with the flagged activations computed as ReLU and the hidden kernels "
+                   "re-drawn with he_normal (in place; weights restored afterwards)")
+
+
+def _keras_kernel(layer):
+    """The layer's kernel variable (``_kernel`` where ``kernel`` is a property), or None."""
+    var = getattr(layer, "_kernel", None)
+    if var is None:
+        var = getattr(layer, "kernel", None)
+    return var if getattr(var, "value", None) is not None and len(var.shape) >= 2 else None
+
+
+class _KerasWeights:
+    """Saves every weight of a Keras model on entry, puts it back on exit."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __enter__(self):
+        self.saved = [(v, v.value.detach().clone()) for v in self.model.weights]
+        return self
+
+    def __exit__(self, *exc):
+        for v, value in self.saved:
+            v.assign(value)
+        for v, _ in self.saved:
+            v.value.grad = None
+        return False
+
+
+def _redraw(var, init_name: str, seed: int) -> None:
+    import keras
+
+    var.assign(keras.initializers.get({"class_name": init_name, "config": {"seed": seed}})(tuple(var.shape)))
+
+
+def probe_twin_relu_keras(ctx, probe):
+    """ACT101 for Keras: the gradient ratio against the model rerun with ReLU and he_normal kernels."""
+    base = ctx["base"]
+    keys = _ops_at(base, probe["lines"])
+    if not keys:
+        return {"error": "the flagged activation did not run on the synthetic input"}
+    ops = [base.rec.ops[k] for k in keys]
+    base_layers = ctx["base_layers"]
+    result = {"grad_ratio": grad_ratio(base_layers), "twin": KERAS_TWIN_RELU,
+              "activations": [{"fn": o["fn"], "mean_derivative": o.get("mean_derivative"),
+                               "saturated_frac": o.get("saturated_frac"), "line": o["line"] or o["module_line"]}
+                              for o in ops]}
+    lines = {k[1] for k in keys} | {k[2] for k in keys}
+    lines.discard(None)
+    model = base.model
+    with _KerasWeights(model):
+        for i, layer in enumerate(base.rec.layers[:-1]):
+            var = _keras_kernel(layer)
+            if var is not None:
+                _redraw(var, "HeNormal", ctx["seed"] + i)
+        trun = Run(model, ctx["x"], ctx["framework"], swap=lines)
+        trun.forward()
+        trun.backward(ctx["loss"], ctx["seed"])
+        twin_layers = trun.layer_table()
+    result["twin_grad_ratio"] = grad_ratio(twin_layers)
+    result["grad_norms"] = [r["grad_norm"] for r in base_layers]
+    result["twin_grad_norms"] = [r["grad_norm"] for r in twin_layers]
+    return result
+
+
+def _keras_init_name(layer) -> str:
+    """'he_normal' for ``HeNormal()`` or ``"he_normal"``: the layer's kernel initialiser in snake case."""
+    import re
+
+    name = type(getattr(layer, "kernel_initializer", None)).__name__
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def probe_matched_init_keras(ctx, probe):
+    """ACT106 for Keras: activation std per layer against the model with the flagged kernels re-drawn matched."""
+    import torch
+
+    base = ctx["base"]
+    lines = set(probe["lines"])
+    flagged = [m for m in base.rec.layers
+               if getattr(m, "_actlint_line", None) in lines and _keras_kernel(m) is not None]
+    if not flagged:
+        return {"error": "the flagged layer did not run on the synthetic input"}
+    acts = [base.rec.ops[k] for k in base.rec.order if k[0] in SATURATION or k[0] in RELU_LIKE]
+    if not acts:
+        return {"error": "no activation ran"}
+    own = getattr(getattr(flagged[0], "activation", None), "__name__", "")
+    fn = own if own in SATURATION or own in RELU_LIKE else acts[0]["fn"]
+    family = "saturating" if fn in SATURATION else "relu"
+    inits = sorted({_keras_init_name(m) for m in flagged})
+    uniform = any("uniform" in n for n in inits)
+    matched = ("He" if family == "relu" else "Glorot") + ("Uniform" if uniform else "Normal")
+    how = set()
+    with _KerasWeights(base.model):
+        for i, layer in enumerate(flagged):
+            var = _keras_kernel(layer)
+            now, want = _variance(layer.kernel_initializer, var.shape), _variance(matched, var.shape)
+            if now and want:  # the same draw at the matched scale: no sampling noise between base and twin
+                var.assign(var.value * math.sqrt(want / now))
+                how.add("rescaled to")
+            else:
+                _redraw(var, matched, ctx["seed"] + i)
+                how.add("re-drawn with")
+        trun = Run(base.model, ctx["x"], ctx["framework"])
+        with torch.no_grad():
+            trun.forward()
+    mine = [a for a in acts if a["fn"] == fn]
+    tacts = [trun.rec.ops[k] for k in trun.rec.order if k[0] == fn]
+
+    def stds(ops):
+        return [o.get("out", {}).get("std") for o in ops]
+
+    snake = "he" if family == "relu" else "glorot"
+    return {"activation": fn, "family": family, "init": inits,
+            "matched": f"{snake}_{'uniform' if uniform else 'normal'} (Keras twin: the flagged kernels "
+                       f"{' or '.join(sorted(how))} it in place)",
+            "std": stds(mine), "twin_std": stds(tacts),
+            "saturated": [a.get("saturated_frac") for a in mine],
+            "twin_saturated": [a.get("saturated_frac") for a in tacts], "input_std": 1.0}
+
+
+def _variance(init, shape) -> float | None:
+    """The weight variance a Keras VarianceScaling initialiser (He, Glorot, LeCun) gives a kernel of ``shape``."""
+    import keras
+
+    if isinstance(init, str):
+        init = keras.initializers.get({"class_name": init, "config": {}})
+    if not isinstance(init, keras.initializers.VarianceScaling) or len(shape) < 2:
+        return None
+    receptive = math.prod(int(d) for d in shape[:-2])
+    fan_in, fan_out = receptive * int(shape[-2]), receptive * int(shape[-1])
+    fan = {"fan_in": fan_in, "fan_out": fan_out}.get(init.mode, (fan_in + fan_out) / 2)
+    return init.scale / max(1.0, fan)
+
+
+KERAS_PROBES = {"twin_relu": probe_twin_relu_keras, "matched_init": probe_matched_init_keras}
 
 
 def probe_normalised(ctx, probe):

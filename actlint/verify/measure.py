@@ -70,6 +70,20 @@ def _unit_zero_frac(t) -> float | None:
     return num((flat == 0).all(dim=1).float().mean())
 
 
+def _unit_dead_margin_frac(z) -> float | None:
+    """Fraction of units whose largest pre-activation over the batch is below minus the layer's spread.
+
+    A unit that is merely off for this batch (synthetic inputs vary less between samples than real
+    ones) sits just under 0; a dead one sits under 0 by more than the pre-activations vary at all.
+    """
+    z = z.detach().float()
+    if z.dim() < 2 or z.shape[0] < 2 or z.numel() < 3:
+        return None
+    flat = z.transpose(0, 1).reshape(z.shape[1], -1)
+    spread = z.std()
+    return num((flat.max(dim=1).values < -spread).float().mean())
+
+
 class Recorder:
     """Records every activation-like op (through a TorchFunctionMode) and every learned layer."""
 
@@ -122,6 +136,8 @@ class Recorder:
             entry["hist"] = _hist(out)
             if fn in ("relu", "relu6"):
                 entry["dead_unit_frac"] = _unit_zero_frac(out)
+                if isinstance(inp, torch.Tensor) and inp.is_floating_point():
+                    entry["dead_margin_frac"] = _unit_dead_margin_frac(inp)
             if fn in ("softmax", "log_softmax", "softmin"):
                 entry["dim"] = dim
                 if dim is None and isinstance(inp, torch.Tensor):
@@ -161,12 +177,17 @@ def _install_mode(rec: Recorder):
             try:
                 inp = args[0] if args else kwargs.get("input")
                 key = rec.key_for(fn)
+                seen = inp
+                if fn in ("relu", "relu6") and isinstance(inp, torch.Tensor) and (
+                        kwargs.get("inplace") or (len(args) > 1 and args[1] is True)
+                        or getattr(func, "__name__", "").endswith("_")):
+                    seen = inp.detach().clone()  # an in-place ReLU overwrites the pre-activations it is judged on
                 if rec.swap and fn in SATURATION and (key[1] in rec.swap or key[2] in rec.swap):
                     out = torch.relu(inp)
                 else:
                     out = func(*args, **kwargs)
                 dim = kwargs.get("dim", args[1] if len(args) > 1 and isinstance(args[1], int) else None)
-                rec.record(fn, inp, out, dim)
+                rec.record(fn, seen, out, dim)
                 return out
             finally:
                 rec.active = True

@@ -7,7 +7,6 @@ compares against it rather than against an absolute number.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,14 +68,17 @@ def judge_saturating(code, p, result) -> Verdict:
     derivs = [a.get("mean_derivative") for a in acts]
     evidence = {"grad_ratio_first_last": r, "twin_grad_ratio_first_last": t, "mean_derivative": derivs,
                 "saturated_fraction": sat, "grad_norms": p.get("grad_norms"),
-                "twin_grad_norms": p.get("twin_grad_norms")}
+                "twin_grad_norms": p.get("twin_grad_norms"),
+                "twin": p.get("twin") or "a deep copy with the flagged activations replaced by ReLU and the "
+                                         "hidden weights re-drawn with kaiming_normal_"}
+    who = "the Keras twin with ReLU+he_normal" if p.get("twin") else "the twin with ReLU+Kaiming"
     if r is None or t is None or r <= 0:
         return inconclusive("could not compare gradient norms (fewer than two learned layers got gradients)",
                             **evidence)
     attenuation = t / r
     evidence["attenuation_vs_relu"] = attenuation
     relative = f"{_f(attenuation, 2)}× less" if attenuation >= 1 else f"{_f(1 / attenuation, 2)}× more"
-    text = (f"first/last learned-layer gradient norm ratio {_f(r)} vs {_f(t)} in the twin with ReLU+Kaiming "
+    text = (f"first/last learned-layer gradient norm ratio {_f(r)} vs {_f(t)} in {who} "
             f"({relative}); mean derivative through the activation {', '.join(_f(d, 2) for d in derivs)}; "
             f"{_pct(sat)} of its inputs saturated")
     # Confirmed: the gradient shrinks as the rule says (against the twin), or many units are saturated
