@@ -24,7 +24,7 @@ if __package__ in (None, ""):  # run as a script under -I: make this checkout's 
 from actlint.verify import measure  # noqa: E402
 from actlint.verify.experiments import PROBES  # noqa: E402
 from actlint.verify.measure import (INIT_CALLS, Run, digest, grad_ratio, input_candidates,  # noqa: E402
-                                    make_input, named_params, num, output_tensor, patch_constructors,
+                                    named_params, num, output_tensor, patch_constructors,
                                     patch_inits, stats, train_steps, zero_grads)
 
 SPEC: dict = {}
@@ -129,25 +129,106 @@ def _import_framework(framework: str):
     return torch
 
 
-def _first_run(model, framework: str, device: str, seed: int):
-    """The base run: the first synthetic input that fits the model, forward and backward."""
-    candidates = input_candidates(model, framework, int(SPEC.get("batch", 64)), SPEC.get("input"))
-    if not candidates:
-        raise RuntimeError("cannot infer the input shape from the first layer; set "
+TRIAL_BATCH = 2          # candidates are tried at this batch, without gradients
+MIN_BATCH = 8
+COST_BUDGET = 2e9        # multiply-adds of one forward pass over the whole batch
+
+
+def _fits(out, batch: int) -> bool:
+    """A strict fit keeps the batch: the output's first or second dimension is the input's batch."""
+    t = output_tensor(out)
+    return t is not None and t.dim() >= 1 and (t.shape[0] == batch or (t.dim() > 1 and t.shape[1] == batch))
+
+
+def _describe(desc: dict, xs) -> dict:
+    shapes = [list(x.shape) if hasattr(x, "shape") else (None if x is None else type(x).__name__) for x in xs]
+    shown = {k: v for k, v in desc.items() if k not in ("rest", "double", "high") or v}
+    if len(xs) > 1:
+        shown["inputs"] = shapes
+    return shown
+
+
+def _first_run(model, framework: str, device: str, seed: int, ns: dict | None = None):
+    """The base run: the first synthetic input that fits the model (tried cheaply), forward and backward.
+
+    Candidates come from the file's hints, then the first layers (:func:`input_candidates`); each
+    is tried at batch 2 without gradients, at most ``MAX_FAILURES`` failing ones.  The batch of
+    the measured run is the configured one, smaller for a model whose forward pass is expensive.
+    """
+    import torch
+
+    from actlint.verify.measure import MAX_FAILURES, input_cost, make_inputs
+
+    hints = SPEC.get("input_hints") or {}
+    batch = int(SPEC.get("batch", 64))
+    configured = SPEC.get("input")
+    trial = input_candidates(model, framework, TRIAL_BATCH, configured, hints, ns)
+    if not trial:
+        raise RuntimeError("cannot infer the input shape from the model or its file; set "
                            "[tool.actlint.verify] models = {\"file.py:Model\" = {input = [...]}}")
-    errors = []
-    for desc in candidates:
-        run = Run(model, make_input(desc, device, seed), framework)
+    double = hints.get("model_dtype") == "double" and framework == "torch"
+    buffers = {k: v.detach().clone() for k, v in model.named_buffers()} if framework == "torch" else {}
+    errors, chosen, loose, failures = [], None, None, 0
+    for i, desc in enumerate(trial):
+        if configured:
+            chosen = i
+            break
+        desc = dict(desc, double=double)
         try:
-            run.forward()
+            xs = make_inputs(desc, device, seed, model)
+            with torch.no_grad():
+                out = model(*xs)
         except Exception as exc:
             if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
                 raise
-            errors.append(f"{desc['shape']}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            failures += 1
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            errors.append(f"{tuple(desc['shape'])}: {type(exc).__name__}: {text[:120]}")
+            if failures >= MAX_FAILURES:
+                break
             continue
-        run.backward(SPEC.get("loss"), seed)
-        return run, desc, candidates
-    raise RuntimeError("no synthetic input fits the model (" + "; ".join(errors)[:300] + ")")
+        if _fits(out, desc["shape"][0]) or (len(desc["shape"]) > 1 and _fits(out, desc["shape"][1])):
+            chosen = i
+            break
+        if loose is None:
+            loose = i
+    if buffers:  # the trials ran the model: its running statistics go back to the built ones
+        with torch.no_grad():
+            for k, v in model.named_buffers():
+                if k in buffers and buffers[k].shape == v.shape:
+                    v.copy_(buffers[k])
+    if chosen is None:
+        chosen = loose
+    if chosen is None:
+        raise RuntimeError(f"no synthetic input fits the model (tried {len(errors)}: " + "; ".join(errors)[:400] + ")")
+    note = None
+    if not configured and framework == "torch":
+        try:
+            cost = input_cost(model, make_inputs(dict(trial[chosen], double=double), device, seed, model))
+        except Exception:  # noqa: BLE001 - the cost only sizes the batch
+            cost = 0.0
+        if cost * batch > COST_BUDGET:
+            small = max(MIN_BATCH, int(COST_BUDGET // cost))
+            if small < batch:
+                note = f"batch {small} instead of {batch}: {cost / 1e6:.0f} M multiply-adds per sample"
+                batch = small
+        with torch.no_grad():
+            for k, v in model.named_buffers():
+                if k in buffers and buffers[k].shape == v.shape:
+                    v.copy_(buffers[k])
+    candidates = input_candidates(model, framework, batch, configured, hints, ns)
+    desc = dict(candidates[chosen], double=double) if chosen < len(candidates) else dict(trial[chosen], double=double)
+    if note:
+        desc["batch_note"] = note
+    torch.manual_seed(seed)  # the measured run does not depend on how many candidates failed
+    xs = make_inputs(desc, device, seed, model)
+    run = Run(model, xs if len(xs) > 1 else xs[0], framework)
+    run.forward()
+    run.backward(SPEC.get("loss"), seed)
+    shown = _describe(desc, xs)
+    rank = len(desc["shape"])
+    others = [dict(c, double=double) for j, c in enumerate(candidates) if j != chosen and len(c["shape"]) != rank]
+    return run, shown, [desc] + others[:2]
 
 
 def _copy(pristine):
@@ -221,6 +302,8 @@ def main() -> int:
         pristine = None
         if framework == "torch":
             model = model.to(device).train()
+            if (SPEC.get("input_hints") or {}).get("model_dtype") == "double":
+                model = model.double()  # the file runs it in double precision (``net.double()``)
             try:
                 pristine = copy.deepcopy(model)  # twins start from exactly these weights
             except Exception:  # noqa: BLE001 - only the twin probes need it; they say so
@@ -230,7 +313,7 @@ def main() -> int:
         t2 = time.perf_counter()
         torch.manual_seed(seed)
         stage = "running the model on synthetic input"
-        base, desc, candidates = _first_run(model, framework, device, seed)
+        base, desc, candidates = _first_run(model, framework, device, seed, module.__dict__)
         layers = base.layer_table()
         out = output_tensor(base.out)
         result.update(
@@ -247,7 +330,7 @@ def main() -> int:
         t3 = time.perf_counter()
         stage = "probing"
         ctx = {"base": base, "x": base.x, "framework": framework, "seed": seed, "device": device,
-               "candidates": [desc] + [c for c in candidates if c is not desc],
+               "candidates": candidates,
                "fresh": lambda: _copy(pristine), "base_layers": layers, "loss": SPEC.get("loss")}
         result["probes"] = _run_probes(ctx, framework)
         if framework == "torch" and SPEC.get("train_steps", 0):

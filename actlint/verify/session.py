@@ -125,6 +125,8 @@ def verify(findings: list[Finding], files: list[Path], settings: Settings, root:
                 v = judge(f.code, probes.get(str(i)), data)
             if t.assumptions and v.verdict != INCONCLUSIVE:
                 v.evidence["assumptions"] = list(t.assumptions)
+            if run.ok and (data.get("input") or {}).get("why"):  # which synthetic input, and why that one
+                v.evidence["input"] = f"{tuple(data['input']['shape'])} {data['input']['why']}"
             run.verdicts.append((f, v))
             out.append(_with_verdict(f, v, t.label, device))
         if run.ok:
