@@ -130,8 +130,8 @@ def _import_framework(framework: str):
 
 
 TRIAL_BATCH = 2          # candidates are tried at this batch, without gradients
-MIN_BATCH = 8
-COST_BUDGET = 2e9        # multiply-adds of one forward pass over the whole batch
+MIN_BATCH = 4
+COST_BUDGET = 1e9        # multiply-adds of one forward pass over the whole batch (VGG-16 at 32x32: batch 4)
 
 
 def _fits(out, batch: int) -> bool:
@@ -140,9 +140,19 @@ def _fits(out, batch: int) -> bool:
     return t is not None and t.dim() >= 1 and (t.shape[0] == batch or (t.dim() > 1 and t.shape[1] == batch))
 
 
+def _same(tried: dict, candidates: list[dict], batch: int) -> dict:
+    """The candidate ``tried`` (made at the trial batch) made again at ``batch``."""
+    for c in candidates:
+        if c.get("why") == tried.get("why") and c.get("rest") == tried.get("rest") and len(c["shape"]) == len(
+                tried["shape"]) and all(a == b or (a == TRIAL_BATCH and b == batch)
+                                        for a, b in zip(tried["shape"], c["shape"])):
+            return c
+    return dict(tried, shape=[batch] + list(tried["shape"][1:]))
+
+
 def _describe(desc: dict, xs) -> dict:
     shapes = [list(x.shape) if hasattr(x, "shape") else (None if x is None else type(x).__name__) for x in xs]
-    shown = {k: v for k, v in desc.items() if k not in ("rest", "double", "high") or v}
+    shown = {k: v for k, v in desc.items() if k != "rest" and (v or k not in ("double", "high"))}
     if len(xs) > 1:
         shown["inputs"] = shapes
     return shown
@@ -168,7 +178,7 @@ def _first_run(model, framework: str, device: str, seed: int, ns: dict | None = 
                            "[tool.actlint.verify] models = {\"file.py:Model\" = {input = [...]}}")
     double = hints.get("model_dtype") == "double" and framework == "torch"
     buffers = {k: v.detach().clone() for k, v in model.named_buffers()} if framework == "torch" else {}
-    errors, chosen, loose, failures = [], None, None, 0
+    errors, chosen, loose, failures, cost = [], None, None, 0, 0.0
     for i, desc in enumerate(trial):
         if configured:
             chosen = i
@@ -176,8 +186,7 @@ def _first_run(model, framework: str, device: str, seed: int, ns: dict | None = 
         desc = dict(desc, double=double)
         try:
             xs = make_inputs(desc, device, seed, model)
-            with torch.no_grad():
-                out = model(*xs)
+            out, cost = input_cost(model, xs)
         except Exception as exc:
             if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
                 raise
@@ -191,33 +200,24 @@ def _first_run(model, framework: str, device: str, seed: int, ns: dict | None = 
             chosen = i
             break
         if loose is None:
-            loose = i
+            loose = (i, cost)
     if buffers:  # the trials ran the model: its running statistics go back to the built ones
         with torch.no_grad():
             for k, v in model.named_buffers():
                 if k in buffers and buffers[k].shape == v.shape:
                     v.copy_(buffers[k])
-    if chosen is None:
-        chosen = loose
+    if chosen is None and loose is not None:
+        chosen, cost = loose
     if chosen is None:
         raise RuntimeError(f"no synthetic input fits the model (tried {len(errors)}: " + "; ".join(errors)[:400] + ")")
     note = None
-    if not configured and framework == "torch":
-        try:
-            cost = input_cost(model, make_inputs(dict(trial[chosen], double=double), device, seed, model))
-        except Exception:  # noqa: BLE001 - the cost only sizes the batch
-            cost = 0.0
-        if cost * batch > COST_BUDGET:
-            small = max(MIN_BATCH, int(COST_BUDGET // cost))
-            if small < batch:
-                note = f"batch {small} instead of {batch}: {cost / 1e6:.0f} M multiply-adds per sample"
-                batch = small
-        with torch.no_grad():
-            for k, v in model.named_buffers():
-                if k in buffers and buffers[k].shape == v.shape:
-                    v.copy_(buffers[k])
+    if not configured and framework == "torch" and chosen is not None and cost * batch > COST_BUDGET:
+        small = max(MIN_BATCH, int(COST_BUDGET // cost))
+        if small < batch:
+            note = f"batch {small} instead of {batch}: {cost / 1e6:.0f} M multiply-adds per sample"
+            batch = small
     candidates = input_candidates(model, framework, batch, configured, hints, ns)
-    desc = dict(candidates[chosen], double=double) if chosen < len(candidates) else dict(trial[chosen], double=double)
+    desc = dict(_same(trial[chosen], candidates, batch), double=double)
     if note:
         desc["batch_note"] = note
     torch.manual_seed(seed)  # the measured run does not depend on how many candidates failed

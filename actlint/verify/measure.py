@@ -516,8 +516,6 @@ def input_candidates(model, framework: str, batch: int, configured: dict | None,
     if framework == "keras":
         firsts = _hint_candidates(model, batch, hints, ns, None) + _keras_candidates(model, batch, hints)
         return _dedup(firsts)
-    import torch.nn as nn
-
     params = hints.get("params") or []
     consumers = hints.get("consumers") or {}
     first = _first_layer(model)
@@ -673,8 +671,8 @@ def make_input(desc: dict, device: str, seed: int, model=None):
     return make_inputs(dict(desc, rest=[]), device, seed, model)[0]
 
 
-def input_cost(model, xs) -> float:
-    """Multiply-adds per sample of one forward pass (convolutions and linear layers), measured with hooks."""
+def input_cost(model, xs):
+    """One forward pass without gradients; returns (output, multiply-adds per sample of its convs and linears)."""
     import torch
 
     total = [0.0]
@@ -686,15 +684,15 @@ def input_cost(model, xs) -> float:
             total[0] += out.numel() * per_out
 
     handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, (torch.nn.Linear, torch.nn.modules.conv._ConvNd))]
+               if isinstance(m, (torch.nn.Linear, torch.nn.modules.conv._ConvNd))] if hasattr(model, "modules") else []
     try:
         with torch.no_grad():
-            model(*xs)
+            out = model(*xs)
     finally:
         for h in handles:
             h.remove()
     first = xs[0]
-    return total[0] / max(1, first.shape[0] if first.dim() else 1)
+    return out, total[0] / max(1, first.shape[0] if first.dim() else 1)
 
 
 def output_tensor(out):
