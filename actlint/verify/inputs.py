@@ -155,10 +155,12 @@ class _Hints:
                 dtype = "long" if name == "LongTensor" else "float"
             if size is not None and not args:
                 args = [size]
-            if not args or (name in ("Tensor", "FloatTensor", "LongTensor") and isinstance(args[0], (ast.List,
-                                                                                                        ast.ListComp))):
-                return {"shape": None, "dtype": dtype, "why": f"{self.src(e)} at line {e.lineno}"} \
-                    if dtype == "long" else None
+            listed = name in ("Tensor", "FloatTensor", "LongTensor") and args and isinstance(
+                args[0], (ast.List, ast.ListComp))
+            if not args or listed:
+                if dtype != "long":
+                    return None
+                return {"shape": None, "dtype": dtype, "why": f"{self.src(e)} at line {e.lineno}"}
             d = self.dims(args)
             if d:
                 return {"shape": [None] + d[1:], "dtype": dtype, "literal": d,
@@ -188,7 +190,8 @@ def _last_assignment(scope: list[ast.stmt], name: str, before: int) -> ast.AST |
                             best = node
                     elif isinstance(t, ast.Tuple) and isinstance(node.value, ast.Tuple):
                         for a, b in zip(t.elts, node.value.elts):
-                            if isinstance(a, ast.Name) and a.id == name and (best is None or node.lineno >= best.lineno):
+                            if isinstance(a, ast.Name) and a.id == name and (
+                                    best is None or node.lineno >= best.lineno):
                                 best = ast.Assign(targets=[a], value=b, lineno=node.lineno)
     if best is None:
         return None

@@ -301,11 +301,12 @@ def named_params(model):
     return [(v.path, v.value) for v in getattr(model, "weights", [])]
 
 
-_LAYER_KINDS = ("Linear", "LazyLinear", "Bilinear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
-                "ConvTranspose3d", "LazyConv1d", "LazyConv2d", "LazyConv3d", "Embedding", "EmbeddingBag", "RNN", "LSTM",
-                "GRU", "RNNCell", "LSTMCell", "GRUCell", "Transformer", "TransformerEncoder", "TransformerDecoder",
-                "TransformerEncoderLayer", "TransformerDecoderLayer", "MultiheadAttention", "BatchNorm1d", "BatchNorm2d",
-                "BatchNorm3d", "LayerNorm", "InstanceNorm2d", "GroupNorm")
+_LAYER_KINDS = ("Linear", "LazyLinear", "Bilinear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d",
+                "ConvTranspose2d", "ConvTranspose3d", "LazyConv1d", "LazyConv2d", "LazyConv3d", "Embedding",
+                "EmbeddingBag", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "Transformer",
+                "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer", "TransformerDecoderLayer",
+                "MultiheadAttention", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "InstanceNorm2d",
+                "GroupNorm")
 _HIDDEN_NAMES = ("h", "hidden", "hx", "h0", "hc", "state", "states", "h_state", "hidden_state", "prev_state", "hid",
                  "memory", "h_n", "init_state", "carry")
 _ADJ_NAMES = ("adj", "adj_mat", "adjacency", "a_hat", "graph", "edge_weight", "laplacian")
@@ -597,15 +598,15 @@ def _with_rest(model, cands: list[dict], params: list[dict], consumers: dict, hi
                 rest.append({"kind": "lengths"})
             elif "mask" in name:
                 rest.append({"kind": "none"})
-            elif sub is not None and _first_layer(sub) is not None and _layer_candidates(_first_layer(sub), batch,
-                                                                                          hints):
-                layer = _first_layer(sub)
-                t = _layer_candidates(layer, batch, hints, f"self.{consumers[p['name']]}")[0]
-                rest.append({"kind": "tensor", "shape": t["shape"], "dtype": t["dtype"], "high": t.get("high")})
-            elif any(w == name or name.startswith(w) for w in _LABEL_WORDS) and any(
-                    type(m).__name__ == "Embedding" for m in model.modules()):
-                emb = min((m for m in model.modules() if type(m).__name__ == "Embedding"), key=lambda m: m.num_embeddings)
+            elif _label_like(name) and any(type(m).__name__ == "Embedding" for m in model.modules()):
+                embs = [m for m in model.modules() if type(m).__name__ == "Embedding"]
+                emb = sub if type(sub).__name__ == "Embedding" else min(embs, key=lambda m: m.num_embeddings)
                 rest.append({"kind": "tensor", "shape": [batch], "dtype": "long", "high": emb.num_embeddings})
+            elif sub is not None and _first_layer(sub) is not None:
+                found = _layer_candidates(_first_layer(sub), batch, hints, f"self.{consumers[p['name']]}")
+                t = found[0] if found else {"shape": None}
+                rest.append({"kind": "tensor", "shape": t["shape"], "dtype": t.get("dtype"), "high": t.get("high")}
+                            if found else {"kind": "same"})
             else:
                 rest.append({"kind": "same"})
             alt.append(rest[-1])
@@ -614,6 +615,10 @@ def _with_rest(model, cands: list[dict], params: list[dict], consumers: dict, hi
             out.append(dict(c, rest=alt, params=[p["name"] for p in params[:1 + len(alt)]],
                             why=c["why"] + "; state None"))
     return out
+
+
+def _label_like(name: str) -> bool:
+    return name == "c" or any(name.startswith(w) for w in _LABEL_WORDS if w != "c")
 
 
 def _state_zeros(model, batch: int, device: str, dtype):
