@@ -11,7 +11,7 @@ from actlint.verify.inputs import input_hints
 from conftest import ROOT
 from test_verify import _needs, actlint
 
-FIXTURES = ROOT / "tests" / "fixtures" / "verify" / "inputs"
+FIXTURES = ROOT / "fixtures" / "verify" / "inputs"
 
 
 def hints(src: str, name: str = "Net", kind: str = "class", framework: str = "torch") -> dict:
@@ -165,7 +165,7 @@ def inputs_run(tmp_path_factory):
     ("token_transformer.py:Seq2Seq", [64, 16], "long", "guessed from Embedding(300, ...) (self.embed)"),
     ("vgg_like.py:VGG", [4, 3, 32, 32], "float", "guessed from Conv2d(3, ...) (self.features)"),
     ("keras_subclass.py:Scorer", [64, 24], "float",
-     "input np.random.random((256, 24)) at line 18, passed to the model at line 20"),
+     "input np.random.random((256, 24)) at line 19, passed to the model at line 21"),
 ])
 def test_each_model_is_built_with_the_input_its_file_implies(inputs_run, model, shape, dtype, why):
     m = inputs_run[model]
