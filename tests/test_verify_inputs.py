@@ -164,6 +164,8 @@ def inputs_run(tmp_path_factory):
     ("graph_adj.py:TwoLayerGCN", [64, 12], "float", "guessed from the parameter weight (12, 16) (self.g1)"),
     ("token_transformer.py:Seq2Seq", [64, 16], "long", "guessed from Embedding(300, ...) (self.embed)"),
     ("vgg_like.py:VGG", [4, 3, 32, 32], "float", "guessed from Conv2d(3, ...) (self.features)"),
+    ("conv_flatten.py:ScreenNet", [64, 3, 37, 77], "float",
+     "Conv2d(3, ...) feeding Linear(224, ...): 16x2x7 maps need a 37x77 input"),
     ("keras_subclass.py:Scorer", [64, 24], "float",
      "input np.random.random((256, 24)) at line 19, passed to the model at line 21"),
 ])

@@ -167,7 +167,7 @@ def _first_run(model, framework: str, device: str, seed: int, ns: dict | None = 
     """
     import torch
 
-    from actlint.verify.measure import MAX_FAILURES, input_cost, make_inputs
+    from actlint.verify.measure import MAX_FAILURES, conv_size_for_linear, input_cost, make_inputs
 
     hints = SPEC.get("input_hints") or {}
     batch = int(SPEC.get("batch", 64))
@@ -178,7 +178,7 @@ def _first_run(model, framework: str, device: str, seed: int, ns: dict | None = 
                            "[tool.actlint.verify] models = {\"file.py:Model\" = {input = [...]}}")
     double = hints.get("model_dtype") == "double" and framework == "torch"
     buffers = {k: v.detach().clone() for k, v in model.named_buffers()} if framework == "torch" else {}
-    errors, chosen, loose, failures, cost = [], None, None, 0, 0.0
+    errors, chosen, loose, failures, cost, searched, extra = [], None, None, 0, 0.0, False, []
     for i, desc in enumerate(trial):
         if configured:
             chosen = i
@@ -192,6 +192,14 @@ def _first_run(model, framework: str, device: str, seed: int, ns: dict | None = 
                 raise
             failures += 1
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            if "mat1 and mat2" in text and len(desc["shape"]) == 4 and not searched and framework == "torch":
+                searched = True  # a conv stack whose flattened maps miss the Linear: solve for the image size
+                found = conv_size_for_linear(model, device, double)
+                if found is not None:
+                    h, w = found["size"]
+                    trial.insert(i + 1, {"shape": [TRIAL_BATCH, found["channels"], h, w], "dtype": "float",
+                                         "high": None, "why": found["why"]})
+                    extra.append(trial[i + 1])
             errors.append(f"{tuple(desc['shape'])}: {type(exc).__name__}: {text[:120]}")
             if failures >= MAX_FAILURES:
                 break
@@ -217,6 +225,7 @@ def _first_run(model, framework: str, device: str, seed: int, ns: dict | None = 
             note = f"batch {small} instead of {batch}: {cost / 1e6:.0f} M multiply-adds per sample"
             batch = small
     candidates = input_candidates(model, framework, batch, configured, hints, ns)
+    candidates += [dict(c, shape=[batch] + c["shape"][1:]) for c in extra]
     desc = dict(_same(trial[chosen], candidates, batch), double=double)
     if note:
         desc["batch_note"] = note

@@ -617,6 +617,91 @@ def _with_rest(model, cands: list[dict], params: list[dict], consumers: dict, hi
     return out
 
 
+class _Stop(Exception):
+    pass
+
+
+def conv_size_for_linear(model, device: str, dtype_double: bool = False) -> dict | None:
+    """The image size a conv stack needs so that its flattened maps fit the first ``Linear`` after it.
+
+    Runs the model (eval mode, batch 1, no gradients) only up to that ``Linear``: reads the last
+    4-D map (C, h, w) and the Linear's ``in_features``, picks h'×w' = in_features / C (closest to
+    square) and searches each input side for it (the map grows with the input).
+    """
+    import torch
+    import torch.nn as nn
+
+    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    if conv is None or not any(isinstance(m, nn.Linear) for m in model.modules()):
+        return None
+    seen: dict = {}
+
+    def pre(m, args):
+        if isinstance(m, nn.Linear):
+            seen["linear"] = m
+            raise _Stop
+
+    def post(m, _inp, out):
+        if isinstance(out, torch.Tensor) and out.dim() == 4:
+            seen["map"] = tuple(out.shape[1:])
+
+    def probe(h, w):
+        seen.clear()
+        x = torch.randn(1, conv.in_channels, h, w, dtype=torch.float64 if dtype_double else torch.float32).to(device)
+        try:
+            model(x)
+        except _Stop:
+            pass
+        except Exception:  # noqa: BLE001 - too small for the stack
+            return None
+        return seen.get("map") if "linear" in seen else None
+
+    training = model.training
+    handles = [m.register_forward_pre_hook(pre) for m in model.modules() if isinstance(m, nn.Linear)]
+    handles += [m.register_forward_hook(post) for m in model.modules() if not list(m.children())]
+    try:
+        model.eval()
+        with torch.no_grad():
+            a, b = probe(32, 32), probe(64, 64)
+            if a is None or b is None or a == b or a[0] != b[0]:
+                return None  # adaptive pooling: any size fits
+            c, need = a[0], _linear_features(model, seen)
+            if not need or need % c:
+                return None
+            area = need // c
+            pairs = sorted(((i, area // i) for i in range(1, area + 1) if area % i == 0 and i <= area // i),
+                           key=lambda p: p[1] - p[0])
+            h_t, w_t = pairs[0]
+
+            def side(target, axis):
+                lo, hi = 4, 256
+                while lo < hi:  # smallest side whose map reaches the target
+                    mid = (lo + hi) // 2
+                    got = probe(mid, 64) if axis == 0 else probe(64, mid)
+                    if got is not None and got[1 + axis] >= target:
+                        hi = mid
+                    else:
+                        lo = mid + 1
+                got = probe(lo, 64) if axis == 0 else probe(64, lo)
+                return lo if got is not None and got[1 + axis] == target else None
+
+            h, w = side(h_t, 0), side(w_t, 1)
+            if h is None or w is None:
+                return None
+            return {"size": (h, w), "channels": conv.in_channels,
+                    "why": (f"Conv2d({conv.in_channels}, ...) feeding Linear({need}, ...): {c}x{h_t}x{w_t} maps "
+                            f"need a {h}x{w} input")}
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(training)
+
+
+def _linear_features(model, seen) -> int | None:
+    lin = seen.get("linear")
+    return getattr(lin, "in_features", None)
+
+
 def _label_like(name: str) -> bool:
     return name == "c" or any(name.startswith(w) for w in _LABEL_WORDS if w != "c")
 
