@@ -587,8 +587,9 @@ def _with_rest(model, cands: list[dict], params: list[dict], consumers: dict, hi
                     rest.append({"kind": "init_hidden", **hints["init_hidden"]})
                 elif _recurrent(model) is not None:
                     rest.append({"kind": "zeros_state"})
-                else:
-                    rest.append({"kind": "none"})
+                else:  # a hand-written cell: (h, c) sized for its second layer (the hidden-to-hidden one)
+                    sizes = [m.in_features for m in model.modules() if type(m).__name__ == "Linear"]
+                    rest.append({"kind": "zeros_pair", "size": sizes[1]} if len(sizes) > 1 else {"kind": "none"})
                 alt.append({"kind": "none"})
                 continue
             sub = _submodule(model, consumers.get(p["name"]))
@@ -751,6 +752,9 @@ def make_inputs(desc: dict, device: str, seed: int, model=None) -> tuple:
         elif kind == "init_hidden":
             fn = getattr(model, r["method"])
             xs.append(fn(batch) if r.get("nargs", 1) >= 1 else fn())
+        elif kind == "zeros_pair":
+            xs.append((torch.zeros(batch, r["size"], dtype=dtype, device=device),
+                       torch.zeros(batch, r["size"], dtype=dtype, device=device)))
         elif kind == "zeros_state":
             xs.append(_state_zeros(model, batch, device, dtype))
     return tuple(xs)
