@@ -132,6 +132,7 @@ def _import_framework(framework: str):
 TRIAL_BATCH = 2          # candidates are tried at this batch, without gradients
 MIN_BATCH = 4
 COST_BUDGET = 1e9        # multiply-adds of one forward pass over the whole batch (VGG-16 at 32x32: batch 4)
+MAX_CPU_COST = 5e9       # per sample: past this, a CPU run (base, probes, training steps) cannot finish in time
 
 
 def _fits(out, batch: int) -> bool:
@@ -218,6 +219,10 @@ def _first_run(model, framework: str, device: str, seed: int, ns: dict | None = 
         chosen, cost = loose
     if chosen is None:
         raise RuntimeError(f"no synthetic input fits the model (tried {len(errors)}: " + "; ".join(errors)[:400] + ")")
+    if device == "cpu" and cost > MAX_CPU_COST and not configured:
+        raise RuntimeError(f"the smallest input that fits, {tuple(trial[chosen]['shape'][1:])} per sample, costs "
+                           f"{cost / 1e9:.0f} G multiply-adds per sample: too slow on CPU (use --device cuda, or "
+                           f"configure a smaller input)")
     note = None
     if not configured and framework == "torch" and chosen is not None and cost * batch > COST_BUDGET:
         small = max(MIN_BATCH, int(COST_BUDGET // cost))

@@ -611,7 +611,16 @@ def _with_rest(model, cands: list[dict], params: list[dict], consumers: dict, hi
             else:
                 rest.append({"kind": "same"})
             alt.append(rest[-1])
-        out.append(dict(c, rest=rest, params=[p["name"] for p in params[:1 + len(rest)]]))
+        names = [p["name"] for p in params[:1 + len(rest)]]
+        same = sum(1 for r in rest if r["kind"] == "same")
+        if same and same == len(rest) and len(c["shape"]) >= 3 and c["shape"][1] % (same + 1) == 0 and c["shape"][
+                1] > same + 1 and c.get("dtype") != "long":
+            # images concatenated along the channels (``torch.cat((img_a, img_b), 1)``): each has its share
+            split = list(c["shape"])
+            split[1] //= same + 1
+            out.append(dict(c, shape=split, rest=rest, params=names,
+                            why=f"{c['why']}, its channels split over {same + 1} inputs"))
+        out.append(dict(c, rest=rest, params=names))
         if alt != rest:
             out.append(dict(c, rest=alt, params=[p["name"] for p in params[:1 + len(alt)]],
                             why=c["why"] + "; state None"))
