@@ -141,6 +141,16 @@ def _fits(out, batch: int) -> bool:
     return t is not None and t.dim() >= 1 and (t.shape[0] == batch or (t.dim() > 1 and t.shape[1] == batch))
 
 
+def _restore(model, buffers: dict) -> None:
+    import torch
+
+    if buffers:
+        with torch.no_grad():
+            for k, v in model.named_buffers():
+                if k in buffers and buffers[k].shape == v.shape:
+                    v.copy_(buffers[k])
+
+
 def _same(tried: dict, candidates: list[dict], batch: int) -> dict:
     """The candidate ``tried`` (made at the trial batch) made again at ``batch``."""
     for c in candidates:
@@ -210,11 +220,7 @@ def _first_run(model, framework: str, device: str, seed: int, ns: dict | None = 
             break
         if loose is None:
             loose = (i, cost)
-    if buffers:  # the trials ran the model: its running statistics go back to the built ones
-        with torch.no_grad():
-            for k, v in model.named_buffers():
-                if k in buffers and buffers[k].shape == v.shape:
-                    v.copy_(buffers[k])
+    _restore(model, buffers)  # the trials ran the model: its running statistics go back to the built ones
     if chosen is None and loose is not None:
         chosen, cost = loose
     if chosen is None:
@@ -237,7 +243,18 @@ def _first_run(model, framework: str, device: str, seed: int, ns: dict | None = 
     torch.manual_seed(seed)  # the measured run does not depend on how many candidates failed
     xs = make_inputs(desc, device, seed, model)
     run = Run(model, xs if len(xs) > 1 else xs[0], framework)
-    run.forward()
+    try:
+        run.forward()
+    except Exception as exc:  # the fit held at the trial batch only (a batch written into the model's code)
+        if configured or batch == TRIAL_BATCH or isinstance(exc, MemoryError):
+            raise
+        _restore(model, buffers)
+        first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        desc = dict(trial[chosen], double=double, batch_note=f"batch {TRIAL_BATCH}: at batch {batch}: {first}")
+        torch.manual_seed(seed)
+        xs = make_inputs(desc, device, seed, model)
+        run = Run(model, xs if len(xs) > 1 else xs[0], framework)
+        run.forward()
     run.backward(SPEC.get("loss"), seed)
     shown = _describe(desc, xs)
     rank = len(desc["shape"])
