@@ -155,11 +155,13 @@ def inputs_run(tmp_path_factory):
     report = tmp_path_factory.mktemp("inputs") / "report"
     rc, findings, err, _ = actlint("--verify", "--format", "json", "--report", report, *sorted(FIXTURES.glob("*.py")))
     data = json.loads((report / "report.json").read_text())
-    return {m["model"].rsplit("/", 1)[-1]: m for m in data["models"]}
+    models = {m["model"].rsplit("/", 1)[-1]: m for m in data["models"]}
+    models["findings"] = findings
+    return models
 
 
 @pytest.mark.parametrize("model, shape, dtype, why", [
-    ("rnn_view.py:RowLSTM", [64, 28, 28], "float", "from x.view(-1, 28, 28) at line 12"),
+    ("rnn_view.py:RowLSTM", [64, 28, 28], "float", "from x.view(-1, 28, 28) at line 13"),
     ("hidden_state.py:WordRNN", [64, 16], "long", "guessed from Embedding(500, ...) (self.embed)"),
     ("graph_adj.py:TwoLayerGCN", [64, 12], "float", "guessed from the parameter weight (12, 16) (self.g1)"),
     ("token_transformer.py:Seq2Seq", [64, 16], "long", "guessed from Embedding(300, ...) (self.embed)"),
@@ -195,3 +197,9 @@ def test_a_model_nothing_fits_fails_fast_with_the_tries(inputs_run):
     assert m["reason"] == ("RuntimeError while running the model on synthetic input: no synthetic input fits the "
                            "model (tried 2: (2, 5): ValueError: wants 7 features; (2, 8, 5): ValueError: wants 7 "
                            "features)")
+
+
+def test_the_verdict_says_which_input_it_was_measured_on(inputs_run):
+    (finding,) = [f for f in inputs_run["findings"] if f["code"] == "ACT104"]
+    assert (finding["code"], finding["line"], finding["verdict"]) == ("ACT104", 15, "refuted")
+    assert finding["evidence"]["input"] == "(64, 28, 28) from x.view(-1, 28, 28) at line 13"
