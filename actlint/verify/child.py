@@ -188,6 +188,12 @@ def _first_run(model, framework: str, device: str, seed: int, ns: dict | None = 
         raise RuntimeError("cannot infer the input shape from the model or its file; set "
                            "[tool.actlint.verify] models = {\"file.py:Model\" = {input = [...]}}")
     double = hints.get("model_dtype") == "double" and framework == "torch"
+    if framework == "torch":
+        empty = next(((n, tuple(p.shape)) for n, p in model.named_parameters() if p.numel() == 0), None)
+        if empty is not None:
+            raise RuntimeError(f"the parameter {empty[0]} has shape {empty[1]}: a size that comes from data the "
+                               f"verifier does not load (an empty vocabulary?); set the constructor arguments in "
+                               f"[tool.actlint.verify]")
     buffers = {k: v.detach().clone() for k, v in model.named_buffers()} if framework == "torch" else {}
     errors, chosen, loose, failures, cost, searched, extra = [], None, None, 0, 0.0, False, []
     for i, desc in enumerate(trial):
