@@ -461,8 +461,9 @@ def _hint_candidates(model, batch: int, hints: dict, ns, first_kind) -> list[dic
         dtype = h.get("dtype") or ("long" if first_kind in ("Embedding", "EmbeddingBag") else "float")
         high = None
         if dtype == "long":
-            emb = next((m for m in model.modules() if type(m).__name__ in ("Embedding", "EmbeddingBag")), None)
-            high = emb.num_embeddings if emb is not None else 100
+            mods = model.modules() if hasattr(model, "modules") else []
+            emb = next((m for m in mods if type(m).__name__ in ("Embedding", "EmbeddingBag")), None)
+            high = getattr(emb, "num_embeddings", None) or getattr(emb, "input_dim", None) or 100
         size = 1
         for d in per:
             size *= d
