@@ -729,6 +729,15 @@ def _state_zeros(model, batch: int, device: str, dtype):
     return h
 
 
+def _to(state, device: str, dtype):
+    """A state from the model's own ``init_hidden``, on the run's device (and in double when the run is)."""
+    if isinstance(state, (tuple, list)):
+        return type(state)(_to(s, device, dtype) for s in state)
+    if hasattr(state, "to") and hasattr(state, "is_floating_point"):
+        return state.to(device=device, dtype=dtype) if state.is_floating_point() else state.to(device)
+    return state
+
+
 def make_inputs(desc: dict, device: str, seed: int, model=None) -> tuple:
     """All the forward's arguments for candidate ``desc`` (the first input, then ``desc["rest"]``)."""
     import torch
@@ -761,7 +770,8 @@ def make_inputs(desc: dict, device: str, seed: int, model=None) -> tuple:
             xs.append([desc["shape"][1] if len(desc["shape"]) > 1 else 1] * batch)
         elif kind == "init_hidden":
             fn = getattr(model, r["method"])
-            xs.append(fn(batch) if r.get("nargs", 1) >= 1 else fn())
+            state = fn(batch) if r.get("nargs", 1) >= 1 else fn()
+            xs.append(_to(state, device, dtype))
         elif kind == "zeros_pair":
             xs.append((torch.zeros(batch, r["size"], dtype=dtype, device=device),
                        torch.zeros(batch, r["size"], dtype=dtype, device=device)))
