@@ -389,7 +389,8 @@ def _layer_candidates(m, batch: int, hints: dict, owner: str = "") -> list[dict]
         c = getattr(m, "in_channels", 3) or 3
         if kind.startswith("ConvTranspose"):
             return [_t([batch, c, n, n], why) for n in (1, 4, 8, 16)]
-        sizes = _image_sizes(hints)
+        # many channels: a feature map (a decoder's content code), smallest first; few: an image
+        sizes = [8, 16, 32, 64] if c >= 16 else _image_sizes(hints)
         out = []
         for n in sizes:
             w = why
