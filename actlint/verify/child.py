@@ -24,7 +24,7 @@ if __package__ in (None, ""):  # run as a script under -I: make this checkout's 
 from actlint.verify import measure  # noqa: E402
 from actlint.verify.experiments import KERAS_PROBES, PROBES  # noqa: E402
 from actlint.verify.measure import (INIT_CALLS, Run, digest, grad_ratio, input_candidates,  # noqa: E402
-                                    make_input, named_params, num, output_tensor, patch_constructors,
+                                    named_params, num, output_tensor, patch_constructors,
                                     patch_inits, stats, train_steps, zero_grads)
 
 SPEC: dict = {}
@@ -129,25 +129,143 @@ def _import_framework(framework: str):
     return torch
 
 
-def _first_run(model, framework: str, device: str, seed: int):
-    """The base run: the first synthetic input that fits the model, forward and backward."""
-    candidates = input_candidates(model, framework, int(SPEC.get("batch", 64)), SPEC.get("input"))
-    if not candidates:
-        raise RuntimeError("cannot infer the input shape from the first layer; set "
+TRIAL_BATCH = 2          # candidates are tried at this batch, without gradients
+MIN_BATCH = 4
+COST_BUDGET = 1e9        # multiply-adds of one forward pass over the whole batch (VGG-16 at 32x32: batch 4)
+MAX_CPU_COST = 5e9       # per sample: past this, a CPU run (base, probes, training steps) cannot finish in time
+
+
+def _fits(out, batch: int) -> bool:
+    """A strict fit keeps the batch: the output's first or second dimension is the input's batch."""
+    t = output_tensor(out)
+    return t is not None and t.dim() >= 1 and (t.shape[0] == batch or (t.dim() > 1 and t.shape[1] == batch))
+
+
+def _restore(model, buffers: dict) -> None:
+    import torch
+
+    if buffers:
+        with torch.no_grad():
+            for k, v in model.named_buffers():
+                if k in buffers and buffers[k].shape == v.shape:
+                    v.copy_(buffers[k])
+
+
+def _same(tried: dict, candidates: list[dict], batch: int) -> dict:
+    """The candidate ``tried`` (made at the trial batch) made again at ``batch``."""
+    for c in candidates:
+        if c.get("why") == tried.get("why") and c.get("rest") == tried.get("rest") and len(c["shape"]) == len(
+                tried["shape"]) and all(a == b or (a == TRIAL_BATCH and b == batch)
+                                        for a, b in zip(tried["shape"], c["shape"])):
+            return c
+    return dict(tried, shape=[batch] + list(tried["shape"][1:]))
+
+
+def _describe(desc: dict, xs) -> dict:
+    shapes = [list(x.shape) if hasattr(x, "shape") else (None if x is None else type(x).__name__) for x in xs]
+    shown = {k: v for k, v in desc.items() if k != "rest" and (v or k not in ("double", "high"))}
+    if len(xs) > 1:
+        shown["inputs"] = shapes
+    return shown
+
+
+def _first_run(model, framework: str, device: str, seed: int, ns: dict | None = None):
+    """The base run: the first synthetic input that fits the model (tried cheaply), forward and backward.
+
+    Candidates come from the file's hints, then the first layers (:func:`input_candidates`); each
+    is tried at batch 2 without gradients, at most ``MAX_FAILURES`` failing ones.  The batch of
+    the measured run is the configured one, smaller for a model whose forward pass is expensive.
+    """
+    import torch
+
+    from actlint.verify.measure import MAX_FAILURES, conv_size_for_linear, input_cost, make_inputs
+
+    hints = SPEC.get("input_hints") or {}
+    batch = int(SPEC.get("batch", 64))
+    configured = SPEC.get("input")
+    trial = input_candidates(model, framework, TRIAL_BATCH, configured, hints, ns)
+    if not trial:
+        raise RuntimeError("cannot infer the input shape from the model or its file; set "
                            "[tool.actlint.verify] models = {\"file.py:Model\" = {input = [...]}}")
-    errors = []
-    for desc in candidates:
-        run = Run(model, make_input(desc, device, seed), framework)
+    double = hints.get("model_dtype") == "double" and framework == "torch"
+    if framework == "torch":
+        empty = next(((n, tuple(p.shape)) for n, p in model.named_parameters() if p.numel() == 0), None)
+        if empty is not None:
+            raise RuntimeError(f"the parameter {empty[0]} has shape {empty[1]}: a size that comes from data the "
+                               f"verifier does not load (an empty vocabulary?); set the constructor arguments in "
+                               f"[tool.actlint.verify]")
+    buffers = {k: v.detach().clone() for k, v in model.named_buffers()} if framework == "torch" else {}
+    errors, chosen, loose, failures, cost, searched, extra = [], None, None, 0, 0.0, False, []
+    for i, desc in enumerate(trial):
+        if configured:
+            chosen = i
+            break
+        desc = dict(desc, double=double)
         try:
-            run.forward()
+            xs = make_inputs(desc, device, seed, model)
+            out, cost = input_cost(model, xs)
         except Exception as exc:
             if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
                 raise
-            errors.append(f"{desc['shape']}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            failures += 1
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            if "mat1 and mat2" in text and len(desc["shape"]) == 4 and not searched and framework == "torch":
+                searched = True  # a conv stack whose flattened maps miss the Linear: solve for the image size
+                found = conv_size_for_linear(model, device, double)
+                if found is not None:
+                    h, w = found["size"]
+                    trial.insert(i + 1, {"shape": [TRIAL_BATCH, found["channels"], h, w], "dtype": "float",
+                                         "high": None, "why": found["why"]})
+                    extra.append(trial[i + 1])
+            errors.append(f"{tuple(desc['shape'])}: {type(exc).__name__}: {text[:120]}")
+            if failures >= MAX_FAILURES:
+                break
             continue
-        run.backward(SPEC.get("loss"), seed)
-        return run, desc, candidates
-    raise RuntimeError("no synthetic input fits the model (" + "; ".join(errors)[:300] + ")")
+        if _fits(out, desc["shape"][0]) or (len(desc["shape"]) > 1 and _fits(out, desc["shape"][1])):
+            chosen = i
+            break
+        if loose is None:
+            loose = (i, cost)
+    _restore(model, buffers)  # the trials ran the model: its running statistics go back to the built ones
+    if chosen is None and loose is not None:
+        chosen, cost = loose
+    if chosen is None:
+        raise RuntimeError(f"no synthetic input fits the model (tried {len(errors)}: " + "; ".join(errors)[:400] + ")")
+    if device == "cpu" and cost > MAX_CPU_COST and not configured:
+        raise RuntimeError(f"the smallest input that fits, {tuple(trial[chosen]['shape'][1:])} per sample, costs "
+                           f"{cost / 1e9:.0f} G multiply-adds per sample: too slow on CPU (use --device cuda, or "
+                           f"configure a smaller input)")
+    note = None
+    if not configured and framework == "torch" and chosen is not None and cost * batch > COST_BUDGET:
+        small = max(MIN_BATCH, int(COST_BUDGET // cost))
+        if small < batch:
+            note = f"batch {small} instead of {batch}: {cost / 1e6:.0f} M multiply-adds per sample"
+            batch = small
+    candidates = input_candidates(model, framework, batch, configured, hints, ns)
+    candidates += [dict(c, shape=[batch] + c["shape"][1:]) for c in extra]
+    desc = dict(_same(trial[chosen], candidates, batch), double=double)
+    if note:
+        desc["batch_note"] = note
+    torch.manual_seed(seed)  # the measured run does not depend on how many candidates failed
+    xs = make_inputs(desc, device, seed, model)
+    run = Run(model, xs if len(xs) > 1 else xs[0], framework)
+    try:
+        run.forward()
+    except Exception as exc:  # the fit held at the trial batch only (a batch written into the model's code)
+        if configured or batch == TRIAL_BATCH or isinstance(exc, MemoryError):
+            raise
+        _restore(model, buffers)
+        first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        desc = dict(trial[chosen], double=double, batch_note=f"batch {TRIAL_BATCH}: at batch {batch}: {first}")
+        torch.manual_seed(seed)
+        xs = make_inputs(desc, device, seed, model)
+        run = Run(model, xs if len(xs) > 1 else xs[0], framework)
+        run.forward()
+    run.backward(SPEC.get("loss"), seed)
+    shown = _describe(desc, xs)
+    rank = len(desc["shape"])
+    others = [dict(c, double=double) for j, c in enumerate(candidates) if j != chosen and len(c["shape"]) != rank]
+    return run, shown, [desc] + others[:2]
 
 
 def _copy(pristine):
@@ -222,6 +340,8 @@ def main() -> int:
         pristine = None
         if framework == "torch":
             model = model.to(device).train()
+            if (SPEC.get("input_hints") or {}).get("model_dtype") == "double":
+                model = model.double()  # the file runs it in double precision (``net.double()``)
             try:
                 pristine = copy.deepcopy(model)  # twins start from exactly these weights
             except Exception:  # noqa: BLE001 - only the twin probes need it; they say so
@@ -231,7 +351,7 @@ def main() -> int:
         t2 = time.perf_counter()
         torch.manual_seed(seed)
         stage = "running the model on synthetic input"
-        base, desc, candidates = _first_run(model, framework, device, seed)
+        base, desc, candidates = _first_run(model, framework, device, seed, module.__dict__)
         layers = base.layer_table()
         out = output_tensor(base.out)
         result.update(
@@ -248,7 +368,7 @@ def main() -> int:
         t3 = time.perf_counter()
         stage = "probing"
         ctx = {"base": base, "x": base.x, "framework": framework, "seed": seed, "device": device,
-               "candidates": [desc] + [c for c in candidates if c is not desc],
+               "candidates": candidates,
                "fresh": lambda: _copy(pristine), "base_layers": layers, "loss": SPEC.get("loss")}
         result["probes"] = _run_probes(ctx, framework)
         if framework == "torch" and SPEC.get("train_steps", 0):

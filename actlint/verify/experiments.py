@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from actlint.verify.measure import (INIT_CALLS, SATURATION, Run, grad_ratio, learned_weight, make_input, num,
+from actlint.verify.measure import (INIT_CALLS, SATURATION, Run, grad_ratio, learned_weight, make_inputs, num,
                                     output_tensor)
 
 RELU_LIKE = ("relu", "relu6", "gelu", "silu", "leaky_relu", "elu")
@@ -412,8 +412,9 @@ def probe_implicit_dim(ctx, probe):
     found = []
     for desc in ctx["candidates"]:
         model = ctx["base"].model
-        x = make_input(desc, ctx["device"], ctx["seed"])
-        run = Run(model, x, ctx["framework"])
+        xs = make_inputs(desc, ctx["device"], ctx["seed"], model)
+        x = xs[0]
+        run = Run(model, xs, ctx["framework"])
         try:
             with torch.no_grad():
                 y = run.forward()
@@ -431,7 +432,7 @@ def probe_implicit_dim(ctx, probe):
             x2 = x.clone()
             x2[0] = x2[0] + 1.0
             with torch.no_grad():
-                y2 = output_tensor(model(x2))
+                y2 = output_tensor(model(x2, *xs[1:]))
             if y2 is not None and y2.shape == y.shape and y.shape[0] == x.shape[0]:
                 row["other_samples_change"] = num((y2[1:] - y[1:]).abs().max())
         found.append(row)

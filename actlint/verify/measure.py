@@ -322,54 +322,513 @@ def named_params(model):
     return [(v.path, v.value) for v in getattr(model, "weights", [])]
 
 
-def input_candidates(model, framework: str, batch: int, configured: dict | None) -> list[dict]:
-    """Synthetic inputs to try, from the configuration or the model's first layer."""
-    if configured:
-        shape = [batch if d is None else d for d in configured["shape"]]
-        return [{"shape": shape, "dtype": configured.get("dtype", "float"), "high": configured.get("high")}]
-    if framework == "keras":
-        inputs = getattr(model, "inputs", None)
-        shape = None
-        if inputs:
-            shape = list(inputs[0].shape)
-        elif getattr(model, "layers", None):
-            first = model.layers[0]
-            build_shape = getattr(first, "_build_shapes_dict", None) or {}
-            shape = list(next(iter(build_shape.values()))) if build_shape else None
-        if shape:
-            shape = [batch] + [d or 16 for d in shape[1:]]
-            return [{"shape": shape, "dtype": "float"}]
-        return []
+_LAYER_KINDS = ("Linear", "LazyLinear", "Bilinear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d",
+                "ConvTranspose2d", "ConvTranspose3d", "LazyConv1d", "LazyConv2d", "LazyConv3d", "Embedding",
+                "EmbeddingBag", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "Transformer",
+                "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer", "TransformerDecoderLayer",
+                "MultiheadAttention", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "InstanceNorm2d",
+                "GroupNorm")
+_HIDDEN_NAMES = ("h", "hidden", "hx", "h0", "hc", "state", "states", "h_state", "hidden_state", "prev_state", "hid",
+                 "memory", "h_n", "init_state", "carry")
+_ADJ_NAMES = ("adj", "adj_mat", "adjacency", "a_hat", "graph", "edge_weight", "laplacian")
+_LENGTH_NAMES = ("lengths", "lens", "seq_lengths", "seq_lens", "length", "input_lengths", "src_len", "text_lengths")
+_LABEL_WORDS = ("label", "class", "cond", "target", "y_onehot", "c")
+MAX_FAILURES = 8
+
+
+def _t(shape, why, dtype="float", high=None) -> dict:
+    return {"shape": list(shape), "dtype": dtype, "high": high, "why": why}
+
+
+def _layer_desc(m) -> str:
+    extra = ""
+    for attr in ("in_features", "in_channels", "num_embeddings", "input_size", "embed_dim", "d_model",
+                 "num_features", "normalized_shape"):
+        v = getattr(m, attr, None)
+        if v is not None:
+            extra = f"{v if not isinstance(v, tuple) else list(v)}, ..."
+            break
+    return f"{type(m).__name__}({extra})"
+
+
+def _first_layer(root):
+    """The first module of a known kind in registration order (a bare 2-D Parameter counts too)."""
+    for m in root.modules():
+        kind = type(m).__name__
+        if kind in _LAYER_KINDS:
+            return m
+        try:
+            if getattr(m, "inputs", None):  # a Keras model with an Input, inside a torch module
+                return m
+        except Exception:  # noqa: BLE001 - an unbuilt Keras model refuses the question
+            pass
+        for name, p in m.named_parameters(recurse=False):
+            if p.dim() == 2:
+                return ("param", name, p)
+    return None
+
+
+def _image_sizes(hints, channels_first_shape=None):
+    """Spatial sizes to try for an image input, cheapest first; the dataset's size leads when it matches."""
+    sizes = [32, 28, 64, 128, 224, 256]
+    ds = (hints or {}).get("dataset")
+    if ds and ds["shape"][1] in sizes and ds["shape"][1] <= 64:
+        sizes.remove(ds["shape"][1])
+        sizes.insert(0, ds["shape"][1])
+    return sizes
+
+
+def _layer_candidates(m, batch: int, hints: dict, owner: str = "") -> list[dict]:
+    """Inputs that the layer ``m`` accepts as the model's first, cheapest first."""
     import torch.nn as nn
 
-    first = next((m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d,
-                                                               nn.Embedding, nn.EmbeddingBag, nn.LSTM, nn.GRU,
-                                                               nn.RNN, nn.LazyLinear))), None)
-    if isinstance(first, nn.Linear):
-        return [{"shape": [batch, first.in_features], "dtype": "float"},
-                {"shape": [batch, 8, first.in_features], "dtype": "float"}]
-    if isinstance(first, nn.Conv1d):
-        return [{"shape": [batch, first.in_channels, n], "dtype": "float"} for n in (64, 28, 100)]
-    if isinstance(first, nn.Conv2d):
-        return [{"shape": [batch, first.in_channels, n, n], "dtype": "float"} for n in (32, 28, 64, 224)]
-    if isinstance(first, nn.Conv3d):
-        return [{"shape": [batch, first.in_channels, 16, 16, 16], "dtype": "float"}]
-    if isinstance(first, (nn.Embedding, nn.EmbeddingBag)):
-        return [{"shape": [batch, 16], "dtype": "long", "high": first.num_embeddings}]
-    if isinstance(first, (nn.LSTM, nn.GRU, nn.RNN)):
-        seq = [batch, 16, first.input_size] if first.batch_first else [16, batch, first.input_size]
-        return [{"shape": seq, "dtype": "float"}]
+    where = f" ({owner})" if owner else ""
+    if isinstance(m, tuple):  # a bare Parameter used as ``x @ W``
+        _, name, p = m
+        return [_t([batch, p.shape[0]], f"guessed from the parameter {name} {tuple(p.shape)}{where}"),
+                _t([batch, p.shape[1]], f"guessed from the parameter {name} {tuple(p.shape)}{where}")]
+    kind = type(m).__name__
+    why = f"guessed from {_layer_desc(m)}{where}"
+    ds = (hints or {}).get("dataset")
+    if hasattr(m, "inputs") and getattr(m, "inputs", None):  # a Keras model inside a torch module
+        shape = list(m.inputs[0].shape)
+        return [_t([batch] + [d or 16 for d in shape[1:]], f"from the Keras Input {tuple(shape)}{where}")]
+    if isinstance(m, (nn.Linear, nn.Bilinear)):
+        n = m.in_features if isinstance(m, nn.Linear) else m.in1_features
+        out = [_t([batch, n], why)]
+        if ds and ds["shape"][0] * ds["shape"][1] * ds["shape"][2] == n:
+            out.insert(0, _t([batch] + ds["shape"], f"{ds['name']} images ({ds['why']}), flattened to "
+                             f"{_layer_desc(m)} by the model"))
+        out.append(_t([batch, 8, n], why + ", as a sequence"))
+        return out
+    if isinstance(m, nn.LazyLinear):
+        return [_t([batch, 32], why)]
+    if kind in ("Conv1d", "ConvTranspose1d", "LazyConv1d"):
+        c = getattr(m, "in_channels", 1) or 1
+        return [_t([batch, c, n], why) for n in (64, 28, 128)]
+    if kind in ("Conv2d", "ConvTranspose2d", "LazyConv2d"):
+        c = getattr(m, "in_channels", 3) or 3
+        if kind.startswith("ConvTranspose"):
+            return [_t([batch, c, n, n], why) for n in (1, 4, 8, 16)]
+        # many channels: a feature map (a decoder's content code), smallest first; few: an image
+        sizes = [8, 16, 32, 64] if c >= 16 else _image_sizes(hints)
+        out = []
+        for n in sizes:
+            w = why
+            if ds and ds["shape"][0] == c and ds["shape"][1] == n:
+                w = f"{ds['name']} images ({ds['why']}), {why}"
+            out.append(_t([batch, c, n, n], w))
+        return out
+    if kind in ("Conv3d", "ConvTranspose3d", "LazyConv3d"):
+        c = getattr(m, "in_channels", 1) or 1
+        return [_t([batch, c, n, n, n], why) for n in (16, 32)]
+    if isinstance(m, (nn.Embedding, nn.EmbeddingBag)):
+        return [_t([batch, 16], why, "long", m.num_embeddings), _t([batch], why, "long", m.num_embeddings)]
+    if isinstance(m, (nn.LSTM, nn.GRU, nn.RNN)):
+        seq = [batch, 16, m.input_size] if m.batch_first else [16, batch, m.input_size]
+        return [_t(seq, why)]
+    if isinstance(m, (nn.LSTMCell, nn.GRUCell, nn.RNNCell)):
+        return [_t([batch, m.input_size], why), _t([batch, 16], why + ", one value per step")]
+    if isinstance(m, (nn.Transformer, nn.TransformerEncoderLayer, nn.TransformerDecoderLayer)):
+        d = m.d_model if hasattr(m, "d_model") else m.self_attn.embed_dim
+        bf = getattr(m, "batch_first", getattr(getattr(m, "encoder", None), "layers", [m])[0].self_attn.batch_first
+                     if hasattr(m, "encoder") else False)
+        return [_t([batch, 16, d] if bf else [16, batch, d], why)]
+    if isinstance(m, (nn.TransformerEncoder, nn.TransformerDecoder)):
+        layer = m.layers[0]
+        d = layer.self_attn.embed_dim
+        return [_t([batch, 16, d] if layer.self_attn.batch_first else [16, batch, d], why)]
+    if isinstance(m, nn.MultiheadAttention):
+        return [_t([batch, 16, m.embed_dim] if m.batch_first else [16, batch, m.embed_dim], why)]
+    if isinstance(m, nn.BatchNorm1d):
+        return [_t([batch, m.num_features], why), _t([batch, m.num_features, 16], why)]
+    if isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d)):
+        return [_t([batch, m.num_features, n, n], why) for n in _image_sizes(hints)[:3]]
+    if isinstance(m, nn.BatchNorm3d):
+        return [_t([batch, m.num_features, 16, 16, 16], why)]
+    if isinstance(m, nn.GroupNorm):
+        return [_t([batch, m.num_channels, n, n], why) for n in _image_sizes(hints)[:3]]
+    if isinstance(m, nn.LayerNorm):
+        return [_t([batch] + list(m.normalized_shape), why), _t([batch, 16] + list(m.normalized_shape), why)]
     return []
 
 
-def make_input(desc: dict, device: str, seed: int):
+def _eval_dims(dims, model, ns) -> list | None:
+    out = []
+    for d in dims:
+        if d is None or isinstance(d, int):
+            out.append(d)
+            continue
+        try:
+            v = eval(d, dict(ns or {}), {"self": model})  # noqa: S307 - the user's own expression, in the child
+        except Exception:
+            return None
+        if not isinstance(v, int) or v <= 0:
+            return None
+        out.append(v)
+    return out
+
+
+def _hint_candidates(model, batch: int, hints: dict, ns, first_kind) -> list[dict]:
+    """Candidates from what the file says: shapes passed to the model, the forward's reshape, the dataset."""
+    out = []
+    ds = hints.get("dataset")
+    for h in hints.get("shapes", []):
+        if h.get("shape") is None:
+            continue
+        dims = _eval_dims(h["shape"], model, ns)
+        if dims is None:
+            continue
+        per = dims[1:]
+        dtype = h.get("dtype") or ("long" if first_kind in ("Embedding", "EmbeddingBag") else "float")
+        high = None
+        if dtype == "long":
+            mods = model.modules() if hasattr(model, "modules") else []
+            emb = next((m for m in mods if type(m).__name__ in ("Embedding", "EmbeddingBag")), None)
+            high = getattr(emb, "num_embeddings", None) or getattr(emb, "input_dim", None) or 100
+        size = 1
+        for d in per:
+            size *= d
+        if h.get("source") == "forward" and ds and ds["shape"][0] * ds["shape"][1] * ds["shape"][2] == size:
+            out.append(_t([batch] + ds["shape"], f"{ds['name']} images ({ds['why']}), reshaped by {h['why']}"))
+        out.append(_t([batch] + per, ("input " if h.get("source") == "call" else "from ") + h["why"], dtype, high))
+    ki = hints.get("keras_input")
+    if ki:
+        out.append(_t([batch] + [d or 16 for d in ki["shape"][1:]], f"from {ki['why']}"))
+    return out
+
+
+def _keras_candidates(model, batch: int, hints: dict) -> list[dict]:
+    inputs = getattr(model, "inputs", None)
+    shape = None
+    if inputs:
+        shape = list(inputs[0].shape)
+        why = f"from the Keras Input {tuple(shape)}"
+    elif getattr(model, "layers", None):
+        first = model.layers[0]
+        build_shape = getattr(first, "_build_shapes_dict", None) or {}
+        shape = list(next(iter(build_shape.values()))) if build_shape else None
+        why = f"from the input_shape of {type(first).__name__}"
+    out = []
+    if shape:
+        out.append(_t([batch] + [d or 16 for d in shape[1:]], why))
+    ds = hints.get("dataset")
+    if ds:
+        c, hh, w = ds["shape"]
+        out.append(_t([batch, hh, w, c], f"{ds['name']} images, channels last ({ds['why']})"))
+        out.append(_t([batch, hh * w * c], f"{ds['name']} images, flattened ({ds['why']})"))
+    first = next((lay for lay in getattr(model, "_flatten_layers", lambda **k: [])(include_self=False)
+                  if type(lay).__name__ in ("Embedding",)), None)
+    if first is not None:
+        out.append(_t([batch, 16], f"guessed from Embedding({first.input_dim}, ...)", "long", first.input_dim))
+    out.append(_t([batch, 32], "guessed: a subclassed Keras model declares no input shape"))
+    return out
+
+
+def input_candidates(model, framework: str, batch: int, configured: dict | None, hints: dict | None = None,
+                     ns: dict | None = None) -> list[dict]:
+    """Synthetic inputs to try, best first: the configuration, the file's hints, then the first layers.
+
+    Each candidate is ``{"shape", "dtype", "high", "why"}`` for the first input plus, when the
+    forward takes more, ``"rest"``: how to make each further argument (see :func:`make_inputs`).
+    """
+    hints = hints or {}
+    if configured:
+        shape = [batch if d is None else d for d in configured["shape"]]
+        return [{"shape": shape, "dtype": configured.get("dtype", "float"), "high": configured.get("high"),
+                 "why": "from [tool.actlint.verify]"}]
+    if framework == "keras":
+        firsts = _hint_candidates(model, batch, hints, ns, None) + _keras_candidates(model, batch, hints)
+        return _dedup(firsts)
+    params = hints.get("params") or []
+    consumers = hints.get("consumers") or {}
+    first = _first_layer(model)
+    first_kind = type(first).__name__ if first is not None and not isinstance(first, tuple) else None
+    cands = _hint_candidates(model, batch, hints, ns, first_kind)
+    # the submodule that consumes the first input, when the forward names it
+    owner = _submodule(model, consumers.get(params[0]["name"])) if params else None
+    if owner is not None and owner is not model:
+        layer = _first_layer(owner)
+        if layer is not None:
+            cands += _layer_candidates(layer, batch, hints, f"self.{consumers[params[0]['name']]}")
+    if first is not None:
+        cands += _layer_candidates(first, batch, hints)
+    if params and params[0]["name"] in (hints.get("int_params") or {}):
+        cands = [dict(c, dtype="long", high=c.get("high") or 100) for c in cands]
+    if not cands:  # no learned layer: an elementwise module, a positional encoding
+        last = next((t.shape[-1] for t in list(model.parameters()) + list(model.buffers()) if t.dim() >= 1), None)
+        if last:
+            cands.append(_t([batch, 16, last], f"guessed from the last dimension of its weights ({last})"))
+        cands.append(_t([batch, 16], "guessed: the model has no layer that fixes the input shape"))
+        cands.append(_t([batch, 3, 32, 32], "guessed: the model has no layer that fixes the input shape"))
+    cands = _dedup(cands)
+    if params[1:]:
+        cands = _with_rest(model, cands, params, consumers, hints, batch)
+    return cands
+
+
+def _dedup(cands: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for c in cands:
+        key = (tuple(c["shape"]), c.get("dtype"))
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out
+
+
+def _submodule(model, dotted: str | None):
+    if not dotted:
+        return None
+    obj = model
+    for part in dotted.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
     import torch
 
-    # Its own stream: data drawn from the stream that also initialises weights would correlate with them.
+    return obj if isinstance(obj, torch.nn.Module) else None
+
+
+def _recurrent(model):
+    import torch.nn as nn
+
+    return next((m for m in model.modules() if isinstance(m, (nn.LSTM, nn.GRU, nn.RNN))), None)
+
+
+def _with_rest(model, cands: list[dict], params: list[dict], consumers: dict, hints: dict, batch: int) -> list[dict]:
+    """Add how to make each further forward argument; a state may also be tried as ``None``."""
+    out = []
+    for c in cands:
+        rest, alt = [], []
+        for p in params[1:]:
+            if p["default"]:
+                break  # the forward's own default
+            name = p["name"].lower()
+            if name in _HIDDEN_NAMES or "hidden" in name or "state" in name:
+                if hints.get("init_hidden"):
+                    rest.append({"kind": "init_hidden", **hints["init_hidden"]})
+                elif _recurrent(model) is not None:
+                    rest.append({"kind": "zeros_state"})
+                else:  # a hand-written cell: (h, c) sized for its second layer (the hidden-to-hidden one)
+                    sizes = [m.in_features for m in model.modules() if type(m).__name__ == "Linear"]
+                    rest.append({"kind": "zeros_pair", "size": sizes[1]} if len(sizes) > 1 else {"kind": "none"})
+                alt.append({"kind": "none"})
+                continue
+            sub = _submodule(model, consumers.get(p["name"]))
+            if name in _ADJ_NAMES or "adj" in name:
+                rest.append({"kind": "adjacency"})
+            elif name in _LENGTH_NAMES or name.endswith("_lengths"):
+                rest.append({"kind": "lengths"})
+            elif "mask" in name:
+                rest.append({"kind": "none"})
+            elif _label_like(name) and any(type(m).__name__ == "Embedding" for m in model.modules()):
+                embs = [m for m in model.modules() if type(m).__name__ == "Embedding"]
+                emb = sub if type(sub).__name__ == "Embedding" else min(embs, key=lambda m: m.num_embeddings)
+                rest.append({"kind": "tensor", "shape": [batch], "dtype": "long", "high": emb.num_embeddings})
+            elif sub is not None and _first_layer(sub) is not None:
+                found = _layer_candidates(_first_layer(sub), batch, hints, f"self.{consumers[p['name']]}")
+                t = found[0] if found else {"shape": None}
+                rest.append({"kind": "tensor", "shape": t["shape"], "dtype": t.get("dtype"), "high": t.get("high")}
+                            if found else {"kind": "same"})
+            else:
+                rest.append({"kind": "same"})
+            alt.append(rest[-1])
+        names = [p["name"] for p in params[:1 + len(rest)]]
+        same = sum(1 for r in rest if r["kind"] == "same")
+        if same and same == len(rest) and len(c["shape"]) >= 3 and c["shape"][1] % (same + 1) == 0 and c["shape"][
+                1] > same + 1 and c.get("dtype") != "long":
+            # images concatenated along the channels (``torch.cat((img_a, img_b), 1)``): each has its share
+            split = list(c["shape"])
+            split[1] //= same + 1
+            out.append(dict(c, shape=split, rest=rest, params=names,
+                            why=f"{c['why']}, its channels split over {same + 1} inputs"))
+        out.append(dict(c, rest=rest, params=names))
+        if alt != rest:
+            out.append(dict(c, rest=alt, params=[p["name"] for p in params[:1 + len(alt)]],
+                            why=c["why"] + "; state None"))
+    return out
+
+
+class _Stop(Exception):
+    pass
+
+
+def conv_size_for_linear(model, device: str, dtype_double: bool = False) -> dict | None:
+    """The image size a conv stack needs so that its flattened maps fit the first ``Linear`` after it.
+
+    Runs the model (eval mode, batch 1, no gradients) only up to that ``Linear``: reads the last
+    4-D map (C, h, w) and the Linear's ``in_features``, picks h'×w' = in_features / C (closest to
+    square) and searches each input side for it (the map grows with the input).
+    """
+    import torch
+    import torch.nn as nn
+
+    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    if conv is None or not any(isinstance(m, nn.Linear) for m in model.modules()):
+        return None
+    seen: dict = {}
+
+    def pre(m, args):
+        if isinstance(m, nn.Linear):
+            seen["linear"] = m
+            raise _Stop
+
+    def post(m, _inp, out):
+        if isinstance(out, torch.Tensor) and out.dim() == 4:
+            seen["map"] = tuple(out.shape[1:])
+
+    def probe(h, w):
+        seen.clear()
+        x = torch.randn(1, conv.in_channels, h, w, dtype=torch.float64 if dtype_double else torch.float32).to(device)
+        try:
+            model(x)
+        except _Stop:
+            pass
+        except Exception:  # noqa: BLE001 - too small for the stack
+            return None
+        return seen.get("map") if "linear" in seen else None
+
+    training = model.training
+    handles = [m.register_forward_pre_hook(pre) for m in model.modules() if isinstance(m, nn.Linear)]
+    handles += [m.register_forward_hook(post) for m in model.modules() if not list(m.children())]
+    try:
+        model.eval()
+        with torch.no_grad():
+            a, b = probe(32, 32), probe(64, 64)
+            if a is None or b is None or a == b or a[0] != b[0]:
+                return None  # adaptive pooling: any size fits
+            c, need = a[0], _linear_features(model, seen)
+            if not need or need % c:
+                return None
+            area = need // c
+            pairs = sorted(((i, area // i) for i in range(1, area + 1) if area % i == 0 and i <= area // i),
+                           key=lambda p: p[1] - p[0])
+            h_t, w_t = pairs[0]
+
+            def side(target, axis):
+                lo, hi = 4, 256
+                while lo < hi:  # smallest side whose map reaches the target
+                    mid = (lo + hi) // 2
+                    got = probe(mid, 64) if axis == 0 else probe(64, mid)
+                    if got is not None and got[1 + axis] >= target:
+                        hi = mid
+                    else:
+                        lo = mid + 1
+                got = probe(lo, 64) if axis == 0 else probe(64, lo)
+                return lo if got is not None and got[1 + axis] == target else None
+
+            h, w = side(h_t, 0), side(w_t, 1)
+            if h is None or w is None:
+                return None
+            return {"size": (h, w), "channels": conv.in_channels,
+                    "why": (f"Conv2d({conv.in_channels}, ...) feeding Linear({need}, ...): {c}x{h_t}x{w_t} maps "
+                            f"need a {h}x{w} input")}
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(training)
+
+
+def _linear_features(model, seen) -> int | None:
+    lin = seen.get("linear")
+    return getattr(lin, "in_features", None)
+
+
+def _label_like(name: str) -> bool:
+    return name == "c" or any(name.startswith(w) for w in _LABEL_WORDS if w != "c")
+
+
+def _state_zeros(model, batch: int, device: str, dtype):
+    import torch
+    import torch.nn as nn
+
+    r = _recurrent(model)
+    layers = r.num_layers * (2 if r.bidirectional else 1)
+    h = torch.zeros(layers, batch, getattr(r, "proj_size", 0) or r.hidden_size, device=device, dtype=dtype)
+    if isinstance(r, nn.LSTM):
+        return (h, torch.zeros(layers, batch, r.hidden_size, device=device, dtype=dtype))
+    return h
+
+
+def _to(state, device: str, dtype):
+    """A state from the model's own ``init_hidden``, on the run's device (and in double when the run is)."""
+    if isinstance(state, (tuple, list)):
+        return type(state)(_to(s, device, dtype) for s in state)
+    if hasattr(state, "to") and hasattr(state, "is_floating_point"):
+        return state.to(device=device, dtype=dtype) if state.is_floating_point() else state.to(device)
+    return state
+
+
+def make_inputs(desc: dict, device: str, seed: int, model=None) -> tuple:
+    """All the forward's arguments for candidate ``desc`` (the first input, then ``desc["rest"]``)."""
+    import torch
+
     gen = torch.Generator().manual_seed(seed + 104729)
-    if desc.get("dtype") == "long":
-        return torch.randint(0, int(desc.get("high") or 100), desc["shape"], generator=gen).to(device)
-    return torch.randn(desc["shape"], generator=gen).to(device)
+    dtype = torch.float64 if desc.get("double") else torch.float32
+
+    def tensor(shape, kind, high):
+        if kind == "long":
+            return torch.randint(0, int(high or 100), shape, generator=gen).to(device)
+        return torch.randn(shape, generator=gen, dtype=dtype).to(device)
+
+    first = tensor(desc["shape"], desc.get("dtype"), desc.get("high"))
+    xs = [first]
+    batch = desc["shape"][0]
+    for r in desc.get("rest", []):
+        kind = r["kind"]
+        if kind == "none":
+            xs.append(None)
+        elif kind == "same":
+            xs.append(tensor(desc["shape"], desc.get("dtype"), desc.get("high")))
+        elif kind == "tensor":
+            shape = [batch] + list(r["shape"][1:])
+            xs.append(tensor(shape, r.get("dtype"), r.get("high")))
+        elif kind == "adjacency":
+            n = batch
+            a = (torch.rand((n, n), generator=gen) < 0.2).to(dtype) + torch.eye(n, dtype=dtype)
+            xs.append((a / a.sum(1, keepdim=True)).to(device))
+        elif kind == "lengths":
+            xs.append([desc["shape"][1] if len(desc["shape"]) > 1 else 1] * batch)
+        elif kind == "init_hidden":
+            fn = getattr(model, r["method"])
+            state = fn(batch) if r.get("nargs", 1) >= 1 else fn()
+            xs.append(_to(state, device, dtype))
+        elif kind == "zeros_pair":
+            xs.append((torch.zeros(batch, r["size"], dtype=dtype, device=device),
+                       torch.zeros(batch, r["size"], dtype=dtype, device=device)))
+        elif kind == "zeros_state":
+            xs.append(_state_zeros(model, batch, device, dtype))
+    return tuple(xs)
+
+
+def make_input(desc: dict, device: str, seed: int, model=None):
+    """The first input of candidate ``desc`` (one tensor)."""
+    return make_inputs(dict(desc, rest=[]), device, seed, model)[0]
+
+
+def input_cost(model, xs):
+    """One forward pass without gradients; returns (output, multiply-adds per sample of its convs and linears)."""
+    import torch
+
+    total = [0.0]
+
+    def hook(m, _inp, out):
+        if isinstance(out, torch.Tensor) and getattr(m, "weight", None) is not None and m.weight.dim() >= 2:
+            w = m.weight
+            per_out = w.numel() / w.shape[1 if isinstance(m, torch.nn.modules.conv._ConvTransposeNd) else 0]
+            total[0] += out.numel() * per_out
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, (torch.nn.Linear, torch.nn.modules.conv._ConvNd))] if hasattr(model, "modules") else []
+    try:
+        with torch.no_grad():
+            out = model(*xs)
+    finally:
+        for h in handles:
+            h.remove()
+    first = xs[0]
+    return out, total[0] / max(1, first.shape[0] if first.dim() else 1)
 
 
 def output_tensor(out):
@@ -420,7 +879,9 @@ class Run:
     """One forward and backward pass with everything recorded."""
 
     def __init__(self, model, x, framework: str, swap=()):
+        # ``x``: one tensor, or a tuple of the forward's arguments (called as ``model(*x)``)
         self.model, self.x, self.framework = model, x, framework
+        self.xs = x if isinstance(x, tuple) else (x,)
         self.rec = Recorder()
         self.rec.swap = set(swap)
         self.out = None
@@ -433,7 +894,7 @@ class Run:
         CURRENT.append(self.rec)
         try:
             with _install_mode(self.rec):
-                self.out = self.model(self.x)
+                self.out = self.model(*self.xs)
         finally:
             CURRENT.pop()
             for h in handles:
@@ -491,7 +952,7 @@ def train_steps(model, x, steps: int, seed: int, loss_spec: dict | None, lr: flo
     for step in range(1, steps + 1):
         for p in params:
             p.grad = None
-        out = output_tensor(model(x))
+        out = output_tensor(model(*(x if isinstance(x, tuple) else (x,))))
         loss, _ = _objective(out, loss_spec, seed)
         if not torch.isfinite(loss):
             losses.append(num(loss))

@@ -270,6 +270,8 @@ def _judge(t: Target, results: dict, notebook: NotebookProgram | None) -> ModelR
             v = judge(f.code, probes.get(str(i)), data)
         if t.assumptions and v.verdict != INCONCLUSIVE:
             v.evidence["assumptions"] = list(t.assumptions)
+        if run.ok and (data.get("input") or {}).get("why"):  # which synthetic input, and why that one
+            v.evidence["input"] = f"{tuple(data['input']['shape'])} {data['input']['why']}"
         run.verdicts.append((show(f), v))
     if run.ok:
         run.diagnostics = diagnose(data, t.path, t.label, _def_line(t))

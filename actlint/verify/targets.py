@@ -19,6 +19,7 @@ from typing import Any
 from actlint.config import ConfigError
 from actlint.findings import Finding
 from actlint.verify.builder import module_level_names, restricted_source
+from actlint.verify.inputs import input_hints
 
 # The probe each static rule asks the child for (see actlint/verify/child.py PROBES).
 PROBE_KIND = {
@@ -97,6 +98,7 @@ class Target:
     loss: dict | None = None
     findings: list[Finding] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
+    input_hints: dict = field(default_factory=dict)  # what the file says about the input (verify/inputs.py)
 
     def spec(self) -> dict[str, Any]:
         probes = []
@@ -112,6 +114,7 @@ class Target:
         return {"source": self.source, "user_file": str(self.file.resolve()), "build": self.build,
                 "needs_tensorflow": needs_tf,
                 "framework": self.framework, "input": self.input, "loss": self.loss, "probes": probes,
+                "input_hints": self.input_hints,
                 "sys_path": [str(self.file.resolve().parent)]}
 
 
@@ -508,6 +511,7 @@ def file_targets(path: str, file: Path, text: str, findings: list[Finding], sett
     unmapped = models.assign(findings, links)
     for t in models.targets:
         t.loss = models.loss_for(t, sites)
+        t.input_hints = input_hints(text, t.name, t.build.get("kind", "class"), t.framework)
     return models.targets, unmapped
 
 
