@@ -8,7 +8,8 @@ from pathlib import Path
 
 from actlint.findings import Finding
 from actlint.verify.diagnostics import diagnose
-from actlint.verify.probes import CONFIRMED, INCONCLUSIVE, Verdict, judge
+from actlint.verify.functions import function_targets
+from actlint.verify.probes import CONFIRMED, INCONCLUSIVE, Verdict, judge, judge_function
 from actlint.verify.runner import Progress, run_all
 from actlint.verify.targets import Settings, Target, factory_targets, file_targets
 
@@ -69,6 +70,7 @@ def verify(findings: list[Finding], files: list[Path], settings: Settings, root:
     for f in findings:
         by_path.setdefault(f.path, []).append(f)
     targets: list[Target] = []
+    outside: list[Target] = []  # findings outside any model: their expressions run (functions.py)
     out: list[Finding] = []
     for file in files:
         shown = display_path(file)
@@ -86,6 +88,8 @@ def verify(findings: list[Finding], files: list[Path], settings: Settings, root:
         if not any(tok in text for tok in FRAMEWORK_TOKENS):
             continue
         found, unmapped = file_targets(shown, file, text, own, settings)
+        fns, unmapped = function_targets(shown, file, text, unmapped)
+        outside.extend(fns)
         targets.extend(found)
         out.extend(_with_verdict(f, Verdict(INCONCLUSIVE, why), None, None) for f, why in unmapped)
     for rest in by_path.values():
@@ -101,6 +105,7 @@ def verify(findings: list[Finding], files: list[Path], settings: Settings, root:
             spec["digest"] = True
             jobs.append((t.label + "#second", dict(spec, digest_only=True, probes=[])))
         jobs.append((t.label, spec))
+    jobs.extend((t.label, dict(t.spec(), seed=0)) for t in outside)
     progress = Progress(len(jobs)) if show_progress else None
     results = run_all(jobs, settings.timeout, workers=workers, progress=progress)
 
@@ -133,6 +138,12 @@ def verify(findings: list[Finding], files: list[Path], settings: Settings, root:
                 d.extra["evidence"]["device"] = device
             out.extend(run.diagnostics)
         models.append(run)
+    for t in outside:
+        data = results[t.label].data
+        for i, f in enumerate(t.findings):
+            v = (judge_function(f.code, data.get("probes", {}).get(str(i))) if data.get("ok")
+                 else Verdict(INCONCLUSIVE, data.get("reason", "the expressions could not be run")))
+            out.append(_with_verdict(f, v, None, data.get("device")))
     out.sort(key=lambda f: f.sort_key)
     return Outcome(out, models, sorted(devices))
 
