@@ -322,11 +322,29 @@ def _rank(expr, file: _File, depth: int = 0) -> int | None:
 def _assigned(file: _File, name: cst.Name):
     """The value of the last single assignment to ``name`` before it, in the same function."""
     line = file.at(name)[0]
+    scope = _scope_of(file, line)
     best = None
     for target, value in _all_assigns(file):
-        if target == name.value and file.at(value)[0] < line:
+        at = file.at(value)[0]
+        if target == name.value and at < line and _scope_of(file, at) == scope:
             best = value
     return best
+
+
+def _scope_of(file: _File, line: int):
+    """The innermost function (by its first and last line) holding ``line``; None at module level."""
+    if not hasattr(file, "_functions"):
+        spans = []
+
+        class V(cst.CSTVisitor):
+            def visit_FunctionDef(self, n: cst.FunctionDef) -> None:
+                first, _, last, _ = file.index.position(n)
+                spans.append((first, last))
+
+        file.module.visit(V())
+        file._functions = spans
+    inside = [s for s in file._functions if s[0] <= line <= s[1]]
+    return min(inside, key=lambda s: s[1] - s[0]) if inside else None
 
 
 def _all_assigns(file: _File) -> list:
