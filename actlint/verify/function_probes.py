@@ -94,7 +94,8 @@ def log_expr(torch, ns, e) -> dict:
                                  f"{tuple(fixed.shape)}"}
             # an NLL-like use: the log at one random entry per row, summed
             pick = torch.zeros(fixed.shape, dtype=torch.bool)
-            pick[torch.arange(fixed.shape[0]), torch.randint(0, fixed.shape[-1], (fixed.shape[0],), generator=gen)] = True
+            cols = torch.randint(0, fixed.shape[-1], (fixed.shape[0],), generator=gen)
+            pick[torch.arange(fixed.shape[0]), cols] = True
             g_user = torch.autograd.grad(user[pick].float().sum(), z, retain_graph=False, allow_unused=True)[0]
             g_fixed = torch.autograd.grad(fixed[pick].float().sum(), z)[0]
             finite = torch.isfinite(user)

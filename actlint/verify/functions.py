@@ -103,7 +103,8 @@ class _File:
         """Module-level ``EPS = 1e-8``: names a flagged expression may use."""
         out = {}
         for stmt in self.module.body:
-            if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign):
+            if (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1
+                    and isinstance(stmt.body[0], cst.Assign)):
                 a = stmt.body[0]
                 if len(a.targets) == 1 and isinstance(a.targets[0].target, cst.Name) and isinstance(
                         a.value, (cst.Float, cst.Integer)):
@@ -183,6 +184,12 @@ class _File:
                     return "the softmax/sigmoid inside the log has no input the verifier can replace"
                 mapping[id(data)] = cst.Name("z")
             free = _names(log) - self.aliases - set(self.constants) - {"True", "False", "None"}
+            translated = None
+            qual = self.index.call_name(log) or ""
+            if qual in ("tensorflow.log", "tensorflow.math.log"):  # TF1/TF2 log: the same float32 IEEE log
+                mapping[id(log.func)] = cst.parse_expression("torch.log")
+                free -= _names(log.func)
+                translated = f"{_code(log.func)} run as torch.log (TensorFlow itself is not run)"
             if inner:
                 free -= _names(data) if data is not None else set()
             free.discard("z")
@@ -204,7 +211,7 @@ class _File:
                 fixed = "torch.nn.functional.logsigmoid(-z)" if complement else "torch.nn.functional.logsigmoid(z)"
             return {"kind": "log", "expr": expr, "bind": bind, "act": act, "fn": src.fn, "fixed": fixed,
                     "eps": strip_epsilon(arg) is not arg if arg is not None else False,
-                    "constants": self.constants, "half": self.half}
+                    "constants": self.constants, "half": self.half, "translated": translated}
         return "the static picture has no log site at this line"
 
     def _dim_experiment(self, pos) -> dict | str:

@@ -293,7 +293,8 @@ def _ran(e: dict) -> str:
         return f"{where}: {user} vs {e['fixed']} on logits uniform in ±a (64×10)"
     if e["kind"] == "log":
         binds = "".join(f" with {k} = {v}" for k, v in e.get("bind", {}).items())
-        return f"{where}: {e['expr']}{binds} vs {e['fixed']} on logits uniform in ±a (64×10)"
+        tf = f" ({e['translated']})" if e.get("translated") else ""
+        return f"{where}: {e['expr']}{binds} vs {e['fixed']} on logits uniform in ±a (64×10){tf}"
     return f"{where}: {e['form']} on synthetic input"
 
 
@@ -317,8 +318,8 @@ def _judge_fn_loss(code, p, e) -> Verdict:
     rows = p.get("rows", [])
     evidence = {"rows": rows}
     if code == "ACT103":
-        bad = [r for r in rows if r["fixed_finite"] and (r["clamped_frac"] > 0 or r["zero_grad_frac"] > 0
-                                                          or r["max_loss_error"] > 1e-3 or not r["finite"])]
+        bad = [r for r in rows if r["fixed_finite"] and (
+            r["clamped_frac"] > 0 or r["zero_grad_frac"] > 0 or r["max_loss_error"] > 1e-3 or not r["finite"])]
         if bad:
             r = bad[0]
             return Verdict(CONFIRMED, (
@@ -340,7 +341,8 @@ def _judge_fn_loss(code, p, e) -> Verdict:
         text += (f"; on perfectly separated logits (±{_f(floor['max_abs_logit'])}) the loss stays at "
                  f"{_f(floor['perfect_loss'])} (logits form: {_f(floor['perfect_fixed_loss'])})")
     evidence.update(max_grad_shrink=worst[1], perfect_loss=floor and floor.get("perfect_loss"))
-    stuck = floor is not None and (floor.get("perfect_loss") or 0) > 0.1 and (floor.get("perfect_fixed_loss") or 0) < 0.01
+    stuck = (floor is not None and (floor.get("perfect_loss") or 0) > 0.1
+             and (floor.get("perfect_fixed_loss") or 0) < 0.01)
     if (worst[1] or 0) >= ATTENUATION or stuck:
         return Verdict(CONFIRMED, text, evidence)
     if (worst[1] or 0) < NO_ATTENUATION and not stuck:
