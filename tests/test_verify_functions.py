@@ -90,3 +90,11 @@ def test_keras_loss_outside_a_model_stays_unmapped_with_reason(tmp_path):
     assert not targets
     assert rest[0][1] == ("in make(), which is not part of a model the verifier builds; the loss is a Keras "
                           "loss; only PyTorch losses are run outside a model")
+
+
+def test_module_level_log_of_a_model_output_runs_the_expression(verdicts):
+    # the model takes the finding by name, but its own probe sees only its output: the log is run here
+    f = _one(verdicts, "gan_losses.py", 29, "ACT109")[0]
+    assert f["verdict"] == "confirmed"
+    assert f["evidence"]["ran"].startswith("the expression at line 29: torch.log(1. - prob_fake) with prob_fake = "
+                                           "nn.Sigmoid()(z) vs torch.nn.functional.logsigmoid(-z)")

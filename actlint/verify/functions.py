@@ -369,15 +369,30 @@ def _all_assigns(file: _File) -> list:
     return cache
 
 
-def function_targets(path: str, file: Path, text: str, unmapped: list[tuple[Finding, str]]):
-    """Experiments for the unmapped findings of ``CODES``; returns (targets, the findings still unmapped)."""
+def function_targets(path: str, file: Path, text: str, unmapped: list[tuple[Finding, str]], models=()):
+    """Experiments for the unmapped findings of ``CODES``; returns (targets, the findings still unmapped).
+
+    An ACT109 log outside every model's lines that a model took by name (``torch.log(1 - D(x))``
+    at module level) is run here too: the model's own probe only sees the model's output.
+    """
+    taken = set().union(*(t.lines for t in models)) if models else set()
+    borrowed: dict[int, Target] = {}
+    for t in models:
+        for f in list(t.findings):
+            if f.code == "ACT109" and not set(range(f.line, f.end_line + 1)) & taken:
+                t.findings.remove(f)
+                borrowed[id(f)] = t
+                unmapped = unmapped + [(f, f"outside {t.name}")]
     mine = [(f, why) for f, why in unmapped if f.code in CODES]
     if not mine:
         return [], unmapped
     try:
         pic = _File(text)
     except Exception:  # the static pass already reported what it could not read
-        return [], unmapped
+        for f, _ in mine:
+            if id(f) in borrowed:
+                borrowed[id(f)].findings.append(f)
+        return [], [(f, why) for f, why in unmapped if id(f) not in borrowed]
     target = FunctionTarget(f"{path}:<outside any model>", path, file, "<outside any model>", "torch",
                             {"kind": "functions"}, pic.imports, set())
     rest = []
@@ -390,7 +405,10 @@ def function_targets(path: str, file: Path, text: str, unmapped: list[tuple[Find
         except Exception as exc:  # noqa: BLE001 - a shape the extraction does not know
             exp = f"the flagged expression could not be extracted ({type(exc).__name__})"
         if isinstance(exp, str):
-            rest.append((f, f"{why}; {exp}"))
+            if id(f) in borrowed:
+                borrowed[id(f)].findings.append(f)  # back to the model that took it
+            else:
+                rest.append((f, f"{why}; {exp}"))
             continue
         exp.update(id=str(len(target.findings)), code=f.code, line=f.line)
         target.experiments.append(exp)

@@ -88,7 +88,7 @@ def verify(findings: list[Finding], files: list[Path], settings: Settings, root:
         if not any(tok in text for tok in FRAMEWORK_TOKENS):
             continue
         found, unmapped = file_targets(shown, file, text, own, settings)
-        fns, unmapped = function_targets(shown, file, text, unmapped)
+        fns, unmapped = function_targets(shown, file, text, unmapped, found)
         outside.extend(fns)
         targets.extend(found)
         out.extend(_with_verdict(f, Verdict(INCONCLUSIVE, why), None, None) for f, why in unmapped)
