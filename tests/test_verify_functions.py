@@ -98,3 +98,12 @@ def test_module_level_log_of_a_model_output_runs_the_expression(verdicts):
     assert f["verdict"] == "confirmed"
     assert f["evidence"]["ran"].startswith("the expression at line 29: torch.log(1. - prob_fake) with prob_fake = "
                                            "nn.Sigmoid()(z) vs torch.nn.functional.logsigmoid(-z)")
+
+
+def test_nll_on_probabilities_and_sigmoid_into_bce_with_logits(verdicts):
+    nll = _one(verdicts, "helpers.py", 51, "ACT102")[0]
+    assert nll["verdict"] == "confirmed" and nll["evidence"]["max_grad_shrink"] >= 2
+    assert "nll_loss(torch.log_softmax(z, dim=1), y)" in nll["evidence"]["ran"]
+    double = _one(verdicts, "helpers.py", 56, "ACT102")[0]
+    assert double["verdict"] == "confirmed" and double["evidence"]["perfect_loss"] > 0.1
+    assert "binary_cross_entropy_with_logits(torch.sigmoid(z), y)" in double["evidence"]["ran"]

@@ -337,7 +337,7 @@ def _judge_fn_loss(code, p, e) -> Verdict:
     if worst[0] is not None:
         text = (f"ran {e['act']} into {e['loss_label']}: its gradient w.r.t. the logits is "
                 f"{_f(worst[1], 2)}× smaller than {e['fixed']}'s at logits up to ±{_f(worst[0]['max_abs_logit'])}")
-    if floor is not None and floor.get("perfect_loss") is not None:
+    if floor is not None and (floor.get("perfect_loss") or 0) > 0:  # nll_loss on probabilities is -p: no floor
         text += (f"; on perfectly separated logits (±{_f(floor['max_abs_logit'])}) the loss stays at "
                  f"{_f(floor['perfect_loss'])} (logits form: {_f(floor['perfect_fixed_loss'])})")
     evidence.update(max_grad_shrink=worst[1], perfect_loss=floor and floor.get("perfect_loss"))
