@@ -356,7 +356,8 @@ def _judge_fn_log(code, p, e) -> Verdict:
     bad = [r for r in rows if r["fixed_finite"] and (r["nonfinite_frac"] > 0 or r["grad_nonfinite"]
                                                      or (r["max_error"] or 0) > 1e-3 or r["grad_lost_frac"] > 0)]
     if bad:
-        r = next((r for r in bad if r["nonfinite_frac"] > 0), bad[0])  # the -inf, when a size reaches it
+        infs = [r for r in bad if r["nonfinite_frac"] > 0]  # the -inf at the smallest size that reaches it
+        r = min(infs, key=lambda r: r["max_abs_logit"]) if infs else bad[0]
         parts = []
         if r["nonfinite_frac"] > 0:
             parts.append(f"{_pct(r['nonfinite_frac'])} of entries are -inf/NaN")
