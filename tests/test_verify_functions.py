@@ -107,3 +107,18 @@ def test_nll_on_probabilities_and_sigmoid_into_bce_with_logits(verdicts):
     double = _one(verdicts, "helpers.py", 56, "ACT102")[0]
     assert double["verdict"] == "confirmed" and double["evidence"]["perfect_loss"] > 0.1
     assert "binary_cross_entropy_with_logits(torch.sigmoid(z), y)" in double["evidence"]["ran"]
+
+
+def test_float16_rows_when_the_file_casts_to_half():
+    _needs("torch")
+    import torch
+
+    from actlint.verify.function_probes import log_expr
+    from actlint.verify.probes import judge_function
+
+    e = {"kind": "log", "expr": "torch.log(p)", "bind": {"p": "torch.softmax(z, dim=-1)"}, "half": True,
+         "fixed": "torch.log_softmax(z, dim=-1)", "constants": {}, "code": "ACT109", "line": 3}
+    probe = dict(log_expr(torch, {"torch": torch}, e), experiment=e)
+    v = judge_function("ACT109", probe)
+    assert v.verdict == "confirmed"
+    assert v.summary.startswith("torch.log(p) in float16 at logits up to ±10: ")  # float32 holds until ±60
