@@ -1,4 +1,4 @@
-"""Findings outside a model go to the model whose ops feed them, and ACT109 knows a sigmoid from a softmax."""
+"""Findings on loss and log lines are linked to the ops that feed them; logs outside a model run as written."""
 
 from __future__ import annotations
 
@@ -16,14 +16,16 @@ def test_log_and_loss_lines_link_to_their_producers():
     assert sites == []  # the GAN loss is written by hand: no loss call
 
 
-def test_log_of_discriminator_sigmoid_is_confirmed_on_the_discriminator():
+def test_logs_of_the_discriminator_sigmoid_are_run_as_written():
+    """log(p) of a float32 sigmoid stays finite (refuted); log(1 - p) underflows (confirmed)."""
     _needs("torch")
     code, data, err, _ = actlint("--verify", "--format", "json", GAN)
     assert code == 1, err
-    found = [f for f in data if f["code"] == "ACT109"]
-    assert [f["line"] for f in found] == [16, 16]
-    for f in found:
-        assert f["verdict"] == "confirmed"
-        assert f["evidence"]["model"].endswith("gan_log_prob.py:D")
-        assert "plain log(sigmoid) is -inf" in f["evidence"]["summary"]
-        assert "logsigmoid stays finite" in f["evidence"]["summary"]
+    found = {f["column"]: f for f in data if f["code"] == "ACT109"}
+    assert sorted(found) == [26, 46] and {f["line"] for f in found.values()} == {16}
+    plain, complement = found[26], found[46]
+    assert plain["verdict"] == "refuted"
+    assert "torch.log(p_real) with p_real = nn.Sigmoid()(z)" in plain["evidence"]["ran"]
+    assert complement["verdict"] == "confirmed"
+    assert "logsigmoid(-z) stays finite" in complement["evidence"]["summary"]
+    assert "-inf/NaN" in complement["evidence"]["summary"]

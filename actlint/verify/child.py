@@ -299,6 +299,10 @@ def main() -> int:
     with open(sys.argv[1], encoding="utf-8") as fh:
         SPEC = json.load(fh)
     measure.USER_FILE = SPEC["user_file"]
+    if SPEC.get("kind") == "functions":  # findings outside any model: run the flagged expressions
+        from actlint.verify.function_probes import run_spec
+
+        return run_spec(SPEC, SCRATCH, lambda: (sys.addaudithook(_audit), _GUARD.update(on=True)))
     result: dict = {"ok": False, "timings": {}}
     timings = result["timings"]
     t0 = time.perf_counter()

@@ -281,3 +281,121 @@ JUDGES = {
     "ACT103": judge_fused, "ACT109": judge_fused, "ACT104": judge_implicit_dim, "ACT105": judge_output_range,
     "ACT111": judge_output_range, "ACT114": judge_output_range, "ACT106": judge_init, "ACT112": judge_float16,
 }
+
+
+# --------------------------------------------------------------------------- findings outside any model
+# The flagged expression run on synthetic logits (actlint/verify/function_probes.py).  Thresholds as above:
+# ACT102 confirms at a 2× smaller gradient or a loss that cannot reach 0.1 on perfectly separated logits;
+# ACT103/ACT109 at an error > 1e-3, a non-finite value or a lost gradient while the fused form is exact.
+
+
+def _ran(e: dict) -> str:
+    where = f"the expression at line {e.get('line')}"
+    if e["kind"] == "loss_chain":
+        user = e["loss"].replace("(p,", f"({e['act']},", 1)
+        return f"{where}: {user} vs {e['fixed']} on logits uniform in ±a (64×10)"
+    if e["kind"] == "log":
+        binds = "".join(f" with {k} = {v}" for k, v in e.get("bind", {}).items())
+        tf = f" ({e['translated']})" if e.get("translated") else ""
+        return f"{where}: {e['expr']}{binds} vs {e['fixed']} on logits uniform in ±a (64×10){tf}"
+    return f"{where}: {e['form']} on synthetic input"
+
+
+def judge_function(code: str, p: dict | None) -> Verdict:
+    """The verdict for a finding outside any model, from its experiment on synthetic tensors."""
+    if p is None:
+        return inconclusive("no measurement came back for this finding")
+    e = p.get("experiment", {})
+    ran = _ran(e) if e else "the flagged expression"
+    if p.get("error"):
+        return inconclusive(f"running {ran} failed: {p['error']}", ran=ran)
+    fn = {"loss_chain": _judge_fn_loss, "log": _judge_fn_log, "implicit_dim": _judge_fn_dim}.get(e.get("kind"))
+    if fn is None:
+        return inconclusive("the verifier does not measure this finding outside a model", ran=ran)
+    v = fn(code, p, e)
+    v.evidence["ran"] = ran
+    return v
+
+
+def _judge_fn_loss(code, p, e) -> Verdict:
+    rows = p.get("rows", [])
+    evidence = {"rows": rows}
+    if code == "ACT103":
+        bad = [r for r in rows if r["fixed_finite"] and (
+            r["clamped_frac"] > 0 or r["zero_grad_frac"] > 0 or r["max_loss_error"] > 1e-3 or not r["finite"])]
+        if bad:
+            r = bad[0]
+            return Verdict(CONFIRMED, (
+                f"ran {e['act']} into {e['loss_label']} on logits up to ±{_f(r['max_abs_logit'])}: "
+                f"{_pct(r['rounded_frac'])} of sigmoid outputs round to exactly 0 or 1, the loss is off by up to "
+                f"{_f(r['max_loss_error'])} per element ({_pct(r['clamped_frac'])} clamped at 100) and "
+                f"{_pct(r['zero_grad_frac'])} of gradients are 0, while binary_cross_entropy_with_logits stays "
+                f"exact"), evidence)
+        return Verdict(REFUTED, f"ran {e['act']} into {e['loss_label']}: it matched the logits form at every logit "
+                                f"size up to ±{_f(rows[-1]['max_abs_logit']) if rows else 'n/a'}", evidence)
+    shrinks = [(r, _ratio(r["fixed_grad_norm"], r["grad_norm"])) for r in rows]
+    worst = max(shrinks, key=lambda t: t[1] or 0, default=(None, None))
+    floor = rows[-1] if rows else None  # the most separated logits tried
+    text = ""
+    if worst[0] is not None:
+        text = (f"ran {e['act']} into {e['loss_label']}: its gradient w.r.t. the logits is "
+                f"{_f(worst[1], 2)}× smaller than {e['fixed']}'s at logits up to ±{_f(worst[0]['max_abs_logit'])}")
+    if floor is not None and (floor.get("perfect_loss") or 0) > 0:  # nll_loss on probabilities is -p: no floor
+        text += (f"; on perfectly separated logits (±{_f(floor['max_abs_logit'])}) the loss stays at "
+                 f"{_f(floor['perfect_loss'])} (logits form: {_f(floor['perfect_fixed_loss'])})")
+    evidence.update(max_grad_shrink=worst[1], perfect_loss=floor and floor.get("perfect_loss"))
+    stuck = (floor is not None and (floor.get("perfect_loss") or 0) > 0.1
+             and (floor.get("perfect_fixed_loss") or 0) < 0.01)
+    if (worst[1] or 0) >= ATTENUATION or stuck:
+        return Verdict(CONFIRMED, text, evidence)
+    if (worst[1] or 0) < NO_ATTENUATION and not stuck:
+        return Verdict(REFUTED, text + ": the extra activation costs no gradient here", evidence)
+    return Verdict(INCONCLUSIVE, text, evidence)
+
+
+def _judge_fn_log(code, p, e) -> Verdict:
+    rows = p.get("rows", [])
+    evidence = {"rows": rows}
+    bad = [r for r in rows if r["fixed_finite"] and (r["nonfinite_frac"] > 0 or r["grad_nonfinite"]
+                                                     or (r["max_error"] or 0) > 1e-3 or r["grad_lost_frac"] > 0)]
+    if bad:
+        infs = [r for r in bad if r["nonfinite_frac"] > 0]  # the -inf at the smallest size that reaches it
+        r = min(infs, key=lambda r: r["max_abs_logit"]) if infs else bad[0]
+        parts = []
+        if r["nonfinite_frac"] > 0:
+            parts.append(f"{_pct(r['nonfinite_frac'])} of entries are -inf/NaN")
+        if (r["max_error"] or 0) > 1e-3:
+            parts.append(f"finite entries are off by up to {_f(r['max_error'])}")
+        if r["grad_lost_frac"] > 0:
+            parts.append(f"{_pct(r['grad_lost_frac'])} of the gradients vanish")
+        if r["grad_nonfinite"]:
+            parts.append("the gradient is not finite")
+        return Verdict(CONFIRMED, (
+            f"{e['expr']} in {r['dtype']} at logits up to ±{_f(r['max_abs_logit'])}: " + ", ".join(parts)
+            + f", while {e['fixed']} stays finite (down to {_f(r['fixed_min'])})"), evidence)
+    top = rows[-1]["max_abs_logit"] if rows else None
+    return Verdict(REFUTED, f"{e['expr']} matched {e['fixed']} (error ≤ 1e-3, gradients kept) at every logit size "
+                            f"up to ±{_f(top)}", evidence)
+
+
+def _judge_fn_dim(code, p, e) -> Verdict:
+    runs = p.get("runs", [])
+    evidence = {"runs": runs, "rank_stated": p.get("rank_stated")}
+    parts = []
+    for r in runs:
+        d = r.get("implicit_dim")
+        s = (f"for a {tuple(r['shape'])} input it normalises over dim {d}"
+             + (f" (rows along the last dim sum to [{_f(r['last_dim_sum_min'])}, {_f(r['last_dim_sum_max'])}]; "
+                f"changing sample 0 changes the others by up to {_f(r.get('other_samples_change'))})"
+                if d == 0 and len(r["shape"]) > 1 else ""))
+        parts.append(s)
+    text = f"ran {e['form']}: " + "; ".join(parts)
+    batch_mixed = [r for r in runs if r.get("implicit_dim") == 0 and len(r["shape"]) > 1]
+    if p.get("rank_stated"):
+        if batch_mixed:
+            return Verdict(CONFIRMED, text + " (the rank comes from the code)", evidence)
+        if runs and all(r.get("implicit_dim") == len(r["shape"]) - 1 for r in runs):
+            return Verdict(REFUTED, text + ": the implicit choice is the last dim for the rank the code states",
+                           evidence)
+    return inconclusive(text + "; the input's rank is not stated in the code, so which case applies is unknown",
+                        **evidence)

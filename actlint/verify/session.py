@@ -20,8 +20,9 @@ from pathlib import Path
 
 from actlint.findings import Finding
 from actlint.verify.diagnostics import diagnose
+from actlint.verify.functions import function_targets
 from actlint.verify.notebooks import NotebookProgram
-from actlint.verify.probes import CONFIRMED, INCONCLUSIVE, Verdict, judge
+from actlint.verify.probes import CONFIRMED, INCONCLUSIVE, Verdict, judge, judge_function
 from actlint.verify.runner import Progress, run_all
 from actlint.verify.targets import Settings, Target, factory_targets, file_targets
 
@@ -157,6 +158,7 @@ def _verify(findings, files, settings, root, workers, progress, scratch) -> Outc
     targets: list[Target] = []
     notebooks: dict[str, NotebookProgram] = {}  # target label -> its notebook's program
     faults: list[InternalFault] = []
+    outside: list[Target] = []  # findings outside any model: their expressions run (functions.py)
     out: list[Finding] = []
 
     def unverified(own: list[Finding], why: str) -> None:
@@ -184,6 +186,12 @@ def _verify(findings, files, settings, root, workers, progress, scratch) -> Outc
             faults.append(fault)
             unverified(own, fault.reason)
             continue
+        if notebook is None:
+            try:
+                fns, unmapped = function_targets(shown, file, text, unmapped, found)
+                outside.extend(fns)
+            except Exception as exc:  # noqa: BLE001 - only these findings lose their experiment
+                faults.append(_fault(shown, None, "preparing", exc))
         targets.extend(found)
         if notebook is not None:
             notebooks.update((t.label, notebook) for t in found)
@@ -213,6 +221,7 @@ def _verify(findings, files, settings, root, workers, progress, scratch) -> Outc
             spec["digest"] = True
             jobs.append((t.label + "#second", dict(spec, digest_only=True, probes=[])))
         jobs.append((t.label, spec))
+    jobs.extend((t.label, dict(t.spec(), seed=0)) for t in outside)
     if progress:
         progress.jobs([key for key, _ in jobs])
     results = run_all(jobs, settings.timeout, workers=workers, progress=progress)
@@ -242,6 +251,17 @@ def _verify(findings, files, settings, root, workers, progress, scratch) -> Outc
         out.extend(made)
         out.extend(run.diagnostics)
         models.append(run)
+    for t in outside:
+        data = results[t.label].data
+        for i, f in enumerate(t.findings):
+            try:
+                v = (judge_function(f.code, data.get("probes", {}).get(str(i))) if data.get("ok")
+                     else Verdict(INCONCLUSIVE, data.get("reason", "the expressions could not be run")))
+            except Exception as exc:  # noqa: BLE001 - this finding's verdict, not the run
+                fault = _fault(t.path, t.label, "judging", exc)
+                faults.append(fault)
+                v = Verdict(INCONCLUSIVE, fault.reason)
+            out.append(_with_verdict(f, v, None, data.get("device")))
     out.sort(key=lambda f: f.sort_key)
     return Outcome(out, models, sorted(devices), faults, time.perf_counter() - start)
 
