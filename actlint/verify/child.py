@@ -21,7 +21,7 @@ import traceback
 if __package__ in (None, ""):  # run as a script under -I: make this checkout's actlint importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from actlint.verify import measure  # noqa: E402
+from actlint.verify import loader, measure  # noqa: E402
 from actlint.verify.experiments import PROBES  # noqa: E402
 from actlint.verify.measure import (INIT_CALLS, Run, digest, grad_ratio, input_candidates,  # noqa: E402
                                     make_input, named_params, num, output_tensor, patch_constructors,
@@ -61,14 +61,9 @@ def _refuse_outside(path) -> None:
 
 
 def _exec_module():
-    import types
-
-    module = types.ModuleType("_actlint_model")
-    module.__file__ = measure.USER_FILE
-    sys.modules["_actlint_model"] = module
-    code = compile(SPEC["source"], measure.USER_FILE, "exec")
-    exec(code, module.__dict__)
-    return module
+    """The restricted source as the user's module (guarded imports, package, argparse defaults)."""
+    return loader.exec_module(SPEC["source"], measure.USER_FILE, SPEC.get("module_name"), SPEC.get("package_root"),
+                              SPEC.get("device"))
 
 
 def _build(module):
@@ -98,6 +93,12 @@ def _build(module):
 
 
 def _reason(exc: BaseException, stage: str) -> str:
+    if getattr(exc, "actlint_import", False):  # a placeholder of an import that failed, now really used
+        return f"{exc} (needed while {stage})"[:400]
+    if isinstance(exc, SystemExit):
+        tb = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == measure.USER_FILE]
+        where = f" at line {tb[-1].lineno}" if tb else ""
+        return f"the model's code exited{where} while {stage} (SystemExit: {exc.code})"
     if isinstance(exc, ModuleNotFoundError):
         name = (exc.name or str(exc)).split(".")[0]
         return f"{name} is not installed"
@@ -260,6 +261,8 @@ def main() -> int:
         result.update(ok=False, reason=_reason(exc, stage), stage=stage)
     finally:
         timings["total_s"] = time.perf_counter() - t0
+        if loader.ASSUMPTIONS:
+            result["assumptions"] = list(loader.ASSUMPTIONS)
         _GUARD["on"] = False
         with open(os.path.join(SCRATCH, "result.json"), "w", encoding="utf-8") as fh:
             json.dump(result, fh, default=str)

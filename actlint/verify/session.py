@@ -109,6 +109,7 @@ def verify(findings: list[Finding], files: list[Path], settings: Settings, root:
     for t in targets:
         res = results[t.label]
         data = dict(res.data)
+        t.assumptions.extend(a for a in data.get("assumptions", []) if a not in t.assumptions)  # from the child
         second = results.get(t.label + "#second")
         if second is not None:
             data["digest_second"] = second.data.get("digest")
