@@ -93,6 +93,8 @@ def _build(module):
 
 
 def _reason(exc: BaseException, stage: str) -> str:
+    if getattr(exc, "actlint_reason", False):  # already a plain sentence
+        return str(exc)[:400]
     if getattr(exc, "actlint_import", False):  # a placeholder of an import that failed, now really used
         return f"{exc} (needed while {stage})"[:400]
     if isinstance(exc, SystemExit):
@@ -117,12 +119,29 @@ def _reason(exc: BaseException, stage: str) -> str:
 
 def _import_framework(framework: str):
     """Import torch (and keras on its torch backend); returns torch."""
+    alias = False
     if SPEC.get("needs_tensorflow"):
-        import tensorflow  # noqa: F401 - fails fast, before the slower keras import
-    if framework == "keras":
+        import importlib.util
+
+        if importlib.util.find_spec("tensorflow") is not None:
+            import tensorflow  # noqa: F401 - installed: the user's own TensorFlow
+        elif SPEC.get("tf_real"):  # decided in the parent: code beyond the Keras API
+            what, line = SPEC["tf_real"]
+            exc = ModuleNotFoundError(f"needs tensorflow (uses {what} at line {line}), which is not installed",
+                                      name="tensorflow")
+            exc.actlint_reason = True
+            raise exc
+        else:
+            alias = True
+    if framework == "keras" or alias:
         os.environ["KERAS_BACKEND"] = os.environ.get("KERAS_BACKEND") or "torch"
         os.environ["KERAS_HOME"] = os.path.join(SCRATCH, "keras_home")
         import keras  # noqa: F401
+    if alias:
+        from actlint.verify import tf_alias
+
+        tf_alias.install()
+        loader.ASSUMPTIONS.append(tf_alias.ASSUMPTION)
     import torch
 
     if SPEC.get("threads"):

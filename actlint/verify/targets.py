@@ -19,6 +19,7 @@ from typing import Any
 from actlint.config import ConfigError
 from actlint.findings import Finding
 from actlint.verify.builder import module_level_names, restricted_source
+from actlint.verify.tf_alias import real_tensorflow_use
 
 # The probe each static rule asks the child for (see actlint/verify/child.py PROBES).
 PROBE_KIND = {
@@ -110,7 +111,8 @@ class Target:
         needs_tf = bool(re.search(r"^\s*(import|from)\s+tensorflow\b", self.source, re.M))
         module_name, root = package_module(self.file, self.source)
         return {"source": self.source, "user_file": str(self.file.resolve()), "build": self.build,
-                "needs_tensorflow": needs_tf, "module_name": module_name, "package_root": root,
+                "needs_tensorflow": needs_tf, "tf_real": real_tensorflow_use(self.source) if needs_tf else None,
+                "module_name": module_name, "package_root": root,
                 "framework": self.framework, "input": self.input, "loss": self.loss, "probes": probes,
                 "sys_path": [str(self.file.resolve().parent)] + ([root] if root else [])}
 
