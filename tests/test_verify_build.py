@@ -115,6 +115,15 @@ def test_restricted_source_keeps_guarded_imports_and_scopes_names_per_function()
     assert len(out.splitlines()) == len(src.splitlines())
 
 
+def test_an_import_block_with_a_raising_handler_is_kept():
+    src = ("try:\n    import argparse\n    import torch.nn as nn\nexcept ImportError as e:\n    print(e)\n"
+           "    raise ImportError\n\nparser = argparse.ArgumentParser()\nargs = parser.parse_args()\n"
+           "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+           "        self.fc = nn.Linear(args.n, 2)\n")
+    out, _ = restricted_source(src, {"Net"})
+    assert "    import argparse" in out and "args = parser.parse_args()" in out
+
+
 def test_a_method_call_with_args_does_not_pull_in_its_object():
     src = ("import gym\nimport argparse\nimport torch\nimport torch.nn as nn\n"
            "p = argparse.ArgumentParser()\nargs = p.parse_args()\n"

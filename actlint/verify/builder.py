@@ -184,7 +184,8 @@ def _is_main_guard(node: ast.stmt) -> bool:
 
 
 def _only_imports(node: ast.stmt) -> bool:
-    """An ``if``/``try`` block made only of imports, simple assignments of constants or names, ``pass``."""
+    """An ``if``/``try`` block made only of imports, simple assignments of constants or names, ``pass``
+    (the handlers of a ``try`` aside)."""
     def simple(stmt: ast.stmt) -> bool:
         if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.Pass)):
             return True
@@ -195,8 +196,8 @@ def _only_imports(node: ast.stmt) -> bool:
         if isinstance(stmt, (ast.If, ast.Try)):
             return _only_imports(stmt)
         return False
-    blocks = [node.body, node.orelse] + ([h.body for h in node.handlers] + [node.finalbody]
-                                          if isinstance(node, ast.Try) else [])
+    # A handler runs only when an import fails, which a guarded import never does (see loader.py).
+    blocks = [node.body, node.orelse] + ([node.finalbody] if isinstance(node, ast.Try) else [])
     return any(isinstance(n, (ast.Import, ast.ImportFrom)) for b in blocks for n in b) and all(
         simple(n) for b in blocks for n in b)
 
