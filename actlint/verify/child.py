@@ -240,7 +240,7 @@ def main() -> int:
         model = _build(module)
         pristine = None
         if framework == "torch":
-            model = model.to(device).train()
+            model = torch.nn.Module.train(model.to(device))  # not a train() the model overrides (a training loop)
             try:
                 pristine = copy.deepcopy(model)  # twins start from exactly these weights
             except Exception:  # noqa: BLE001 - only the twin probes need it; they say so

@@ -21,6 +21,12 @@ import types
 
 ASSUMPTIONS: list[str] = []
 _HELPER = "__actlint_import_failed__"
+_SEED_FAILED = "__actlint_seed_failed__"
+SEEDS = frozenset({"manual_seed", "manual_seed_all", "seed", "set_seed", "set_random_seed", "seed_everything"})
+
+
+def _seed_failed(line: int) -> None:
+    ASSUMPTIONS.append(f"the seed call at line {line} failed with the script's defaults and was skipped")
 
 
 class Missing:
@@ -82,6 +88,21 @@ class _GuardImports(ast.NodeTransformer):
         return new
 
     visit_Import = visit_ImportFrom = _guard
+
+    def visit_Expr(self, node):
+        """A seed call that fails (``torch.manual_seed(opt.seed)`` with the option's default ``None``)
+        is skipped: the verifier seeds the build itself."""
+        call = node.value
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr in SEEDS):
+            return node
+        note = ast.parse(f"{_SEED_FAILED}({node.lineno})").body[0]
+        handler = ast.ExceptHandler(type=ast.Tuple([ast.Name("TypeError", ast.Load()), ast.Name("ValueError", ast.Load())],
+                                                   ast.Load()), name=None, body=[note])
+        new = ast.Try(body=[node], handlers=[handler], orelse=[], finalbody=[])
+        for n in [new, handler, handler.type, *handler.type.elts, *ast.walk(note)]:
+            n.lineno, n.col_offset = node.lineno, node.col_offset
+            n.end_lineno, n.end_col_offset = node.end_lineno, node.end_col_offset
+        return new
 
 
 def _import_failed(error: ImportError, line: int, names: list[str], ns: dict) -> None:
@@ -166,6 +187,7 @@ def exec_module(source: str, user_file: str, module_name: str | None = None, roo
     module = types.ModuleType(name)
     module.__file__ = user_file
     module.__dict__[_HELPER] = _import_failed
+    module.__dict__[_SEED_FAILED] = _seed_failed
     if module_name:
         module.__package__ = module_name.rpartition(".")[0]
     sys.modules[name] = module

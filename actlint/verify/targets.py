@@ -396,7 +396,7 @@ class FileModels:
             annotation = _dotted(p.annotation) if p.annotation is not None else None
             config = self._config_for(p.arg, annotation)
             if config is not None:
-                expr, root, why = config
+                expr, why, root = config
                 values.append(expr)
                 roots.add(root)
                 notes.append(f"{p.arg}={expr} ({why})")
@@ -408,35 +408,39 @@ class FileModels:
 
     def _config_for(self, param: str, annotation: str | None) -> tuple[str, str, str] | None:
         """A config object for ``param``: its annotated class (defined here or imported), a config-like
-        class of the file for a parameter named config/args/…, or the file's parsed ``argparse`` options."""
+        class of the file for a parameter named config/args/…, or the file's parsed ``argparse`` options.
+        Returns (expression, why, the name it needs)."""
         classes = {n.name: n for n in self.tree.body if isinstance(n, ast.ClassDef)}
         ann = (annotation or "").rsplit(".", 1)[-1]
         if ann and ann not in _SCALARS and ann not in self.classes:
             if ann in classes:
-                return self._config_expr(classes[ann]), ann, f"{ann} built with its defaults"
+                return (*self._config_expr(classes[ann]), ann)
             if ann in self.imports and not _framework_of(ann, self.imports):
-                return f"{ann}()", ann, f"{ann} built with its defaults"
+                return f"{ann}()", f"{ann} built with its defaults", ann
         if param.lower() not in CONFIG_PARAMS:
             return None
         configs = [c for name, c in classes.items() if name not in self.classes and _is_config_class(c)]
         if configs:
-            return self._config_expr(configs[0]), configs[0].name, f"{configs[0].name} built with its defaults"
+            return (*self._config_expr(configs[0]), configs[0].name)
         parsed = self._parsed_args()
         if parsed:
-            return parsed, parsed, "the script's argparse options at their defaults"
+            return parsed, "the script's argparse options at their defaults", parsed
         return None
 
-    def _config_expr(self, cls: ast.ClassDef) -> str:
+    def _config_expr(self, cls: ast.ClassDef) -> tuple[str, str]:
         """``Cls(field=guess, ...)`` for the fields without a usable default (none, or ``None`` for a number)."""
-        fields = []
+        fields, capped = [], False
         if _is_dataclass(cls):
             for node in cls.body:
                 if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-                    ann = _dotted(node.annotation)
-                    empty = node.value is None or (isinstance(node.value, ast.Constant) and node.value.value is None
-                                                   and ann in ("int", "float"))
-                    if empty:
-                        fields.append((node.target.id, _guess(node.target.id, ann)))
+                    ann, name = _dotted(node.annotation), node.target.id
+                    value = node.value.value if isinstance(node.value, ast.Constant) else None
+                    if node.value is None or (value is None and ann in ("int", "float")) or (
+                            isinstance(value, int) and not isinstance(value, bool) and value < 0):
+                        fields.append((name, _guess(name, ann)))  # no default, None or a -1 sentinel
+                    elif isinstance(value, int) and not isinstance(value, bool) and _capped(name, value) != value:
+                        fields.append((name, _capped(name, value)))
+                        capped = True
         else:
             init = next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
             if init is not None:
@@ -444,7 +448,8 @@ class FileModels:
                 required = params[:len(params) - len(init.args.defaults)]
                 fields = [(p.arg, _guess(p.arg, _dotted(p.annotation) if p.annotation else None, init))
                           for p in required]
-        return f"{cls.name}(" + ", ".join(f"{k}={v!r}" for k, v in fields) + ")"
+        why = f"{cls.name} built with its defaults" + ("; sizes capped to depth 2, width 256" if capped else "")
+        return f"{cls.name}(" + ", ".join(f"{k}={v!r}" for k, v in fields) + ")", why
 
     def _parsed_args(self) -> str | None:
         """The module-level variable assigned ``parser.parse_args()`` (or ``parse_known_args()[0]``)."""
@@ -537,6 +542,17 @@ class FileModels:
                     for t in node.targets:
                         out |= {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
         return out
+
+
+def _capped(name: str, value: int) -> int:
+    """A config's size kept small enough for a CPU child (a 7B-parameter default would not fit):
+    depth at most 2, width at most 256."""
+    p = name.lower()
+    if re.search(r"layer|depth|block", p) and value > 4:
+        return 2
+    if re.search(r"dim|embd|embed|hidden|d_model|width", p) and value > 1024:
+        return 256
+    return value
 
 
 def _is_dataclass(cls: ast.ClassDef) -> bool:
