@@ -562,8 +562,8 @@ def _is_dataclass(cls: ast.ClassDef) -> bool:
 
 def _is_config_class(cls: ast.ClassDef) -> bool:
     """A dataclass, or a class named like a configuration (``GPTConfig``, ``ModelArgs``, ``HParams``)."""
-    return _is_dataclass(cls) or bool(re.search(r"(Config|Conf|Cfg|Args|Arguments|Params|Options|Settings)$",
-                                                 cls.name))
+    named = re.search(r"(Config|Conf|Cfg|Args|Arguments|Params|Options|Settings)$", cls.name)
+    return _is_dataclass(cls) or bool(named)
 
 
 def _is_cheap(node: ast.AST) -> bool:
