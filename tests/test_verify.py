@@ -222,8 +222,6 @@ NOT_CONFIRMED = {
     ("torch_kaiming_tanh.py", 15, "ACT101"): ("inconclusive", "the gradient does not vanish"),
     # A free function, not part of any model: nothing to build.
     ("torch_softmax_no_dim.py", 17, "ACT104"): ("inconclusive", "not part of a model"),
-    # Needs tensorflow, which the verify extra does not install.
-    ("keras_relu_output.py", 10, "ACT105"): ("inconclusive", "tensorflow is not installed"),
 }
 
 

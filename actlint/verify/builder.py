@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import symtable
 from dataclasses import dataclass, field
 
 TRAINING_ATTRS = frozenset({
@@ -38,6 +39,23 @@ def _names_used(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
+def _free_globals(node: ast.stmt) -> set[str]:
+    """The module-level names a definition refers to, scope by scope (a parameter ``args`` of one
+    method does not hide the global ``args`` another method reads); bases, decorators, defaults and
+    annotations included."""
+    try:
+        top = symtable.symtable(ast.unparse(node), "<definition>", "exec")
+    except (SyntaxError, ValueError, RecursionError):
+        return _names_used(node) - _locals(node)
+    names = {sym.get_name() for sym in top.get_symbols() if sym.is_referenced()}
+    tables = list(top.get_children())
+    while tables:
+        table = tables.pop()
+        names |= {sym.get_name() for sym in table.get_symbols() if sym.is_global() and sym.is_referenced()}
+        tables.extend(table.get_children())
+    return names
+
+
 def _locals(node: ast.AST) -> set[str]:
     """Names a definition binds inside itself (parameters, assignments): not module-level needs."""
     names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
@@ -47,12 +65,15 @@ def _locals(node: ast.AST) -> set[str]:
     return names - globals_
 
 
-def _call_roots(call: ast.Call) -> set[str]:
-    """The variables a call may change: the object of a method call, and its arguments."""
+def _call_roots(call: ast.Call, modules: frozenset[str] = frozenset()) -> set[str]:
+    """The variables a call may change: the object of a method call (``model.add(x)``, not ``x``,
+    and not ``args`` in ``env.reset(seed=args.seed)``); the positional arguments of a function or
+    module function (``init(model)``, ``nn.init.zeros_(model[0].bias)``)."""
     roots = set()
-    if isinstance(call.func, ast.Attribute):
-        roots.add(_root_name(call.func.value))
-    for a in list(call.args) + [k.value for k in call.keywords]:
+    obj = _root_name(call.func.value) if isinstance(call.func, ast.Attribute) else None
+    if obj is not None and obj not in modules:
+        return {obj}
+    for a in call.args:
         roots.add(_root_name(a))
     roots.discard(None)
     return roots
@@ -83,8 +104,11 @@ def _root_name(expr: ast.AST) -> str | None:
     return expr.id if isinstance(expr, ast.Name) else None
 
 
-def classify(node: ast.stmt) -> Stmt:
-    """What one top-level statement binds and uses, and whether the child may run it."""
+def classify(node: ast.stmt, modules: frozenset[str] = frozenset()) -> Stmt:
+    """What one top-level statement binds and uses, and whether the child may run it.
+
+    ``modules`` are the names the file's imports bind (a call on one changes its arguments).
+    """
     s = Stmt(node)
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         s.kind = "import"
@@ -95,7 +119,17 @@ def classify(node: ast.stmt) -> Stmt:
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         s.kind = "def"
         s.binds.add(node.name)
-        s.uses = _names_used(node) - {node.name} - _locals(node)
+        s.uses = _free_globals(node) - {node.name}
+        return s
+    if isinstance(node, (ast.If, ast.Try)) and not _is_main_guard(node) and _only_imports(node):
+        # try: from torch import Tensor / except ImportError: ...; if TYPE_CHECKING: import x
+        s.kind = "import"
+        for n in ast.walk(node):
+            if isinstance(n, (ast.Import, ast.ImportFrom)):
+                s.binds |= classify(n).binds
+            elif isinstance(n, (ast.Assign, ast.AnnAssign)):
+                s.binds |= {b for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) for b in _bound(t)}
+        s.uses = _names_used(node) - s.binds
         return s
     if _trains(node):
         return s
@@ -118,12 +152,14 @@ def classify(node: ast.stmt) -> Stmt:
     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
         f = node.value.func
         if isinstance(f, ast.Attribute) and f.attr in SEED_ATTRS:
+            if _root_name(f.value) not in modules:
+                return s  # env.seed(...), a data loader's seed: not the model's
             s.kind = "seed"
             s.uses = _names_used(node)
             return s
         # model.add(...), nn.init.zeros_(model[0].bias), model.apply(init): finishing a definition.
         s.kind = "mutate"
-        s.binds = _call_roots(node.value)
+        s.binds = _call_roots(node.value, modules)
         s.uses = _names_used(node)
         return s
     if isinstance(node, ast.For) and not node.orelse and all(
@@ -135,12 +171,75 @@ def classify(node: ast.stmt) -> Stmt:
             if isinstance(b, ast.AugAssign):
                 s.binds |= _bound(b.target) | {r for r in [_root_name(b.target)] if r}
             else:
-                s.binds |= _call_roots(b.value)
+                s.binds |= _call_roots(b.value, modules)
         s.binds |= {r for r in [_root_name(node.iter)] if r}
         s.binds -= _bound(node.target)
         s.uses = _names_used(node) - _bound(node.target)
         return s
     return s
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    return isinstance(node, ast.If) and "__name__" in {n.id for n in ast.walk(node.test) if isinstance(n, ast.Name)}
+
+
+def _only_imports(node: ast.stmt) -> bool:
+    """An ``if``/``try`` block made only of imports, simple assignments of constants or names, ``pass``
+    (the handlers of a ``try`` aside)."""
+    def simple(stmt: ast.stmt) -> bool:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.Pass)):
+            return True
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
+            return not _calls(stmt.value)
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            return True
+        if isinstance(stmt, (ast.If, ast.Try)):
+            return _only_imports(stmt)
+        return False
+    # A handler runs only when an import fails, which a guarded import never does (see loader.py).
+    blocks = [node.body, node.orelse] + ([node.finalbody] if isinstance(node, ast.Try) else [])
+    return any(isinstance(n, (ast.Import, ast.ImportFrom)) for b in blocks for n in b) and all(
+        simple(n) for b in blocks for n in b)
+
+
+def _parse_args_blocks(tree: ast.Module, modules: frozenset[str]) -> list[tuple[Stmt, list[ast.stmt]]]:
+    """``args = parser.parse_args()`` inside ``if __name__ == "__main__":`` or a function (``main()``):
+    the parser's statements, to be run at module level when a kept definition or a call site reads ``args``."""
+    out = []
+    for node in tree.body:
+        if not (_is_main_guard(node) or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))):
+            continue
+        body = node.body
+        parsed = [b for b in body if isinstance(b, ast.Assign) and len(b.targets) == 1
+                  and isinstance(b.targets[0], ast.Name) and any(
+                      isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)
+                      and c.func.attr in ("parse_args", "parse_known_args") for c in ast.walk(b.value))]
+        if not parsed:
+            continue
+        parsers = {_root_name(c.func.value) for b in parsed for c in ast.walk(b.value)
+                   if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)
+                   and c.func.attr in ("parse_args", "parse_known_args")} - {None}
+        kept, names = [], set(parsers)
+        for b in body:
+            if b.lineno > parsed[-1].lineno:
+                break
+            value = getattr(b, "value", None)
+            on_parser = (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+                         and _root_name(value.func.value) in names)
+            if b in parsed:
+                kept.append(b)
+            elif isinstance(b, ast.Assign) and len(b.targets) == 1:
+                makes = isinstance(value, ast.Call) and "ArgumentParser" in ast.unparse(value.func)
+                if makes or on_parser or _bound(b.targets[0]) & names:
+                    kept.append(b)  # parser = argparse.ArgumentParser(...); group = parser.add_argument_group()
+                    names |= _bound(b.targets[0])
+            elif isinstance(b, ast.Expr) and on_parser:
+                kept.append(b)  # parser.add_argument(...)
+        st = Stmt(node, kind="argblock")
+        st.binds = {b.targets[0].id for b in parsed}
+        st.uses = set().union(*(_names_used(b) for b in kept)) - names - st.binds
+        out.append((st, kept))
+    return out
 
 
 def restricted_source(source: str, roots: set[str], root_lines: tuple[int, int] | None = None) -> tuple[str, list[int]]:
@@ -151,11 +250,17 @@ def restricted_source(source: str, roots: set[str], root_lines: tuple[int, int] 
     Returns the source and the line numbers kept.
     """
     tree = ast.parse(source)
-    stmts = [classify(n) for n in tree.body]
-    modules = {name for st in stmts if st.kind == "import" for name in st.binds}
+    modules = import_names(tree)
+    stmts = [classify(n, modules) for n in tree.body]
     for st in stmts:
         if st.kind in ("mutate", "loop"):
             st.binds -= modules  # ``nn.init.x_(...)`` changes its argument, not ``nn``
+    bound_at_top = {n for st in stmts if st.kind != "other" for n in st.binds}
+    blocks: dict[int, list[ast.stmt]] = {}
+    for st, body in _parse_args_blocks(tree, modules):
+        if not st.binds & bound_at_top:
+            blocks[len(stmts)] = body
+            stmts.append(st)
     limit = root_lines[1] if root_lines else None
     needed = set(roots)
     keep: set[int] = set()
@@ -178,6 +283,14 @@ def restricted_source(source: str, roots: set[str], root_lines: tuple[int, int] 
     kept_lines: list[int] = []
     for i in sorted(keep):
         node = stmts[i].node
+        if i in blocks:  # the parser's statements of a main block, run at module level in place
+            indent = len(lines[node.body[0].lineno - 1]) - len(lines[node.body[0].lineno - 1].lstrip())
+            out[node.lineno - 1] = "if True:" if indent else ""
+            for b in blocks[i]:
+                for ln in range(b.lineno, b.end_lineno + 1):
+                    out[ln - 1] = lines[ln - 1]
+                    kept_lines.append(ln)
+            continue
         start = min([d.lineno for d in getattr(node, "decorator_list", [])] + [node.lineno])
         for ln in range(start, node.end_lineno + 1):
             out[ln - 1] = lines[ln - 1]
@@ -185,12 +298,21 @@ def restricted_source(source: str, roots: set[str], root_lines: tuple[int, int] 
     return "\n".join(out) + "\n", kept_lines
 
 
+def import_names(tree: ast.Module) -> frozenset[str]:
+    """The names the module-level imports bind."""
+    return frozenset(name for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
+                     for name in classify(n).binds)
+
+
 def module_level_names(source: str) -> set[str]:
     """Names a child may evaluate in the restricted module (bound by keepable statements)."""
     tree = ast.parse(source)
+    modules = import_names(tree)
     names: set[str] = set()
     for node in tree.body:
-        s = classify(node)
+        s = classify(node, modules)
         if s.kind != "other":
             names |= s.binds
+    for st, _ in _parse_args_blocks(tree, modules):
+        names |= st.binds
     return names

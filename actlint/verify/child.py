@@ -21,7 +21,7 @@ import traceback
 if __package__ in (None, ""):  # run as a script under -I: make this checkout's actlint importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from actlint.verify import measure  # noqa: E402
+from actlint.verify import loader, measure  # noqa: E402
 from actlint.verify.experiments import KERAS_PROBES, PROBES  # noqa: E402
 from actlint.verify.measure import (INIT_CALLS, Run, digest, grad_ratio, input_candidates,  # noqa: E402
                                     named_params, num, output_tensor, patch_constructors,
@@ -61,14 +61,9 @@ def _refuse_outside(path) -> None:
 
 
 def _exec_module():
-    import types
-
-    module = types.ModuleType("_actlint_model")
-    module.__file__ = measure.USER_FILE
-    sys.modules["_actlint_model"] = module
-    code = compile(SPEC["source"], measure.USER_FILE, "exec")
-    exec(code, module.__dict__)
-    return module
+    """The restricted source as the user's module (guarded imports, package, argparse defaults)."""
+    return loader.exec_module(SPEC["source"], measure.USER_FILE, SPEC.get("module_name"), SPEC.get("package_root"),
+                              SPEC.get("device"))
 
 
 def _build(module):
@@ -98,6 +93,14 @@ def _build(module):
 
 
 def _reason(exc: BaseException, stage: str) -> str:
+    if getattr(exc, "actlint_reason", False):  # already a plain sentence
+        return str(exc)[:400]
+    if getattr(exc, "actlint_import", False):  # a placeholder of an import that failed, now really used
+        return f"{exc} (needed while {stage})"[:400]
+    if isinstance(exc, SystemExit):
+        tb = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == measure.USER_FILE]
+        where = f" at line {tb[-1].lineno}" if tb else ""
+        return f"the model's code exited{where} while {stage} (SystemExit: {exc.code})"
     if isinstance(exc, ModuleNotFoundError):
         name = (exc.name or str(exc)).split(".")[0]
         return f"{name} is not installed"
@@ -116,12 +119,29 @@ def _reason(exc: BaseException, stage: str) -> str:
 
 def _import_framework(framework: str):
     """Import torch (and keras on its torch backend); returns torch."""
+    alias = False
     if SPEC.get("needs_tensorflow"):
-        import tensorflow  # noqa: F401 - fails fast, before the slower keras import
-    if framework == "keras":
+        import importlib.util
+
+        if importlib.util.find_spec("tensorflow") is not None:
+            import tensorflow  # noqa: F401 - installed: the user's own TensorFlow
+        elif SPEC.get("tf_real"):  # decided in the parent: code beyond the Keras API
+            what, line = SPEC["tf_real"]
+            exc = ModuleNotFoundError(f"needs tensorflow (uses {what} at line {line}), which is not installed",
+                                      name="tensorflow")
+            exc.actlint_reason = True
+            raise exc
+        else:
+            alias = True
+    if framework == "keras" or alias:
         os.environ["KERAS_BACKEND"] = os.environ.get("KERAS_BACKEND") or "torch"
         os.environ["KERAS_HOME"] = os.path.join(SCRATCH, "keras_home")
         import keras  # noqa: F401
+    if alias:
+        from actlint.verify import tf_alias
+
+        tf_alias.install()
+        loader.ASSUMPTIONS.append(tf_alias.ASSUMPTION)
     import torch
 
     if SPEC.get("threads"):
@@ -343,7 +363,7 @@ def main() -> int:
         model = _build(module)
         pristine = None
         if framework == "torch":
-            model = model.to(device).train()
+            model = torch.nn.Module.train(model.to(device))  # not a train() the model overrides (a training loop)
             if (SPEC.get("input_hints") or {}).get("model_dtype") == "double":
                 model = model.double()  # the file runs it in double precision (``net.double()``)
             try:
@@ -382,9 +402,11 @@ def main() -> int:
                                                    SPEC.get("loss"), float(SPEC.get("lr", 1e-3)))
         timings["probe_s"] = time.perf_counter() - t3
     except BaseException as exc:  # noqa: BLE001 - every failure becomes a reason
-        result.update(ok=False, reason=_reason(exc, stage), stage=stage)
+        result.update(ok=False, reason=_reason(exc, stage), stage=stage, traceback=traceback.format_exc()[-4000:])
     finally:
         timings["total_s"] = time.perf_counter() - t0
+        if loader.ASSUMPTIONS:
+            result["assumptions"] = list(loader.ASSUMPTIONS)
         _GUARD["on"] = False
         with open(os.path.join(SCRATCH, "result.json"), "w", encoding="utf-8") as fh:
             json.dump(result, fh, default=str)

@@ -90,7 +90,7 @@ def _model_record(run) -> dict:
     t, r = run.target, run.result
     timings = r.get("timings") or {}
     record = {
-        "model": t.label, "path": t.path, "framework": t.framework, "ok": run.ok, "reason": r.get("reason"),
+        "model": t.label, "path": t.path, "framework": t.framework, "ok": run.ok, "reason": r.get("reason"), "child_traceback": r.get("traceback"),
         "device": r.get("device"), "wall_s": round(run.wall_s, 3),
         "timings": {k: round(v, 3) for k, v in timings.items() if isinstance(v, (int, float))} or None,
         "input": r.get("input"), "assumptions": t.assumptions, "loss": r.get("loss"),

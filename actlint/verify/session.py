@@ -274,6 +274,7 @@ def _judge(t: Target, results: dict, notebook: NotebookProgram | None) -> ModelR
     if second is not None:
         data["digest_second"] = second.data.get("digest")
         data["second_reason"] = second.data.get("reason")
+    t.assumptions.extend(a for a in data.get("assumptions", []) if a not in t.assumptions)  # from the child
     run = ModelRun(t, data, res.wall_s)
     if data.get("internal_error"):  # the runner itself failed on this model
         run.fault = InternalFault(t.path, t.label, "running", data["internal_error"], data.get("traceback", ""))

@@ -20,6 +20,7 @@ from actlint.config import ConfigError
 from actlint.findings import Finding
 from actlint.verify.builder import module_level_names, restricted_source
 from actlint.verify.inputs import input_hints
+from actlint.verify.tf_alias import real_tensorflow_use
 
 # The probe each static rule asks the child for (see actlint/verify/child.py PROBES).
 PROBE_KIND = {
@@ -111,11 +112,34 @@ class Target:
                 probes.append({"id": str(i), "code": f.code, "kind": kind, "lines": lines,
                                "loss_family": "binary" if f.code == "ACT110" else "categorical"})
         needs_tf = bool(re.search(r"^\s*(import|from)\s+tensorflow\b", self.source, re.M))
+        module_name, root = package_module(self.file, self.source)
         return {"source": self.source, "user_file": str(self.file.resolve()), "build": self.build,
-                "needs_tensorflow": needs_tf,
+                "needs_tensorflow": needs_tf, "tf_real": real_tensorflow_use(self.source) if needs_tf else None,
+                "module_name": module_name, "package_root": root,
                 "framework": self.framework, "input": self.input, "loss": self.loss, "probes": probes,
                 "input_hints": self.input_hints,
-                "sys_path": [str(self.file.resolve().parent)]}
+                "sys_path": [str(self.file.resolve().parent)] + ([root] if root else [])}
+
+
+def package_module(file: Path, source: str) -> tuple[str | None, str | None]:
+    """For a file with relative imports: its module name in its package and the project root above it.
+
+    The root is the nearest folder above the file without ``__init__.py`` (the package's parent).
+    """
+    if not re.search(r"^\s*from\s+\.", source, re.M):
+        return None, None
+    path = file.resolve()
+    parts = [path.stem]
+    folder = path.parent
+    while (folder / "__init__.py").is_file() and folder.parent != folder:
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if len(parts) == 1:  # not inside a package: run it as the package its folder would be
+        parts.insert(0, path.parent.name)
+        folder = path.parent.parent
+    if not all(p.isidentifier() for p in parts):
+        return None, None
+    return ".".join(parts), str(folder)
 
 
 def _dotted(expr: ast.AST) -> str:
@@ -153,8 +177,38 @@ def _framework_of(dotted: str, imports: dict[str, str]) -> str | None:
     return None
 
 
-def _guess(param: str) -> Any:
+CONFIG_PARAMS = frozenset({"config", "cfg", "conf", "args", "opt", "opts", "hparams", "hp", "params",
+                           "model_args", "model_config", "options", "settings"})
+_SCALARS = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+def _guess(param: str, annotation: str | None = None, init: ast.FunctionDef | None = None) -> Any:
+    """A stand-in value for a required constructor parameter: from how ``__init__`` uses it, its
+    annotation, then its name."""
+    used = _usage_guess(param, init) if init is not None else None
+    if used is not None:
+        return used
     p = param.lower()
+    kind = _SCALARS.get((annotation or "").rsplit(".", 1)[-1])
+    if kind is bool:
+        return False
+    if "drop" in p or p == "p":
+        return 0.1
+    if "shape" in p:
+        return (3, 32, 32)  # an image shape: unpacked as channels, height, width
+    if "factor" in p or "upscale" in p or "stride" in p:
+        return 2
+    if kind is str:
+        return "default"
+    value = _name_guess(p)
+    if kind is int and not isinstance(value, int):
+        return 2 if value == 1.0 else int(value)
+    if kind is float:
+        return float(value)
+    return value
+
+
+def _name_guess(p: str) -> Any:
     if any(k in p for k in ("class", "label", "tag", "out", "action", "target")):
         return 1.0 if "max" in p or "scale" in p else 10
     if "vocab" in p or "token" in p:
@@ -167,11 +221,32 @@ def _guess(param: str) -> Any:
         return 4
     if "layer" in p or "depth" in p or "block" in p:
         return 2
-    if "drop" in p or p == "p":
-        return 0.1
     if "rate" in p or p == "lr" or "scale" in p or "max" in p:
         return 1.0
     return 32
+
+
+def _usage_guess(param: str, init: ast.FunctionDef) -> Any:
+    """What ``__init__`` does with ``param``: compared with strings (``rnn_type in ['LSTM', 'GRU']``)
+    gives the first string; unpacked into three names gives an image shape; indexed gives a tuple;
+    passed to ``range``/``PixelShuffle`` gives an int."""
+    for node in ast.walk(init):
+        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) and node.left.id == param:
+            for comp in node.comparators:
+                consts = [comp] if isinstance(comp, ast.Constant) else list(getattr(comp, "elts", []))
+                strings = [c.value for c in consts if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+                if strings:
+                    return strings[0]
+        if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == param
+                and isinstance(node.targets[0], ast.Tuple)):
+            n = len(node.targets[0].elts)
+            return (3, 32, 32) if n == 3 else tuple([16] * n)
+        if isinstance(node, ast.Call):
+            called = _dotted(node.func).rsplit(".", 1)[-1]
+            if called in ("range", "PixelShuffle", "PixelUnshuffle") and any(
+                    isinstance(a, ast.Name) and a.id == param for a in node.args):
+                return 2
+    return None
 
 
 class FileModels:
@@ -267,8 +342,10 @@ class FileModels:
                 shown = ", ".join(list(args) + [f"{k}={v}" for k, v in kwargs.items()])
                 assumptions.append(f"constructor arguments from the call at line {line}: {name}({shown})")
             else:
-                args, guessed = self._defaults(name)
-                build.update(args=args, kwargs={})
+                args, guessed, roots = self._defaults(name)
+                if roots:
+                    source, kept = restricted_source(self.text, {name} | roots)
+                build.update(args=args, kwargs={}, source_args=True)
                 if guessed:
                     assumptions.append("constructor arguments guessed (no call site in the file): "
                                        + ", ".join(guessed))
@@ -318,21 +395,83 @@ class FileModels:
             return args, kwargs, node.lineno
         return None
 
-    def _defaults(self, name: str) -> tuple[list, list[str]]:
+    def _defaults(self, name: str) -> tuple[list[str], list[str], set[str]]:
+        """Source expressions for the required parameters: a config built with its defaults where the
+        parameter is a config, else a guess; the notes for the assumptions; the names they need."""
         init = self._find_init(name)
         if init is None:
-            return [], []
+            return [], [], set()
         a = init.args
-        params = a.posonlyargs + a.args
-        params = params[1:]  # self
-        n_defaults = len(a.defaults)
-        required = params[:len(params) - n_defaults] if n_defaults else params
-        values, guessed = [], []
+        params = (a.posonlyargs + a.args)[1:]  # self
+        required = params[:len(params) - len(a.defaults)]
+        values, notes, roots = [], [], set()
         for p in required:
-            value = _guess(p.arg)
-            values.append(value)
-            guessed.append(f"{p.arg}={value}")
-        return values, guessed
+            annotation = _dotted(p.annotation) if p.annotation is not None else None
+            config = self._config_for(p.arg, annotation)
+            if config is not None:
+                expr, why, root = config
+                values.append(expr)
+                roots.add(root)
+                notes.append(f"{p.arg}={expr} ({why})")
+                continue
+            value = _guess(p.arg, annotation, init)
+            values.append(repr(value))
+            notes.append(f"{p.arg}={value!r}")
+        return values, notes, roots
+
+    def _config_for(self, param: str, annotation: str | None) -> tuple[str, str, str] | None:
+        """A config object for ``param``: its annotated class (defined here or imported), a config-like
+        class of the file for a parameter named config/args/…, or the file's parsed ``argparse`` options.
+        Returns (expression, why, the name it needs)."""
+        classes = {n.name: n for n in self.tree.body if isinstance(n, ast.ClassDef)}
+        ann = (annotation or "").rsplit(".", 1)[-1]
+        if ann and ann not in _SCALARS and ann not in self.classes:
+            if ann in classes:
+                return (*self._config_expr(classes[ann]), ann)
+            if ann in self.imports and not _framework_of(ann, self.imports):
+                return f"{ann}()", f"{ann} built with its defaults", ann
+        if param.lower() not in CONFIG_PARAMS:
+            return None
+        configs = [c for name, c in classes.items() if name not in self.classes and _is_config_class(c)]
+        if configs:
+            return (*self._config_expr(configs[0]), configs[0].name)
+        parsed = self._parsed_args()
+        if parsed:
+            return parsed, "the script's argparse options at their defaults", parsed
+        return None
+
+    def _config_expr(self, cls: ast.ClassDef) -> tuple[str, str]:
+        """``Cls(field=guess, ...)`` for the fields without a usable default (none, or ``None`` for a number)."""
+        fields, capped = [], False
+        if _is_dataclass(cls):
+            for node in cls.body:
+                if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                    ann, name = _dotted(node.annotation), node.target.id
+                    value = node.value.value if isinstance(node.value, ast.Constant) else None
+                    if node.value is None or (value is None and ann in ("int", "float")) or (
+                            isinstance(value, int) and not isinstance(value, bool) and value < 0):
+                        fields.append((name, _guess(name, ann)))  # no default, None or a -1 sentinel
+                    elif isinstance(value, int) and not isinstance(value, bool) and _capped(name, value) != value:
+                        fields.append((name, _capped(name, value)))
+                        capped = True
+        else:
+            init = next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+            if init is not None:
+                params = (init.args.posonlyargs + init.args.args)[1:]
+                required = params[:len(params) - len(init.args.defaults)]
+                fields = [(p.arg, _guess(p.arg, _dotted(p.annotation) if p.annotation else None, init))
+                          for p in required]
+        why = f"{cls.name} built with its defaults" + ("; sizes capped to depth 2, width 256" if capped else "")
+        return f"{cls.name}(" + ", ".join(f"{k}={v!r}" for k, v in fields) + ")", why
+
+    def _parsed_args(self) -> str | None:
+        """The module-level variable assigned ``parser.parse_args()`` (or ``parse_known_args()[0]``)."""
+        for node in self.tree.body:
+            if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                    and any(isinstance(c, ast.Call) and _dotted(c.func).endswith(".parse_args")
+                            for c in ast.walk(node.value))):
+                return node.targets[0].id
+        return None
 
     def _find_init(self, name: str, seen=None) -> ast.FunctionDef | None:
         seen = seen or set()
@@ -441,6 +580,28 @@ class FileModels:
                     for t in node.targets:
                         out |= {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
         return out
+
+
+def _capped(name: str, value: int) -> int:
+    """A config's size kept small enough for a CPU child (a 7B-parameter default would not fit):
+    depth at most 2, width at most 256."""
+    p = name.lower()
+    if re.search(r"layer|depth|block", p) and value > 4:
+        return 2
+    if re.search(r"dim|embd|embed|hidden|d_model|width", p) and value > 1024:
+        return 256
+    return value
+
+
+def _is_dataclass(cls: ast.ClassDef) -> bool:
+    return any(_dotted(d.func if isinstance(d, ast.Call) else d).rsplit(".", 1)[-1] == "dataclass"
+               for d in cls.decorator_list)
+
+
+def _is_config_class(cls: ast.ClassDef) -> bool:
+    """A dataclass, or a class named like a configuration (``GPTConfig``, ``ModelArgs``, ``HParams``)."""
+    named = re.search(r"(Config|Conf|Cfg|Args|Arguments|Params|Options|Settings)$", cls.name)
+    return _is_dataclass(cls) or bool(named)
 
 
 def _is_cheap(node: ast.AST) -> bool:

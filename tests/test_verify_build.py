@@ -1,0 +1,191 @@
+"""``--verify`` builds the model the way the user's code defines it, from real-script patterns.
+
+Unused data imports, relative imports inside a package, argparse at module level or in the main
+block, a dataclass config, tf.keras without TensorFlow, and real-TF code that stays inconclusive.
+One CLI run for the fixtures (module-scoped); the rest are fast static checks.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from test_verify import _needs, actlint
+
+from actlint.verify.builder import restricted_source
+from actlint.verify.targets import FileModels, Settings, _guess, package_module
+from actlint.verify.tf_alias import real_tensorflow_use
+
+BUILD = ROOT / "fixtures" / "verify" / "build"
+FILES = ["unused_imports.py", "uses_missing.py", "argparse_script.py", "main_block_args.py", "dataclass_config.py",
+         "pkg/models/net.py", "tf_keras_model.py", "tf_subclass.py", "tf_real.py"]
+NO_TF = importlib.util.find_spec("tensorflow") is None
+
+
+@pytest.fixture(scope="module")
+def build_run(tmp_path_factory):
+    _needs("torch", "keras")
+    report = tmp_path_factory.mktemp("build") / "report"
+    rc, findings, err, _ = actlint("--verify", "--format", "json", "--report", report, *[BUILD / f for f in FILES])
+    models = {Path(m["model"].rpartition(":")[0]).name + ":" + m["model"].rpartition(":")[2]: m
+              for m in json.loads((report / "report.json").read_text())["models"]}
+    return {"findings": {(Path(f["path"]).name, f["line"], f["code"]): f for f in findings}, "models": models,
+            "stderr": err}
+
+
+def _built(run, key):
+    model = run["models"][key]
+    assert model["ok"], (key, model.get("reason"), run["stderr"][-2000:])
+    return model
+
+
+def test_unused_data_imports_do_not_stop_the_build(build_run):
+    _built(build_run, "unused_imports.py:Classifier")  # pandas, sklearn and a missing sibling, all unused
+    f = build_run["findings"][("unused_imports.py", 21, "ACT102")]
+    assert f["verdict"] == "confirmed"
+
+
+def test_a_missing_package_the_model_uses_is_named_with_its_line(build_run):
+    model = build_run["models"]["uses_missing.py:Tagger"]
+    assert not model["ok"]
+    assert model["reason"].startswith("not_a_real_backbone_pkg is not installed (imported at line 4)")
+    f = build_run["findings"][("uses_missing.py", 14, "ACT102")]
+    assert f["verdict"] == "inconclusive" and "imported at line 4" in f["evidence"]["summary"]
+
+
+def test_argparse_at_module_level_builds_with_its_defaults(build_run):
+    model = _built(build_run, "argparse_script.py:Net")
+    assert any("argparse" in a and "defaults" in a for a in model["assumptions"])
+    assert "required option --data set to None" in model["assumptions"]
+    assert [layer["name"] for layer in model["layers"]][:2] and model["input"]["shape"] == [64, 12]
+    f = build_run["findings"][("argparse_script.py", 23, "ACT102")]
+    assert f["verdict"] == "confirmed" and "5-unit output" in f["evidence"]["summary"]  # --classes default 5
+
+
+def test_args_parsed_in_the_main_block_reach_the_definitions(build_run):
+    model = _built(build_run, "main_block_args.py:Net")
+    assert "constructor arguments from the call at line 33: Net([10, 32, 32, 4])" in model["assumptions"]
+    assert any(a.startswith("device: the verifier's") for a in model["assumptions"])
+
+
+def test_a_dataclass_config_is_built_with_its_defaults(build_run):
+    model = _built(build_run, "dataclass_config.py:TinyLM")
+    assert any("config=TinyConfig(n_embd=32) (TinyConfig built with its defaults)" in a for a in model["assumptions"])
+    assert model["input"]["dtype"] == "long" and model["input"]["high"] == 50  # vocab_size's default
+
+
+def test_relative_imports_inside_a_package(build_run):
+    _built(build_run, "net.py:PackagedNet")  # the package's __init__ (which cannot import) is never run
+
+
+@pytest.mark.skipif(not NO_TF, reason="with TensorFlow installed the user's own TensorFlow runs")
+def test_tf_keras_runs_on_keras3_without_tensorflow(build_run):
+    model = _built(build_run, "tf_keras_model.py:model")
+    assert "tf.keras run as Keras 3 (torch backend): TensorFlow is not installed" in model["assumptions"]
+    f = build_run["findings"][("tf_keras_model.py", 12, "ACT111")]
+    assert f["verdict"] == "confirmed"
+    sub = build_run["models"]["tf_subclass.py:Scorer"]  # built; the input shape is another matter
+    assert sub["ok"] or "building" not in sub["reason"] and "importing" not in sub["reason"], sub["reason"]
+
+
+@pytest.mark.skipif(not NO_TF, reason="with TensorFlow installed the user's own TensorFlow runs")
+def test_real_tensorflow_code_stays_inconclusive(build_run):
+    model = build_run["models"]["tf_real.py:Affine"]
+    assert model["reason"] == "needs tensorflow (uses tf.Variable at line 8), which is not installed"
+    f = build_run["findings"][("tf_real.py", 9, "ACT102")]
+    assert f["verdict"] == "inconclusive" and "tf.Variable at line 8" in f["evidence"]["summary"]
+
+
+# ---------------------------------------------------------------- static parts (no child)
+
+
+def test_restricted_source_keeps_guarded_imports_and_scopes_names_per_function():
+    src = ("try:\n    from torch import Tensor\nexcept ImportError:\n    Tensor = None\n"
+           "import pandas as pd\nimport torch.nn as nn\nargs = 3\n"
+           "class Net(nn.Module):\n    def a(self, *args) -> Tensor:\n        return args\n"
+           "    def b(self):\n        return args + 1\n")
+    out, kept = restricted_source(src, {"Net"})
+    assert "from torch import Tensor" in out and "args = 3" in out  # args: a global in b(), a parameter in a()
+    assert "pandas" not in out
+    assert len(out.splitlines()) == len(src.splitlines())
+
+
+def test_an_import_block_with_a_raising_handler_is_kept():
+    src = ("try:\n    import argparse\n    import torch.nn as nn\nexcept ImportError as e:\n    print(e)\n"
+           "    raise ImportError\n\nparser = argparse.ArgumentParser()\nargs = parser.parse_args()\n"
+           "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+           "        self.fc = nn.Linear(args.n, 2)\n")
+    out, _ = restricted_source(src, {"Net"})
+    assert "    import argparse" in out and "args = parser.parse_args()" in out
+
+
+def test_a_method_call_with_args_does_not_pull_in_its_object():
+    src = ("import gym\nimport argparse\nimport torch\nimport torch.nn as nn\n"
+           "p = argparse.ArgumentParser()\nargs = p.parse_args()\n"
+           "env = gym.make('x')\nenv.reset(seed=args.seed)\nenv.seed(args.seed)\ntorch.manual_seed(args.seed)\n"
+           "class Net(nn.Module):\n    pass\n")
+    out, _ = restricted_source(src, {"Net"})
+    assert "gym" not in out and "torch.manual_seed(args.seed)" in out and "args = p.parse_args()" in out
+
+
+def test_parser_of_main_block_is_hoisted_in_place():
+    src = ("import argparse\nimport torch.nn as nn\n"
+           "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+           "        self.fc = nn.Linear(2, args.hidden)\n"
+           "def main():\n    parser = argparse.ArgumentParser()\n    parser.add_argument('--hidden', type=int, default=4)\n"
+           "    args = parser.parse_args()\n    train(Net(), args)\n")
+    out, _ = restricted_source(src, {"Net"})
+    lines = out.splitlines()
+    assert lines[6] == "if True:" and lines[9].strip() == "args = parser.parse_args()" and "train(" not in out
+    compile(out, "x.py", "exec")
+
+
+def _target(tmp_path, text, name):
+    path = tmp_path / "m.py"
+    path.write_text(text)
+    return next(t for t in FileModels("m.py", path, text, Settings()).targets if t.name == name)
+
+
+def test_guesses_follow_how_init_uses_the_parameter(tmp_path):
+    t = _target(tmp_path, "import torch.nn as nn\nclass RNNModel(nn.Module):\n"
+                "    def __init__(self, rnn_type, ntoken, dropout, upscale_factor, input_shape):\n"
+                "        if rnn_type in ['LSTM', 'GRU']:\n            pass\n"
+                "        c, h, w = input_shape\n", "RNNModel")
+    assert t.build["args"] == ["'LSTM'", "1000", "0.1", "2", "(3, 32, 32)"]
+    assert _guess("n_out", "float") == 10.0 and _guess("num_classes", "int") == 10 and _guess("flag", "bool") is False
+
+
+def test_config_parameter_uses_the_files_config_class_or_argparse(tmp_path):
+    t = _target(tmp_path, "import torch.nn as nn\nclass ModelArgs:\n    def __init__(self, dim, n_layers=2):\n"
+                "        self.dim = dim\nclass T(nn.Module):\n    def __init__(self, args):\n        super().__init__()\n",
+                "T")
+    assert t.build["args"] == ["ModelArgs(dim=32)"] and "class ModelArgs" in t.source
+    t = _target(tmp_path, "import argparse\nimport torch.nn as nn\np = argparse.ArgumentParser()\n"
+                "opt = p.parse_args()\nclass T(nn.Module):\n    def __init__(self, opt):\n        super().__init__()\n",
+                "T")
+    assert t.build["args"] == ["opt"] and "opt = p.parse_args()" in t.source
+
+
+def test_package_module_name_and_root():
+    name, root = package_module(BUILD / "pkg" / "models" / "net.py", "from .layers import Block\n")
+    assert name == "pkg.models.net" and root == str(BUILD.resolve())
+    assert package_module(BUILD / "argparse_script.py", "import torch\n") == (None, None)
+
+
+@pytest.mark.parametrize("src, expected", [
+    ("import tensorflow as tf\nm = tf.keras.Sequential([tf.keras.layers.Dense(2, activation=tf.nn.relu)])\n"
+     "tf.random.set_seed(1)\nx = tf.float32\n", None),
+    ("from tensorflow.keras.layers import Dense\nfrom tensorflow import keras\n", None),
+    ("import tensorflow as tf\n\nx = tf.placeholder(tf.float32, [None, 3])\n", ("tf.placeholder", 3)),
+    ("import tensorflow as tf\nclass M(tf.keras.Model):\n    def call(self, x):\n"
+     "        with tf.GradientTape() as t:\n            return x\n", ("tf.GradientTape", 4)),
+    ("from tensorflow.compat import v1\n", ("tensorflow.compat", 1)),
+])
+def test_real_tensorflow_use_is_decided_statically(src, expected):
+    assert real_tensorflow_use(src) == expected
+    ast.parse(src)
