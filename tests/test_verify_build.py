@@ -189,3 +189,16 @@ def test_package_module_name_and_root():
 def test_real_tensorflow_use_is_decided_statically(src, expected):
     assert real_tensorflow_use(src) == expected
     ast.parse(src)
+
+
+def test_a_constant_set_in_an_if_chain_is_taken_from_its_first_branch():
+    source = ("import torch.nn as nn\ndataset = 'cifar10'\nif dataset == 'folder':\n    data = load(dataset)\n"
+              "    nc = 3\nelif dataset == 'mnist':\n    nc = 1\n\n\nclass G(nn.Module):\n"
+              "    def __init__(self):\n        super().__init__()\n        self.conv = nn.Conv2d(nc, 8, 3)\n")
+    out, kept = restricted_source(source, {"G"})
+    namespace: dict = {}
+    assert "load(dataset)" not in out and "nc = 1" not in out
+    assert out.splitlines()[2] == "if True:" and 5 in kept
+    compile(out, "<restricted>", "exec")
+    exec(compile("\n".join(out.splitlines()[:9]), "<restricted>", "exec"), namespace)  # up to the class
+    assert namespace["nc"] == 3

@@ -72,3 +72,14 @@ def test_wilson_bound_discounts_small_layers():
     assert _wilson_low(2 / 3, 3) < 0.3   # 2 of 3 (an autoencoder's bottleneck)
     assert _wilson_low(1.0, 256) > 0.98
     assert _wilson_low(0.0, 100) == 0.0
+
+
+def test_a_saturated_output_activation_is_not_act904():
+    """A discriminator's sigmoid output saturates when it is confident; only hidden units count."""
+    from actlint.verify.diagnostics import diagnose
+
+    hidden = {"fn": "tanh", "line": 10, "saturated_frac_abs5": 0.9, "out": {"shape": [8, 32]}}
+    output = {"fn": "sigmoid", "line": 12, "saturated_frac_abs5": 0.9, "out": {"shape": [8, 1, 1, 1]}}
+    result = {"ops": [hidden, output], "output": {"shape": [8]}, "layers": []}
+    found = [(f.code, f.line) for f in diagnose(result, "m.py", "m.py:D", 1)]
+    assert found == [("ACT904", 10)]

@@ -242,6 +242,39 @@ def _parse_args_blocks(tree: ast.Module, modules: frozenset[str]) -> list[tuple[
     return out
 
 
+def _branch_constants(tree: ast.Module, bound_at_top: set[str]) -> list[tuple[Stmt, list[ast.stmt]]]:
+    """Constants a module-level ``if``/``elif`` chain binds beside other work (``nc = 3`` next to a
+    dataset's loader): the first branch's value of each name no top-level statement binds."""
+    out = []
+    for node in tree.body:
+        if not isinstance(node, ast.If) or _is_main_guard(node):
+            continue
+        branches, cur = [node.body], node
+        while len(cur.orelse) == 1 and isinstance(cur.orelse[0], ast.If):
+            cur = cur.orelse[0]
+            branches.append(cur.body)
+        if cur.orelse:
+            branches.append(cur.orelse)
+        chosen: dict[str, ast.stmt] = {}
+        for body in branches:
+            for b in body:
+                if not (isinstance(b, ast.Assign) and len(b.targets) == 1 and isinstance(b.targets[0], ast.Name)):
+                    continue
+                name = b.targets[0].id
+                if name in bound_at_top or name in chosen:
+                    continue
+                try:
+                    ast.literal_eval(b.value)
+                except ValueError:
+                    continue
+                chosen[name] = b
+        if chosen:
+            st = Stmt(node, kind="argblock")
+            st.binds = set(chosen)
+            out.append((st, sorted(chosen.values(), key=lambda b: b.lineno)))
+    return out
+
+
 def restricted_source(source: str, roots: set[str], root_lines: tuple[int, int] | None = None) -> tuple[str, list[int]]:
     """The part of ``source`` needed to define ``roots`` (names), with every other line blanked.
 
@@ -257,7 +290,7 @@ def restricted_source(source: str, roots: set[str], root_lines: tuple[int, int] 
             st.binds -= modules  # ``nn.init.x_(...)`` changes its argument, not ``nn``
     bound_at_top = {n for st in stmts if st.kind != "other" for n in st.binds}
     blocks: dict[int, list[ast.stmt]] = {}
-    for st, body in _parse_args_blocks(tree, modules):
+    for st, body in _parse_args_blocks(tree, modules) + _branch_constants(tree, bound_at_top):
         if not st.binds & bound_at_top:
             blocks[len(stmts)] = body
             stmts.append(st)
@@ -283,7 +316,7 @@ def restricted_source(source: str, roots: set[str], root_lines: tuple[int, int] 
     kept_lines: list[int] = []
     for i in sorted(keep):
         node = stmts[i].node
-        if i in blocks:  # the parser's statements of a main block, run at module level in place
+        if i in blocks:  # a main block's parser, or an if-chain's constants: run at module level in place
             indent = len(lines[node.body[0].lineno - 1]) - len(lines[node.body[0].lineno - 1].lstrip())
             out[node.lineno - 1] = "if True:" if indent else ""
             for b in blocks[i]:

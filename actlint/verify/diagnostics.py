@@ -13,7 +13,7 @@ scripts/calibrate_diagnostics.py and docs/verifier.md, "How the ACT9xx threshold
   zero-initialised head gives 0 at init only).
 - ACT903: a layer's gradient over 1000× its weight norm, or first/last gradient norm over 1000×
   at init and after the steps.
-- ACT904: over half of a sigmoid/tanh's inputs with |z| ≥ 5.
+- ACT904: over half of a hidden sigmoid/tanh's inputs with |z| ≥ 5 (not the output activation).
 - ACT905: NaN/Inf in the output, loss, gradients or a training step.
 """
 
@@ -99,8 +99,11 @@ def diagnose(result: dict, path: str, model: str, def_line: int) -> list[Finding
                              "dead_fraction_after_training": fracs[1] if after else None, "units": units,
                              "dead_fraction_lower_bound": low, "when": both}, model))
 
+    out_size = math.prod((result.get("output") or {}).get("shape") or [0])
     for when, ops in [("at init", result.get("ops", []))] + ([(later, after.get("ops", []))] if after else []):
         for op in ops:
+            if op is ops[-1] and math.prod((op.get("out") or {}).get("shape") or [-1]) == out_size:
+                continue  # the output activation: a confident prediction is saturated by design (ACT103/ACT109's regime)
             sat = op.get("saturated_frac_abs5")
             line = _line(op, def_line)
             if op["fn"] in ("sigmoid", "tanh") and sat is not None and sat > SATURATED and ("904", line) not in seen:
