@@ -202,3 +202,12 @@ def test_a_constant_set_in_an_if_chain_is_taken_from_its_first_branch():
     compile(out, "<restricted>", "exec")
     exec(compile("\n".join(out.splitlines()[:9]), "<restricted>", "exec"), namespace)  # up to the class
     assert namespace["nc"] == 3
+
+
+def test_keras_1_keyword_arguments_are_read_as_keras_3_names():
+    _needs("torch", "keras")
+    code, data, err, _ = actlint("--verify", "--format", "json", BUILD / "keras1_kwargs.py")
+    assert code == 1, err
+    (f,) = [f for f in data if f["code"] == "ACT107"]
+    assert f["verdict"] == "confirmed", f["evidence"]
+    assert any("output_dim → units" in a for a in f["evidence"]["assumptions"])

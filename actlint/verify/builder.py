@@ -303,8 +303,9 @@ def restricted_source(source: str, roots: set[str], root_lines: tuple[int, int] 
         for i, s in enumerate(stmts):
             if i in keep or s.kind == "other":
                 continue
-            if limit is not None and s.node.lineno > limit and s.kind not in ("def", "mutate", "loop"):
-                continue  # after a module-level model: only what finishes it (add, init), no rebinding
+            if (limit is not None and s.node.lineno > limit and s.kind not in ("def", "mutate", "loop")
+                    and not (s.kind == "assign" and not s.binds & roots)):
+                continue  # after a module-level model: what finishes it (add, init, compile's optimiser), no rebinding
             if s.kind == "seed" or (s.binds & needed):
                 keep.add(i)
                 new = s.uses - needed - _BUILTINS

@@ -137,6 +137,10 @@ def _import_framework(framework: str):
         os.environ["KERAS_BACKEND"] = os.environ.get("KERAS_BACKEND") or "torch"
         os.environ["KERAS_HOME"] = os.path.join(SCRATCH, "keras_home")
         import keras  # noqa: F401
+
+        from actlint.verify import keras_legacy
+
+        keras_legacy.install(loader.ASSUMPTIONS)
     if alias:
         from actlint.verify import tf_alias
 
