@@ -317,9 +317,10 @@ def _faulted(t: Target, results: dict, fault: InternalFault, notebook: NotebookP
 
 
 def worker_count(requested: int | None) -> int:
+    """Children at a time: ``--jobs``, else one per core up to 4 (a child is mostly start-up and imports)."""
     if requested:
         return max(1, requested)
-    return max(1, min(4, (os.cpu_count() or 1) // 2))
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 __all__ = ["InternalFault", "Outcome", "ModelRun", "verify", "worker_count", "FAULT_ENV"]
