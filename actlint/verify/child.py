@@ -141,6 +141,7 @@ def _import_framework(framework: str):
         from actlint.verify import keras_legacy
 
         keras_legacy.install(loader.ASSUMPTIONS)
+        keras_legacy.install_functional(loader.ASSUMPTIONS)
     if alias:
         from actlint.verify import tf_alias
 

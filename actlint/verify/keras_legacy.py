@@ -3,8 +3,9 @@ init='normal')``, ``Conv2D(..., border_mode='same', subsample=(2, 2))``, ``SGD(l
 
 Keras 3 rejects these names, so renaming them never changes a model that Keras 3 accepts.  The
 first rename adds an assumption to the result, so the verdict says the model was read this way.
-Old calls that are not renames (``Convolution2D(32, 3, 3)``, ``Model(input=, output=)``) still fail
-with Keras's own message.
+``Model(input=x, output=y)`` reads as ``Model(inputs=x, outputs=y)``.  Old calls that are not
+renames (``Convolution2D(32, 3, 3)``, Keras 1 initialiser functions) still fail with Keras's own
+message.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import inspect
 
 ASSUMPTION = "Keras 1/2 keyword arguments read as their Keras 3 names (output_dim → units, init → " \
              "kernel_initializer, border_mode → padding, subsample → strides, lr → learning_rate, " \
-             "batch_input_shape → input_shape)"
+             "batch_input_shape → input_shape, Model(input=, output=) → Model(inputs=, outputs=))"
 _CONV = {"init": "kernel_initializer", "border_mode": "padding", "subsample": "strides",
          "W_regularizer": "kernel_regularizer", "b_regularizer": "bias_regularizer"}
 RENAMES = {
@@ -56,3 +57,36 @@ def install(assumptions: list[str]) -> None:
         init.__signature__ = inspect.signature(original)  # Keras reads the constructor's argument names
         init._actlint_legacy = True
         cls.__init__ = init
+
+
+def install_functional(assumptions: list[str]) -> None:
+    """``Model(input=x, output=y)`` (Keras 1) as ``Model(inputs=x, outputs=y)``: Keras 3 picks the
+    functional constructor by those two names, in ``Model.__new__`` and again in ``__init__``."""
+    try:
+        from keras.src.models import functional, model
+    except ImportError:  # another Keras layout: the old names fail with Keras's own message
+        return
+    if getattr(model.functional_init_arguments, "_actlint_legacy", False):
+        return
+    detect = model.functional_init_arguments
+
+    def renamed(kwargs: dict) -> dict:
+        if "input" in kwargs and "output" in kwargs and "inputs" not in kwargs:
+            kwargs = dict(kwargs, inputs=kwargs["input"], outputs=kwargs["output"])
+            del kwargs["input"], kwargs["output"]
+            if ASSUMPTION not in assumptions:
+                assumptions.append(ASSUMPTION)
+        return kwargs
+
+    def functional_init_arguments(args, kwargs):
+        return detect(args, renamed(kwargs))
+
+    functional_init_arguments._actlint_legacy = True
+    model.functional_init_arguments = functional_init_arguments
+    original = functional.Functional.__init__
+
+    @functools.wraps(original)
+    def init(self, *args, **kwargs):
+        original(self, *args, **renamed(kwargs))
+
+    functional.Functional.__init__ = init
