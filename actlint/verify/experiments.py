@@ -20,20 +20,28 @@ def _ops_at(run: Run, lines) -> list:
     return [k for k in run.rec.order if k[1] in lines or k[2] in lines]
 
 
+def _flagged_activations(ctx, probe) -> tuple[list, dict]:
+    """ACT101's flagged activations as they ran, and the base numbers both twins start from."""
+    base = ctx["base"]
+    keys = _ops_at(base, probe["lines"])
+    if not keys:
+        return [], {"error": "the flagged activation did not run on the synthetic input"}
+    result = {"grad_ratio": grad_ratio(ctx["base_layers"]),
+              "activations": [{"fn": o["fn"], "mean_derivative": o.get("mean_derivative"),
+                               "saturated_frac": o.get("saturated_frac"), "line": o["line"] or o["module_line"]}
+                              for o in (base.rec.ops[k] for k in keys)]}
+    return keys, result
+
+
 def probe_twin_relu(ctx, probe):
     """ACT101: the same model with the flagged activations swapped for ReLU and Kaiming init."""
     import torch
 
     base = ctx["base"]
-    keys = _ops_at(base, probe["lines"])
+    keys, result = _flagged_activations(ctx, probe)
     if not keys:
-        return {"error": "the flagged activation did not run on the synthetic input"}
-    ops = [base.rec.ops[k] for k in keys]
+        return result
     base_layers = ctx["base_layers"]
-    result = {"grad_ratio": grad_ratio(base_layers),
-              "activations": [{"fn": o["fn"], "mean_derivative": o.get("mean_derivative"),
-                               "saturated_frac": o.get("saturated_frac"), "line": o["line"] or o["module_line"]}
-                              for o in ops]}
     twin = ctx["fresh"]()
     layers = [m for m in base.rec.layers]
     twin_layers = _same_layers(twin, base.model, layers)
@@ -151,15 +159,11 @@ def _redraw(var, init_name: str, seed: int) -> None:
 def probe_twin_relu_keras(ctx, probe):
     """ACT101 for Keras: the gradient ratio against the model rerun with ReLU and he_normal kernels."""
     base = ctx["base"]
-    keys = _ops_at(base, probe["lines"])
+    keys, result = _flagged_activations(ctx, probe)
     if not keys:
-        return {"error": "the flagged activation did not run on the synthetic input"}
-    ops = [base.rec.ops[k] for k in keys]
+        return result
+    result["twin"] = KERAS_TWIN_RELU
     base_layers = ctx["base_layers"]
-    result = {"grad_ratio": grad_ratio(base_layers), "twin": KERAS_TWIN_RELU,
-              "activations": [{"fn": o["fn"], "mean_derivative": o.get("mean_derivative"),
-                               "saturated_frac": o.get("saturated_frac"), "line": o["line"] or o["module_line"]}
-                              for o in ops]}
     lines = {k[1] for k in keys} | {k[2] for k in keys}
     lines.discard(None)
     model = base.model
