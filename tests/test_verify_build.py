@@ -214,3 +214,44 @@ def test_keras_1_keyword_arguments_are_read_as_keras_3_names():
     for f in found.values():  # output_dim, init, lr, batch_input_shape; Model(input=, output=)
         assert f["verdict"] == "confirmed", f["evidence"]
         assert any("output_dim → units" in a for a in f["evidence"]["assumptions"])
+
+
+def test_keras_1_initialisers_conv_and_image_ordering_build_the_model():
+    _needs("torch", "keras")
+    code, data, err, _ = actlint("--verify", "--format", "json", BUILD / "keras1_initializers.py")
+    assert code == 1, err
+    found = {f["code"]: f for f in data}
+    assert sorted(found) == ["ACT101", "ACT107"]
+    act101 = found["ACT101"]
+    assert act101["line"] == 27 and act101["verdict"] == "confirmed", act101["evidence"]
+    assumptions = " | ".join(act101["evidence"]["assumptions"])
+    assert "Convolution2D(filters, rows, cols) read as Conv2D(filters, (rows, cols))" in assumptions
+    assert "init(shape, name=None)" in assumptions
+    assert act101["evidence"]["input"].startswith("(64, 28, 28, 1)")  # the channels-last branch, Keras 3's layout
+
+
+def test_keras_image_ordering_picks_the_channels_last_branch_and_saving_is_dropped():
+    source = ("from keras import backend as K\nfrom keras.models import Sequential, save_model\n"
+              "from keras.layers import Dense\nrows = 28\n"
+              "if K.image_dim_ordering() == 'th':\n    X = X.reshape(1, rows)\n    shape = (1, rows)\n"
+              "else:\n    X = X.reshape(rows, 1)\n    shape = (rows, 1)\n"
+              "model = Sequential()\nmodel.add(Dense(4, input_shape=shape))\nsave_model(model, 'out')\n"
+              "model.save_weights('w.h5')\n")
+    out, kept = restricted_source(source, {"model"}, (11, 12))
+    lines = out.splitlines()
+    assert lines[9] == "    shape = (rows, 1)" and "shape = (1, rows)" not in out
+    assert "reshape" not in out and "save_model(model" not in out and "save_weights" not in out
+    assert [ln for ln in (4, 10, 11, 12) if ln not in kept] == []
+
+
+@pytest.mark.parametrize("args, expected", [
+    ((32, 3, 3), (32, (3, 3))),          # Keras 1: filters, rows, cols
+    ((32, 3), (32, 3)),                  # Keras 2/3: filters, kernel_size
+    ((32, (3, 3), 2), (32, (3, 3), 2)),  # kernel and strides as Keras 3 reads them
+])
+def test_legacy_conv2d_positional_kernel(args, expected):
+    from actlint.verify.keras_legacy import _legacy_kernel
+
+    notes: list[str] = []
+    assert _legacy_kernel("Conv2D", args, notes) == expected
+    assert bool(notes) == (args != expected)

@@ -21,7 +21,8 @@ TRAINING_ATTRS = frozenset({
     "save_weights", "load_state_dict", "load_weights", "to_csv", "savefig", "show", "write", "write_text",
     "write_bytes", "cuda", "run", "train", "summary", "print",
 })
-TRAINING_NAMES = frozenset({"open", "print", "input", "exec", "eval", "exit", "quit", "breakpoint"})
+TRAINING_NAMES = frozenset({"open", "print", "input", "exec", "eval", "exit", "quit", "breakpoint",
+                            "save_model", "load_model", "plot_model"})
 SEED_ATTRS = frozenset({"manual_seed", "manual_seed_all", "seed", "set_seed", "set_random_seed", "seed_everything",
                         "set_global_policy", "set_floatx", "use_deterministic_algorithms"})
 _BUILTINS = frozenset(dir(builtins))
@@ -242,9 +243,43 @@ def _parse_args_blocks(tree: ast.Module, modules: frozenset[str]) -> list[tuple[
     return out
 
 
+def _channels_first_test(test: ast.expr) -> bool | None:
+    """Whether an ``if`` test asks for Keras's channels-first layout (``K.image_dim_ordering() == 'th'``,
+    ``K.image_data_format() == 'channels_first'``); None when it asks something else."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.Eq, ast.NotEq))):
+        return None
+    sides = [test.left, test.comparators[0]]
+    asks = any(isinstance(c, ast.Call) and isinstance(c.func, (ast.Attribute, ast.Name))
+               and (c.func.attr if isinstance(c.func, ast.Attribute) else c.func.id)
+               in ("image_dim_ordering", "image_data_format") for c in sides)
+    value = next((c.value for c in sides if isinstance(c, ast.Constant) and isinstance(c.value, str)), None)
+    if not asks or value is None:
+        return None
+    first = value in ("th", "channels_first")
+    return first if isinstance(test.ops[0], ast.Eq) else not first
+
+
+def _constant_expr(expr: ast.expr, top: bool = True) -> bool:
+    """A literal, or a tuple/list/arithmetic of literals and names with a literal in it
+    (``(1, img_rows, img_cols)``, ``28 * 28``): not a bare name, which may be data."""
+    if top:
+        return _constant_expr(expr, False) and any(isinstance(n, ast.Constant) for n in ast.walk(expr))
+    if isinstance(expr, (ast.Constant, ast.Name)):
+        return True
+    if isinstance(expr, (ast.Tuple, ast.List)):
+        return all(_constant_expr(e, False) for e in expr.elts)
+    if isinstance(expr, ast.BinOp):
+        return _constant_expr(expr.left, False) and _constant_expr(expr.right, False)
+    if isinstance(expr, ast.UnaryOp):
+        return _constant_expr(expr.operand, False)
+    return False
+
+
 def _branch_constants(tree: ast.Module, bound_at_top: set[str]) -> list[tuple[Stmt, list[ast.stmt]]]:
     """Constants a module-level ``if``/``elif`` chain binds beside other work (``nc = 3`` next to a
-    dataset's loader): the first branch's value of each name no top-level statement binds."""
+    dataset's loader, ``input_shape = (img_rows, img_cols, 1)`` beside a reshape): the first branch's
+    value of each name no top-level statement binds.  A test on Keras's image layout picks the
+    channels-last branch first, the layout Keras 3 builds."""
     out = []
     for node in tree.body:
         if not isinstance(node, ast.If) or _is_main_guard(node):
@@ -255,22 +290,21 @@ def _branch_constants(tree: ast.Module, bound_at_top: set[str]) -> list[tuple[St
             branches.append(cur.body)
         if cur.orelse:
             branches.append(cur.orelse)
+        if len(branches) == 2 and _channels_first_test(node.test):
+            branches.reverse()
         chosen: dict[str, ast.stmt] = {}
         for body in branches:
             for b in body:
                 if not (isinstance(b, ast.Assign) and len(b.targets) == 1 and isinstance(b.targets[0], ast.Name)):
                     continue
                 name = b.targets[0].id
-                if name in bound_at_top or name in chosen:
-                    continue
-                try:
-                    ast.literal_eval(b.value)
-                except ValueError:
+                if name in bound_at_top or name in chosen or not _constant_expr(b.value):
                     continue
                 chosen[name] = b
         if chosen:
             st = Stmt(node, kind="argblock")
             st.binds = set(chosen)
+            st.uses = set().union(*(_names_used(b.value) for b in chosen.values())) - st.binds
             out.append((st, sorted(chosen.values(), key=lambda b: b.lineno)))
     return out
 

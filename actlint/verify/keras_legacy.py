@@ -4,8 +4,10 @@ init='normal')``, ``Conv2D(..., border_mode='same', subsample=(2, 2))``, ``SGD(l
 Keras 3 rejects these names, so renaming them never changes a model that Keras 3 accepts.  The
 first rename adds an assumption to the result, so the verdict says the model was read this way.
 ``Model(input=x, output=y)`` reads as ``Model(inputs=x, outputs=y)``.  Old calls that are not
-renames (``Convolution2D(32, 3, 3)``, Keras 1 initialiser functions) still fail with Keras's own
-message.
+renames are read too where Keras 2 read them the same way, each under its own assumption:
+``Convolution2D(32, 3, 3)`` as ``Conv2D(32, (3, 3))`` (Keras 2's own legacy reading), a Keras 1
+initialiser function ``init(shape, name=None)`` called without the ``dtype`` Keras 3 passes, and
+``keras.initializations.normal(shape, scale=…)`` as the matching Keras 3 initialiser.
 """
 
 from __future__ import annotations
@@ -31,6 +33,74 @@ RENAMES = {
 }
 
 
+CONV_ASSUMPTION = "Keras 1 Convolution2D(filters, rows, cols) read as Conv2D(filters, (rows, cols))"
+INIT_ASSUMPTION = "Keras 1 initialiser functions init(shape, name=None) called as Keras 3 initialisers " \
+                  "(keras.initializations.X as keras.initializers.X)"
+_KERNEL_INTS = {"Conv2D": 2, "Conv3D": 3}
+
+
+def _note(assumptions: list[str], text: str) -> None:
+    if text not in assumptions:
+        assumptions.append(text)
+
+
+def _takes_dtype(fn) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.name == "dtype" or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def _without_dtype(fn, assumptions: list[str]):
+    """A user's Keras 1 initialiser (``def init(shape, name=None)``) as Keras 3 calls it."""
+    if not inspect.isfunction(fn) or _takes_dtype(fn):
+        return fn
+    _note(assumptions, INIT_ASSUMPTION)
+
+    @functools.wraps(fn)
+    def call(shape, dtype=None, **_kwargs):
+        return fn(shape)
+    return call
+
+
+def _legacy_kernel(name: str, args: tuple, assumptions: list[str]) -> tuple:
+    """``Conv2D(32, 3, 3)``: Keras 1's (filters, rows, cols), which Keras 2 also read so."""
+    n = _KERNEL_INTS.get(name)
+    if n and len(args) == n + 1 and all(type(a) is int for a in args[1:]):
+        _note(assumptions, CONV_ASSUMPTION)
+        return (args[0], tuple(args[1:]))
+    return args
+
+
+def _initializations_module():
+    """``keras.initializations`` of Keras 1: functions of ``(shape, …, name=None)`` returning the
+    initial tensor, made from the Keras 3 initialisers of the same names."""
+    import sys
+    import types
+
+    from keras import initializers
+
+    def made(factory):
+        def fn(shape, *args, name=None, dim_ordering=None, **kwargs):
+            return factory(*args, **kwargs)(tuple(shape))
+        return fn
+
+    mod = types.ModuleType("keras.initializations")
+    mod.__dict__.update(
+        normal=made(lambda scale=0.05: initializers.RandomNormal(stddev=scale)),
+        uniform=made(lambda scale=0.05: initializers.RandomUniform(-scale, scale)),
+        orthogonal=made(lambda scale=1.1: initializers.Orthogonal(gain=scale)),
+        identity=made(lambda scale=1: initializers.Identity(gain=scale)),
+        zero=made(initializers.Zeros), one=made(initializers.Ones),
+        **{k: made(getattr(initializers, c)) for k, c in (
+            ("glorot_uniform", "GlorotUniform"), ("glorot_normal", "GlorotNormal"), ("he_uniform", "HeUniform"),
+            ("he_normal", "HeNormal"), ("lecun_uniform", "LecunUniform"))},
+    )
+    sys.modules.setdefault("keras.initializations", mod)
+    return mod
+
+
 def install(assumptions: list[str]) -> None:
     """Wrap the constructors of :data:`RENAMES` so the old keywords read as the new ones."""
     import keras
@@ -42,7 +112,8 @@ def install(assumptions: list[str]) -> None:
         original = cls.__init__
 
         @functools.wraps(original)
-        def init(self, *args, _original=original, _renames=renames, **kwargs):
+        def init(self, *args, _original=original, _renames=renames, _name=name, **kwargs):
+            args = _legacy_kernel(_name, args, assumptions)
             for old, new in _renames.items():
                 if old in kwargs and new not in kwargs:
                     kwargs[new] = kwargs.pop(old)
@@ -52,11 +123,15 @@ def install(assumptions: list[str]) -> None:
                 kwargs["input_shape"] = tuple(kwargs.pop("batch_input_shape"))[1:]
                 if ASSUMPTION not in assumptions:
                     assumptions.append(ASSUMPTION)
+            for key in [k for k in kwargs if k.endswith("_initializer")]:
+                kwargs[key] = _without_dtype(kwargs[key], assumptions)
             _original(self, *args, **kwargs)
 
         init.__signature__ = inspect.signature(original)  # Keras reads the constructor's argument names
         init._actlint_legacy = True
         cls.__init__ = init
+    if not hasattr(keras, "initializations"):
+        _initializations_module()
 
 
 def install_functional(assumptions: list[str]) -> None:
