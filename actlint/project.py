@@ -28,6 +28,7 @@ _EXTERNAL = frozenset({"torch", "keras", "tensorflow", "tf_keras", "numpy", "os"
                        "pytorch_lightning", "torchvision", "transformers", "accelerate", "sklearn", "scipy",
                        "pandas", "matplotlib", "tqdm", "__future__", "jax", "flax"})
 MAX_BYTES = 1_000_000  # a local module larger than this is not read
+MAX_SUMMARIES = 256    # parsed modules kept per process
 
 
 @dataclass
@@ -132,7 +133,10 @@ class Project:
             cached = _parse(path, data, digest)
             if cached is None:
                 return None
+            _SUMMARIES.pop(path, None)
             _SUMMARIES[path] = cached
+            while len(_SUMMARIES) > MAX_SUMMARIES:  # memory stays bounded on large trees (oldest go first)
+                del _SUMMARIES[next(iter(_SUMMARIES))]
         self.read[str(path)] = digest
         return cached
 
