@@ -88,6 +88,7 @@ class Project:
         self.path = Path(os.path.abspath(path))
         self.folder = self.path.parent
         self.read: dict[str, str] = {}  # absolute path -> digest of every local module used
+        self._located: dict[tuple, tuple[Path, str] | None] = {}
 
     @staticmethod
     def for_file(path: str) -> "Project | None":
@@ -103,6 +104,12 @@ class Project:
         ``.network.SentenceTagger`` from ``tagger/train.py`` is (``tagger/network.py``, ``SentenceTagger``).
         """
         importer = importer or self.path
+        memo = (qualname, importer)
+        if memo not in self._located:
+            self._located[memo] = self._locate(qualname, importer)
+        return self._located[memo]
+
+    def _locate(self, qualname: str, importer: Path) -> tuple[Path, str] | None:
         level = len(qualname) - len(qualname.lstrip("."))
         parts = [p for p in qualname[level:].split(".") if p]
         if level:
