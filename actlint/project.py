@@ -27,7 +27,7 @@ _EXTERNAL = frozenset({"torch", "keras", "tensorflow", "tf_keras", "numpy", "os"
                        "logging", "argparse", "time", "re", "copy", "warnings", "abc", "lightning",
                        "pytorch_lightning", "torchvision", "transformers", "accelerate", "sklearn", "scipy",
                        "pandas", "matplotlib", "tqdm", "__future__", "jax", "flax"})
-MAX_BYTES = 1_000_000  # a local module larger than this is not read
+MAX_BYTES = 100_000    # a local module larger than this is not read (model modules are far smaller)
 MAX_SUMMARIES = 256    # parsed modules kept per process
 
 

@@ -42,6 +42,7 @@ MAX_TRAIL = 64         # ops kept per tensor
 MAX_ITEMS = 64         # list elements iterated one by one
 STEP_BUDGET = 12_000   # statements executed per file before calls stop being followed
 MAX_IMPORTS = 3        # local modules loaded inside one another (a imports b imports c)
+MAX_MODULE_VALUES = 64  # top-level assignments of an imported module evaluated
 
 
 @dataclass
@@ -179,7 +180,7 @@ class Flow:
         self.loading += 1
         self.frames.append(_Frame(summary.index.module, reachable=False))
         try:
-            self.exec_block(summary.index.module.body, unit.scope)
+            self.exec_block(_module_values(summary.index.module), unit.scope)
         finally:
             self.frames.pop()
             self.loading -= 1
@@ -984,6 +985,24 @@ def _signature(args, kwargs) -> tuple | None:
         else:
             return None
     return tuple(parts) + tuple(sorted(kwargs))
+
+
+_LITERALS = (cst.List, cst.Tuple, cst.Dict, cst.Set, cst.ListComp, cst.DictComp, cst.SetComp, cst.GeneratorExp)
+
+
+def _module_values(module: cst.Module) -> list:
+    """What an import runs of a local module, as far as importers need it: its simple top-level assignments
+    (``model = Net()``, ``HIDDEN = 64``; big literal tables and ``if __name__ == "__main__"`` are skipped, so
+    a large module costs its importers little).  Classes and functions are defined before."""
+    kept = []
+    for stmt in module.body:
+        if isinstance(stmt, cst.SimpleStatementLine) and all(
+                isinstance(small, (cst.Assign, cst.AnnAssign)) and not isinstance(small.value, _LITERALS)
+                for small in stmt.body):
+            kept.append(stmt)
+            if len(kept) >= MAX_MODULE_VALUES:
+                break
+    return kept
 
 
 def _unit_of(scope: Scope | None) -> Unit | None:
