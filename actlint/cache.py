@@ -15,12 +15,14 @@ from actlint import __version__
 from actlint.atomic import write_text_atomic
 from actlint.findings import Edit, Finding, Fix
 
-_FORMAT = 1
+_FORMAT = 2
 
 
 def _finding_to_json(f: Finding) -> dict:
     data = f.to_dict()
     data["extra"] = f.extra
+    if f.home is not None:
+        data["home"] = f.home
     return data
 
 
@@ -31,7 +33,7 @@ def _finding_from_json(data: dict) -> Finding:
         line=data["line"], column=data["column"], end_line=data["end_line"], end_column=data["end_column"],
         fix=Fix(fix["message"], tuple(Edit(**e) for e in fix["edits"]), fix["applicability"] == "safe")
         if fix else None,
-        extra=data.get("extra") or {}, cell=data.get("cell"),
+        extra=data.get("extra") or {}, cell=data.get("cell"), home=data.get("home"),
     )
 
 
@@ -50,19 +52,21 @@ class Cache:
         return self.folder / __version__ / key[:2] / f"{key[2:]}.json"
 
     def get(self, key: str):
-        """(findings, notices) for a key, or None on a miss or an unreadable entry."""
+        """(findings, notices, local modules read: path -> hash) for a key, or None on a miss or an unreadable
+        entry.  The caller checks that the modules read are unchanged."""
         try:
             data = json.loads(self._entry(key).read_text(encoding="utf-8"))
             if not isinstance(data, dict) or data.get("key") != key:
                 raise ValueError("foreign entry")
-            found = [_finding_from_json(f) for f in data["findings"]], list(data["notices"])
+            found = ([_finding_from_json(f) for f in data["findings"]], list(data["notices"]),
+                     dict(data.get("read") or {}))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             self.misses += 1
             return None
         self.hits += 1
         return found
 
-    def put(self, key: str, findings: list[Finding], notices: list[str]) -> None:
+    def put(self, key: str, findings: list[Finding], notices: list[str], read: dict[str, str] | None = None) -> None:
         entry = self._entry(key)
         try:
             entry.parent.mkdir(parents=True, exist_ok=True)
@@ -70,6 +74,6 @@ class Cache:
             if not marker.exists():
                 write_text_atomic(marker, "# created by actlint\n*\n")
             write_text_atomic(entry, json.dumps({"key": key, "findings": [_finding_to_json(f) for f in findings],
-                                                 "notices": notices}))
+                                                 "notices": notices, "read": read or {}}))
         except OSError:
             pass  # a read-only checkout still lints, just without a cache

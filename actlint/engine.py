@@ -10,13 +10,14 @@ import sys
 import tokenize
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from io import BytesIO
 from pathlib import Path
 
 from actlint.config import Config
 from actlint.findings import Finding, InternalError
 from actlint.interrupt import OutOfTime, terminate_as_interrupt, time_budget
+from actlint.project import unchanged
 
 # libcst and the rules are imported only once a file needs parsing: a run over files
 # that never mention a framework (the common pre-commit case) never pays for them.
@@ -35,6 +36,7 @@ class FileResult:
     notices: list[str] = field(default_factory=list)
     parsed: bool = False
     cacheable: bool = True
+    read: dict[str, str] = field(default_factory=dict)  # local modules the analysis read: path -> content hash
 
 
 @dataclass
@@ -198,6 +200,7 @@ def lint_text(text: str, path: str, config: Config, codes: frozenset[str]) -> Fi
     from actlint.index import FileIndex
     from actlint.noqa import is_suppressed, suppressions
     from actlint.parse import parse_module
+    from actlint.project import Project
 
     try:
         module = parse_module(text)
@@ -213,17 +216,20 @@ def lint_text(text: str, path: str, config: Config, codes: frozenset[str]) -> Fi
         return result
     result.parsed = True
     index = FileIndex(module)
-    ctx = FileContext(path=path, text=text, index=index, options=config.options_for())
+    project = Project.for_file(path)
+    ctx = FileContext(path=path, text=text, index=index, options=config.options_for(), project=project)
     noqa = suppressions(text)
     for rule_class in rules:
         try:
             for finding in rule_class(ctx).check():
-                if not is_suppressed(finding.code, finding.line, noqa):
+                if finding is not None and not is_suppressed(finding.code, finding.line, noqa):
                     result.findings.append(finding)
         except RecursionError:
             result.errors.append(InternalError(path, rule_class.code, "the file nests too deeply to analyse"))
         except Exception as exc:  # a rule bug must not lose the other files' results
             result.errors.append(InternalError(path, rule_class.code, f"{type(exc).__name__}: {exc}"))
+    if project is not None:
+        result.read = dict(project.read)
     result.findings.sort(key=lambda f: f.sort_key)
     return result
 
@@ -393,17 +399,43 @@ def lint_paths(files: list[Path], config: Config, jobs: int | None = None, cache
             shown = display_path(path)
             keys[i] = cache.key(data, shown, config.fingerprint())
             hit = cache.get(keys[i])
-            if hit is None:
+            if hit is None or not unchanged(hit[2]):  # a local module it read has changed since
                 todo.append(i)
             else:
-                results[i] = FileResult(shown, hit[0], [], hit[1])
+                results[i] = FileResult(shown, hit[0], [], hit[1], read=hit[2])
     else:
         todo = list(range(len(files)))
     for i, result in zip(todo, _lint_many([files[i] for i in todo], config, jobs)):
         results[i] = result
         if cache is not None and i in keys and not result.errors and result.cacheable:
-            cache.put(keys[i], result.findings, result.notices)
-    return Report([r for r in results if r is not None])
+            cache.put(keys[i], result.findings, result.notices, result.read)
+    return Report(place_at_home([r for r in results if r is not None]))
+
+
+def place_at_home(results: list[FileResult]) -> list[FileResult]:
+    """A finding placed in an importing file moves to its home in an imported module that is linted too
+    (the softmax in ``network.py``, not the loss call in ``train.py``); a finding reported from several
+    files is kept once."""
+    by_file = {os.path.abspath(r.path): r for r in results}
+    for result in results:
+        kept = []
+        for finding in result.findings:
+            home = finding.home and by_file.get(os.path.abspath(finding.home["path"]))
+            if home is None:
+                kept.append(finding)
+                continue
+            spot = {k: finding.home[k] for k in ("line", "column", "end_line", "end_column", "message")}
+            home.findings.append(replace(finding, path=home.path, fix=None, home=None, **spot))
+        result.findings = kept
+    for result in results:
+        seen, unique = set(), []
+        for finding in sorted(result.findings, key=lambda f: f.sort_key):
+            where = (finding.code, finding.cell, finding.line, finding.column)
+            if where not in seen:
+                seen.add(where)
+                unique.append(finding)
+        result.findings = unique
+    return results
 
 
 def _lint_many(files: list[Path], config: Config, jobs: int | None):

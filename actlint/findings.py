@@ -46,6 +46,9 @@ class Finding:
     fix: Fix | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     cell: int | None = None  # the notebook cell (1-based) when the file is a notebook
+    # For a finding placed in an importing file: where it really is (path, line, column, end_line,
+    # end_column and the message as read there), used when that file is linted too.
+    home: dict[str, Any] | None = field(default=None, compare=False, hash=False)
 
     @property
     def sort_key(self) -> tuple:

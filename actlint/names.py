@@ -58,6 +58,7 @@ class Bindings:
 
     def __init__(self) -> None:
         self._names: dict[str, str] = {}
+        self.stars: list[str] = []  # modules star-imported (``from common import *``), in import order
 
     def bind(self, local: str, qualname: str) -> None:
         self._names[local] = canonical(qualname)
@@ -77,13 +78,15 @@ class Bindings:
         else:
             module = _module_name(node.module)
         if isinstance(node.names, cst.ImportStar):
+            self.stars.append(module)
             return
         for alias in node.names:
             name = _module_name(alias.name)
             local = name
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 local = alias.asname.name.value
-            self.bind(local, f"{module}.{name}" if module else name)
+            joined = f"{module}{name}" if module.endswith(".") else f"{module}.{name}" if module else name
+            self.bind(local, joined)
 
     def add_alias(self, target: str, value: cst.BaseExpression) -> None:
         """``Dense = keras.layers.Dense``: bind only when the value resolves."""

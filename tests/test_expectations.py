@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 from conftest import ROOT, SHARED_CASES, SHARED_CASES_NEXT
-from expectations import mismatches, python_files
+from expectations import mismatches, project_mismatches, python_files
 
 from actlint.checks import all_rules
 
 RULE_CODES = {code for code in all_rules() if code != "ACT000"}
-FIXTURES = python_files(ROOT / "fixtures") + python_files(ROOT / "examples")
+PROJECTS = [ROOT / "fixtures" / "project"]  # folders linted as projects (their files import each other)
+FIXTURES = [p for p in python_files(ROOT / "fixtures") + python_files(ROOT / "examples")
+            if not any(folder in p.parents for folder in PROJECTS)]
 
 
 def _check(path, lint):
@@ -45,6 +47,21 @@ def test_shared_case(path, lint):
 @pytest.mark.parametrize("path", _shared_next_cases(), ids=lambda p: p.name if p else "absent")
 def test_shared_next_case(path, lint):
     _check(path, lint)
+
+
+def _shared_next_projects():
+    if not SHARED_CASES_NEXT.is_dir():
+        return _absent(SHARED_CASES_NEXT)
+    return sorted(p for p in SHARED_CASES_NEXT.iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("folder", PROJECTS + _shared_next_projects(),
+                         ids=lambda p: p.name if p else "absent")
+def test_project_folder(folder):
+    """Linted as a folder and file by file, a project gives the findings its comments name (see
+    ``expectations.project_mismatches``)."""
+    problems = project_mismatches(folder, RULE_CODES)
+    assert not problems, "\n".join(problems)
 
 
 def test_fixtures_exist_for_every_rule():

@@ -15,7 +15,8 @@ from conftest import ROOT, SHARED_CASES
 from expectations import python_files
 
 FLAKE8_LINE = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<code>ACT\d{3}) (?P<message>.*)$")
-FIXTURES = python_files(ROOT / "fixtures")
+PROJECT = ROOT / "fixtures" / "project"  # files that import each other: compared one file at a time
+FIXTURES = [p for p in python_files(ROOT / "fixtures") if PROJECT not in p.parents]
 
 
 def _actlint_json(paths: list[Path]) -> set[tuple[str, int, int, str]]:
@@ -41,6 +42,17 @@ def test_flake8_reports_the_same_codes_lines_and_columns_on_the_fixtures():
     expected = _actlint_json(FIXTURES)
     assert len(expected) > 50  # the fixtures are full of findings; an empty run would prove nothing
     assert _flake8(FIXTURES) == expected
+
+
+def test_flake8_gives_what_actlint_gives_for_each_project_file_alone():
+    """flake8 sees one file at a time: for each file of a project it reports what ``actlint FILE`` reports,
+    the cross-file findings included (placed at the importer's loss call)."""
+    files = python_files(PROJECT)
+    alone = set()
+    for path in files:
+        alone |= _actlint_json([path])
+    assert {(name, code) for name, _, _, code in alone} >= {("train.py", "ACT102"), ("star_train.py", "ACT102")}
+    assert _flake8(files) == alone
 
 
 @pytest.mark.skipif(not SHARED_CASES.is_dir(), reason=f"{SHARED_CASES} is absent (a fresh clone has no ../shared)")

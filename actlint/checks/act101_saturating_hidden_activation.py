@@ -51,9 +51,10 @@ class SaturatingHiddenActivation(Rule):
 
     def _class_of(self, node):
         """The innermost class whose body holds ``node``, or None."""
-        if node is None:
-            return None
-        line = self.line(node)
+        position = self.index.find_position(node) if node is not None else None
+        if position is None:
+            return None  # in no class of this file
+        line = position[0]
         spans = [(self.index.position(c), c) for c in self.index.classes]
         inside = [(end - start, c) for (start, _, end, _), c in spans if start <= line <= end]
         return min(inside, key=lambda item: item[0])[1] if inside else None

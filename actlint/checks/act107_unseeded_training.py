@@ -14,7 +14,9 @@ class UnseededTraining(Rule):
     tokens = (".backward(", ".fit(", "train_on_batch")
 
     def check(self):
-        calls = [c for c in picture_of(self.ctx).training_calls if c.reachable]
+        # training in this file (a local module's code run from here is that module's)
+        calls = [c for c in picture_of(self.ctx).training_calls
+                 if c.reachable and self.index.find_position(c.node) is not None]
         if not calls:
             return
         other = []

@@ -10,6 +10,7 @@ their defaults, then implements :meth:`Rule.check`, yielding findings made with
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Iterator
 
@@ -20,6 +21,35 @@ from actlint.index import FileIndex
 
 REGISTRY: dict[str, type["Rule"]] = {}
 
+# A place a message names, rendered once the finding's file is known: ``line 16`` in the same file,
+# ``tagger/train.py:16`` in another one.
+_PLACE = re.compile(r"(line )?\x01([^\x02]*)\x02(\d+)\x02(\d+)\x02(\d+)\x02(\d+)\x03")
+
+
+class Line(int):
+    """A line number that remembers its file (and the node's span), so a message can say where it is."""
+
+    def __new__(cls, place: tuple) -> "Line":
+        line = int.__new__(cls, place[1])
+        line.place = place
+        return line
+
+    def __format__(self, spec: str = "") -> str:
+        return "\x01{}\x02{}\x02{}\x02{}\x02{}\x03".format(*self.place)
+
+    def __str__(self) -> str:
+        return self.__format__()
+
+
+def render(message: str, home: str) -> str:
+    """The message as read in the file ``home``: places there are line numbers, others ``path:line``."""
+    return _PLACE.sub(lambda m: f"{m.group(1) or ''}{m.group(3)}" if m.group(2) == home else f"{m.group(2)}:{m.group(3)}",
+                      message)
+
+
+def places(message: str) -> list[tuple]:
+    return [(m.group(2), *map(int, m.group(3, 4, 5, 6))) for m in _PLACE.finditer(message)]
+
 
 @dataclass
 class FileContext:
@@ -29,7 +59,13 @@ class FileContext:
     text: str
     index: FileIndex
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    project: Any = None  # actlint.project.Project: the local modules this file may import (None: none looked for)
     _cache: dict[str, Any] = field(default_factory=dict)
+
+    def other_modules(self) -> list:
+        """(how findings name it, FileIndex) of each local module the model picture read."""
+        picture = self._cache.get("picture")
+        return picture.modules if picture is not None else []
 
     def cached(self, key: str, build):
         """A per-file value that several rules share (the model picture, say)."""
@@ -70,11 +106,25 @@ class Rule:
         """Replace ``node``'s text with ``content`` (text, or a node rendered in this file's style)."""
         if isinstance(content, cst.CSTNode):
             content = self.index.code_for(content)
-        line, col, end_line, end_col = self.index.position(node)
+        path, line, col, end_line, end_col = self.locate(node)
+        if path != self.ctx.path:
+            return Edit(0, 0, 0, 0, content)  # in another file: the finding drops this fix
         return Edit(line, col, end_line, end_col, content)
 
-    def line(self, node: cst.CSTNode) -> int:
-        return self.index.position(node)[0]
+    def locate(self, node: cst.CSTNode) -> tuple:
+        """(path, line, column, end line, end column) of a node of this file or of a local module it imports."""
+        position = self.index.find_position(node)
+        if position is not None:
+            return (self.ctx.path, *position)
+        for shown, index in self.ctx.other_modules():
+            position = index.find_position(node)
+            if position is not None:
+                return (shown, *position)
+        raise KeyError(f"no file holds the node {type(node).__name__}")
+
+    def line(self, node: cst.CSTNode) -> Line:
+        """The node's line, for a message: it reads ``path:line`` when the finding is in another file."""
+        return Line(self.locate(node))
 
     def named(self, op) -> str:
         """How a message names an op: ``sigmoid``, or ``sigmoid (nn.Sigmoid built at line 12)`` when the op
@@ -84,17 +134,21 @@ class Rule:
         maker = op.built.func if isinstance(op.built, cst.Call) else op.built
         return f"{op.fn} ({self.index.code_for(maker)} built at line {self.line(op.built)})"
 
-    def finding(self, node: cst.CSTNode, message: str, fix: Fix | None = None, **extra: Any) -> Finding:
-        line, col, end_line, end_col = self.index.position(node)
-        return Finding(
-            code=self.code,
-            name=self.name,
-            message=message,
-            path=self.ctx.path,
-            line=line,
-            column=col,
-            end_line=end_line,
-            end_column=end_col,
-            fix=fix,
-            extra=extra,
-        )
+    def finding(self, node: cst.CSTNode, message: str, fix: Fix | None = None, **extra: Any) -> Finding | None:
+        """A finding at ``node``.  At a node of an imported module it is placed at the first place in this file
+        that the message names (the loss call that completes it), naming the node's own place, and keeps that
+        place as its ``home`` (where a run that lints both files reports it); with no such place in this file
+        it is not this file's finding (the module reports it itself): None."""
+        path, line, col, end_line, end_col = self.locate(node)
+        if fix is not None and any(e.line == 0 for e in fix.edits):
+            fix = None
+        if path == self.ctx.path:
+            return Finding(self.code, self.name, render(message, path), path, line, col, end_line, end_col,
+                           fix=fix, extra=extra)
+        anchor = next((p for p in places(message) if p[0] == self.ctx.path), None)
+        if anchor is None:
+            return None
+        home = {"path": path, "line": line, "column": col, "end_line": end_line, "end_column": end_col,
+                "message": render(message, path)}
+        return Finding(self.code, self.name, f"{path}:{line}: {render(message, self.ctx.path)}", *anchor,
+                       extra=extra, home=home)

@@ -11,7 +11,7 @@ from actlint.picture.sites import InitSite, LossSite, Picture, TrainingCall, hid
 def picture_of(ctx) -> Picture:
     from actlint.picture.flow import build_picture
 
-    return ctx.cached("picture", lambda c: build_picture(c.index))
+    return ctx.cached("picture", lambda c: build_picture(c.index, c.project, c.path))
 
 
 __all__ = ["InitSite", "LossSite", "Picture", "TrainingCall", "hidden_activations", "last_op", "picture_of"]

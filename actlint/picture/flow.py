@@ -31,7 +31,7 @@ from actlint.picture.sites import (LogSite, LossSite, Picture, TrainingCall, hid
                                    producer)
 from actlint.picture.syntax import body, call_arg, head, int_of, literal
 from actlint.picture.values import (UNKNOWN, ClassRef, Const, Criterion, EachModule, Function, Handle, Instance,
-                                    KerasModel, Layer, LayerList, Op, Tensor, Union, Value, Weight,
+                                    KerasModel, Layer, LayerList, ModuleRef, Op, Tensor, Union, Value, Weight,
                                     options, union)
 
 # What framework names mean, one module per framework, asked in this order.
@@ -41,6 +41,8 @@ MAX_DEPTH = 5          # nested calls followed
 MAX_TRAIL = 64         # ops kept per tensor
 MAX_ITEMS = 64         # list elements iterated one by one
 STEP_BUDGET = 12_000   # statements executed per file before calls stop being followed
+MAX_IMPORTS = 3        # local modules loaded inside one another (a imports b imports c)
+MAX_MODULE_VALUES = 64  # top-level assignments of an imported module evaluated
 
 
 @dataclass
@@ -51,9 +53,25 @@ class ClassInfo:
     methods: dict = field(default_factory=dict)
     framework: str | None = None  # torch | keras | None
     default: Instance | None = None
+    unit: "Unit | None" = None    # the module that defines it
+
+
+class Unit:
+    """One module as the flow sees it: what its imports bind and its globals (the linted file, or a local module
+    it imports, evaluated as if written there but resolving names through its own imports)."""
+
+    def __init__(self, index: FileIndex, path=None, shown: str = "") -> None:
+        self.index = index
+        self.resolve = index.bindings.resolve
+        self.scope = Scope()
+        self.scope.unit = self
+        self.path = path     # absolute path on disk (None for text without a file)
+        self.shown = shown   # how findings name the file
 
 
 class Scope:
+    unit: "Unit | None" = None  # set on a module's global scope
+
     def __init__(self, parent: "Scope | None" = None) -> None:
         self.vars: dict[str, Value] = {}
         self.parent = parent
@@ -75,11 +93,13 @@ class _Frame:
 
 
 class Flow:
-    def __init__(self, index: FileIndex) -> None:
-        self.index = index
-        self.resolve = index.bindings.resolve
+    def __init__(self, index: FileIndex, project=None, path: str = "") -> None:
+        self.main = Unit(index, project.path if project is not None else None, path)
+        self.project = project  # actlint.project.Project: where local imports are found (None: not looked for)
+        self.units: dict = {self.main.path: self.main} if project is not None else {}
+        self.loading = 0
+        self._enter(self.main)
         self.picture = Picture()
-        self.module_scope = Scope()
         self.classes: dict[int, ClassInfo] = {}
         self.frames: list[_Frame] = []
         self.steps = 0
@@ -90,25 +110,104 @@ class Flow:
         self.memo: dict[tuple, Value] = {}  # calls whose arguments carry no trail: same call, same result
         self.uses_torch = index.bindings.imports_any("torch")
         self.fit_frameworks = index.bindings.imports_any("keras", "tensorflow", "lightning", "pytorch_lightning")
-        for node in index.classes:
+        self._add_classes(self.main)
+
+    def _add_classes(self, unit: Unit) -> None:
+        for node in unit.index.classes:
             self.classes[id(node)] = ClassInfo(node, node.name.value, [b.value for b in node.bases],
                                                {s.name.value: s for s in body(node)
-                                                if isinstance(s, cst.FunctionDef)})
+                                                if isinstance(s, cst.FunctionDef)}, unit=unit)
+
+    def _enter(self, unit: Unit) -> Unit:
+        """Evaluate in ``unit``'s names from now on; returns the unit left."""
+        left = getattr(self, "unit", None)
+        self.unit, self.index, self.resolve, self.module_scope = unit, unit.index, unit.resolve, unit.scope
+        return left
+
+    def _define(self, unit: Unit) -> None:
+        """Top-level definitions exist before any code runs (forward references are common)."""
+        for stmt in unit.index.module.body:
+            if isinstance(stmt, cst.FunctionDef):
+                unit.scope.vars[stmt.name.value] = Function(stmt, scope=unit.scope)
+            elif isinstance(stmt, cst.ClassDef):
+                unit.scope.vars[stmt.name.value] = ClassRef(self.classes[id(stmt)])
+
+    # ------------------------------------------------------------ local modules
+    def global_name(self, node: cst.Name) -> Value | None:
+        """A name the current module's code did not bind itself: from a local module it imports, if it is one."""
+        if self.project is None:
+            return None
+        qual = self.resolve(node)
+        if qual is not None:
+            return self.import_value(qual)
+        if not node.value.startswith("_"):
+            for module in self.unit.index.bindings.stars:
+                unit = self.import_value(module)
+                if isinstance(unit, ModuleRef) and node.value in unit.unit.scope.vars:
+                    return unit.unit.scope.vars[node.value]
+        return None
+
+    def import_value(self, qual: str) -> Value | None:
+        """The value a qualified name has when it names a local module or something defined in one."""
+        found = self.project.locate(qual, self.unit.path)
+        if found is None:
+            return None
+        path, rest = found
+        unit = self.load(path)
+        if unit is None:
+            return None
+        value: Value = ModuleRef(unit)
+        for part in rest.split(".") if rest else ():
+            value = self.attribute(value, part)
+        return value
+
+    def load(self, path) -> Unit | None:
+        """A local module's unit, its module code run once per flow; on a cycle, its globals so far (as Python)."""
+        unit = self.units.get(path)
+        if unit is not None:
+            return unit
+        if self.loading >= MAX_IMPORTS:
+            return None
+        summary = self.project.summary(path)
+        if summary is None:
+            return None
+        unit = Unit(summary.index, path, self.project.shown(path, self.main.shown))
+        self.units[path] = unit
+        self.picture.modules.append((unit.shown, summary.index))
+        self._add_classes(unit)
+        self._define(unit)
+        left = self._enter(unit)
+        self.loading += 1
+        self.frames.append(_Frame(summary.index.module, reachable=False))
+        try:
+            self.exec_block(_module_values(summary.index.module), unit.scope)
+        finally:
+            self.frames.pop()
+            self.loading -= 1
+            self._enter(left)
+        return unit
+
+    def module_attribute(self, ref: ModuleRef, name: str) -> Value:
+        value = ref.unit.scope.vars.get(name)
+        if value is not None:
+            return value
+        if ref.unit.path is not None and ref.unit.path.name == "__init__.py" and self.project is not None:
+            found = self.project.locate("." + name, ref.unit.path)  # a submodule of the package
+            if found is not None and not found[1]:
+                unit = self.load(found[0])
+                if unit is not None:
+                    return ModuleRef(unit)
+        return UNKNOWN
 
     # ------------------------------------------------------------------ driver
     def run(self) -> Picture:
         module = self.index.module
-        # Top-level definitions exist before any code runs (forward references are common).
-        for stmt in module.body:
-            if isinstance(stmt, cst.FunctionDef):
-                self.module_scope.vars[stmt.name.value] = Function(stmt, scope=self.module_scope)
-            elif isinstance(stmt, cst.ClassDef):
-                self.module_scope.vars[stmt.name.value] = ClassRef(self.classes[id(stmt)])
+        self._define(self.main)
         self.frames.append(_Frame(module, reachable=True))
         self.exec_block(module.body, self.module_scope)
         self.frames.pop()
         # Every function and method on its own, with unknown arguments: library code too.
-        for info in self.classes.values():
+        for info in [i for i in self.classes.values() if i.unit is self.main]:
             instance = self.default_instance(info)
             for name, method in info.methods.items():
                 if name == "__init__":
@@ -155,10 +254,10 @@ class Flow:
         seen.add(id(info))
         result = ""
         for base in info.base_exprs:
-            qual = self.resolve(base)
+            qual = info.unit.resolve(base)
             result = next((sem.FRAMEWORK for sem in SEMANTICS if qual and sem.is_model_base(qual)), "")
             if not result:
-                other = self.class_named(base)
+                other = self.class_named(base, info.unit)
                 if other is not None and id(other) not in seen:
                     result = self.framework_of(other, seen) or ""
             if result:
@@ -166,9 +265,17 @@ class Flow:
         info.framework = result
         return result or None
 
-    def class_named(self, expr) -> ClassInfo | None:
-        if isinstance(expr, cst.Name):
-            value = self.module_scope.get(expr.value)
+    def class_named(self, expr, unit: Unit) -> ClassInfo | None:
+        """The class a base-class expression names, in the module that wrote it (imported ones too)."""
+        if isinstance(expr, cst.Name) and self.project is None:
+            value = unit.scope.get(expr.value)
+            return value.info if isinstance(value, ClassRef) else None
+        if isinstance(expr, (cst.Name, cst.Attribute)):
+            left = self._enter(unit)
+            try:
+                value = self.ev(expr, unit.scope)
+            finally:
+                self._enter(left)
             if isinstance(value, ClassRef):
                 return value.info
         return None
@@ -179,7 +286,7 @@ class Flow:
         seen = seen or set()
         seen.add(id(info))
         for base in info.base_exprs:
-            other = self.class_named(base)
+            other = self.class_named(base, info.unit)
             if other is not None and id(other) not in seen:
                 found = self.find_method(other, name, seen)
                 if found:
@@ -187,7 +294,7 @@ class Flow:
         return None
 
     def is_sequential_subclass(self, info: ClassInfo) -> bool:
-        return any(self.resolve(b) in torch_semantics.SEQUENTIAL_BASES for b in info.base_exprs)
+        return any(info.unit.resolve(b) in torch_semantics.SEQUENTIAL_BASES for b in info.base_exprs)
 
     def default_instance(self, info: ClassInfo) -> Instance:
         if info.default is None:
@@ -199,7 +306,7 @@ class Flow:
         found = self.find_method(instance.info, "__init__")
         if found is not None:
             method, owner = found
-            self.invoke(Function(method, bound=instance, owner=owner, scope=self.module_scope), args, kwargs,
+            self.invoke(Function(method, bound=instance, owner=owner, scope=owner.unit.scope), args, kwargs,
                         standalone=standalone)
 
     def instantiate(self, info: ClassInfo, args, kwargs) -> Instance:
@@ -227,7 +334,7 @@ class Flow:
             found = self.find_method(instance.info, name)
             if found is not None:
                 method, owner = found
-                return self.invoke(Function(method, bound=instance, owner=owner, scope=self.module_scope),
+                return self.invoke(Function(method, bound=instance, owner=owner, scope=owner.unit.scope),
                                    args, kwargs)
         return Tensor(origin="opaque")
 
@@ -247,6 +354,16 @@ class Flow:
         return result
 
     def _invoke(self, fn: Function, args: list, kwargs: dict, standalone: bool) -> Value:
+        unit = _unit_of(fn.scope)
+        if unit is None or unit is self.unit:
+            return self._run_function(fn, args, kwargs, standalone)
+        left = self._enter(unit)  # a function of an imported module: its own imports and globals
+        try:
+            return self._run_function(fn, args, kwargs, standalone)
+        finally:
+            self._enter(left)
+
+    def _run_function(self, fn: Function, args: list, kwargs: dict, standalone: bool) -> Value:
         node = fn.node
         scope = Scope(fn.scope or self.module_scope)
         params = node.params
@@ -446,7 +563,8 @@ class Flow:
             try:
                 return Const(literal(node))
             except ValueError:
-                return UNKNOWN
+                pass
+            return self.global_name(node) or UNKNOWN
         if cls is cst.Call:
             return self.call(node, scope)
         if cls is cst.Attribute:
@@ -538,13 +656,15 @@ class Flow:
         return UNKNOWN
 
     def attribute(self, obj: Value, name: str) -> Value:
+        if isinstance(obj, ModuleRef):
+            return self.module_attribute(obj, name)
         if isinstance(obj, Instance):
             if name in obj.attrs:
                 return obj.attrs[name]
             found = self.find_method(obj.info, name)
             if found is not None:
                 method, owner = found
-                return Function(method, bound=obj, owner=owner, scope=self.module_scope)
+                return Function(method, bound=obj, owner=owner, scope=owner.unit.scope)
             return obj if name in torch_semantics.WRAPPED_ATTRIBUTES else UNKNOWN
         if isinstance(obj, Layer) and name in torch_semantics.WRAPPED_ATTRIBUTES:
             return obj
@@ -754,11 +874,11 @@ class Flow:
         owner = next((i for i in self.classes.values() if any(m is frame_fn for m in i.methods.values())), None)
         if owner is not None:
             for base in owner.base_exprs:
-                other = self.class_named(base)
+                other = self.class_named(base, owner.unit)
                 if other is not None:
                     found = self.find_method(other, "__init__")
                     if found:
-                        self.invoke(Function(found[0], bound=this, owner=found[1], scope=self.module_scope),
+                        self.invoke(Function(found[0], bound=this, owner=found[1], scope=found[1].unit.scope),
                                     args, kwargs)
                     break
         return Const(None)
@@ -867,5 +987,30 @@ def _signature(args, kwargs) -> tuple | None:
     return tuple(parts) + tuple(sorted(kwargs))
 
 
-def build_picture(index: FileIndex) -> Picture:
-    return Flow(index).run()
+_LITERALS = (cst.List, cst.Tuple, cst.Dict, cst.Set, cst.ListComp, cst.DictComp, cst.SetComp, cst.GeneratorExp)
+
+
+def _module_values(module: cst.Module) -> list:
+    """What an import runs of a local module, as far as importers need it: its simple top-level assignments
+    (``model = Net()``, ``HIDDEN = 64``; big literal tables and ``if __name__ == "__main__"`` are skipped, so
+    a large module costs its importers little).  Classes and functions are defined before."""
+    kept = []
+    for stmt in module.body:
+        if isinstance(stmt, cst.SimpleStatementLine) and all(
+                isinstance(small, (cst.Assign, cst.AnnAssign)) and not isinstance(small.value, _LITERALS)
+                for small in stmt.body):
+            kept.append(stmt)
+            if len(kept) >= MAX_MODULE_VALUES:
+                break
+    return kept
+
+
+def _unit_of(scope: Scope | None) -> Unit | None:
+    while scope is not None and scope.parent is not None:
+        scope = scope.parent
+    return scope.unit if scope is not None else None
+
+
+def build_picture(index: FileIndex, project=None, path: str = "") -> Picture:
+    """The picture of one file; with a project, the local modules it imports take part in its flow."""
+    return Flow(index, project, path).run()

@@ -78,6 +78,8 @@ class Picture:
     differentiated: list[Tensor] = field(default_factory=list)
     # The ``set_global_policy("mixed_float16")`` call, if any.
     mixed_precision: cst.CSTNode | None = None
+    # (how findings name it, its FileIndex) for each local module the flow read: where foreign nodes are.
+    modules: list = field(default_factory=list)
 
 
 def last_op(value: Value, skip: frozenset = _TRANSPARENT_TO_LOSS) -> Op | None:

@@ -114,6 +114,13 @@ class Function(Value):
 
 
 @dataclass(eq=False)
+class ModuleRef(Value):
+    """A local module of the project (``import model``, ``from . import network``): its attributes are its globals."""
+
+    unit: Any  # flow.Unit
+
+
+@dataclass(eq=False)
 class Handle(Value):
     """An object of a framework class known by name (accelerate's ``Accelerator``): ``h.m(...)`` calls ``qual.m``."""
 
