@@ -131,3 +131,21 @@ class FileIndex:
 
     def code_for(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)
+
+
+def call_ids(root: cst.CSTNode) -> set[int]:
+    """The ids of the calls under ``root`` (the fast walk of :func:`_walk`)."""
+    found: set[int] = set()
+    stack: list = [root]
+    while stack:
+        node = stack.pop()
+        cls = type(node)
+        if cls is cst.Call:
+            found.add(id(node))
+        for name in _child_fields(cls) or ():
+            value = getattr(node, name)
+            if type(value) in (tuple, list):
+                stack.extend(item for item in value if _child_fields(type(item)) is not None)
+            elif _child_fields(type(value)) is not None:
+                stack.append(value)
+    return found

@@ -45,6 +45,11 @@ _FOLDERS: dict[Path, tuple[Path, ...]] = {}   # per process: a folder -> its sea
 _LOCATED: dict[tuple, tuple[Path, str] | None] = {}  # per process: (search bases, name parts) -> module, rest
 
 
+def is_library(qualname: str) -> bool:
+    """A name from a framework or a common library, never looked for among a project's files."""
+    return qualname.split(".", 1)[0] in _EXTERNAL
+
+
 def digest_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -89,6 +94,7 @@ class Project:
         self.folder = self.path.parent
         self.read: dict[str, str] = {}  # absolute path -> digest of every local module used
         self._located: dict[tuple, tuple[Path, str] | None] = {}
+        self._summaries: dict[Path, Summary | None] = {}
 
     @staticmethod
     def for_file(path: str) -> "Project | None":
@@ -118,7 +124,7 @@ class Project:
                 base = base.parent
             bases: tuple[Path, ...] = (base,)
         else:
-            if not parts or parts[0] in _EXTERNAL:
+            if not parts or is_library(parts[0]):
                 return None
             bases = search_roots(importer.parent)
         key = (bases, tuple(parts), bool(level))
@@ -127,7 +133,13 @@ class Project:
         return _LOCATED[key]
 
     def summary(self, path: Path) -> Summary | None:
-        """The parsed module at ``path`` (shared across importers while its content is unchanged)."""
+        """The parsed module at ``path`` (shared across importers while its content is unchanged; read once
+        per linted file)."""
+        if path not in self._summaries:
+            self._summaries[path] = self._summary(path)
+        return self._summaries[path]
+
+    def _summary(self, path: Path) -> Summary | None:
         try:
             if path.stat().st_size > MAX_BYTES:
                 return None

@@ -21,25 +21,30 @@ class NonProbabilityOutput(Rule):
             if not ops or any(op is None for op in ops):
                 continue
             for op in ops:
-                message = self._message(spec, op, self.named(op), self.line(site.node))
-                if message is None or id(op.node) in reported:
+                if id(op.node) in reported:
+                    continue
+                # names and lines cost the file's positions: asked for only when there is a message
+                message = self._message(spec, op, lambda op=op: self.named(op), lambda: self.line(site.node))
+                if message is None:
                     continue
                 reported.add(id(op.node))
                 yield self.finding(op.node, message)
 
     @staticmethod
-    def _message(spec, op, name: str, loss_line: int) -> str | None:
+    def _message(spec, op, name, loss_line) -> str | None:
+        """The message for ``op`` fed to a loss of ``spec`` (None: nothing wrong); ``name`` and ``loss_line``
+        are called for the op's name and the loss's line."""
         if spec.expects == "probs" and spec.family in ("binary", "categorical"):
             want = "a sigmoid" if spec.family == "binary" else "a softmax"
             logits = ("feed the raw output to BCEWithLogitsLoss" if spec.framework == "torch"
                       else "return logits and set from_logits=True")
             if op.kind == LEARNED:
-                return (f"this output layer has no activation, but {spec.label} at line {loss_line} expects "
+                return (f"this output layer has no activation, but {spec.label} at line {loss_line()} expects "
                         f"probabilities in [0, 1]; end with {want}, or {logits}")
             if op.fn in UNBOUNDED_OUTPUT:
-                return (f"{name} output is not a probability, but {spec.label} at line {loss_line} expects values "
+                return (f"{name()} output is not a probability, but {spec.label} at line {loss_line()} expects values "
                         f"in [0, 1]; use {want} here, or {logits}")
         if spec.expects == "logits" and spec.family == "categorical" and op.fn in RELU_FAMILY - {"gelu", "silu"}:
-            return (f"{name} on the logits fed to {spec.label} at line {loss_line} clips every negative score "
+            return (f"{name()} on the logits fed to {spec.label} at line {loss_line()} clips every negative score "
                     f"to the same value; return the last layer's output without an activation")
         return None

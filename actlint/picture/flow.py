@@ -24,12 +24,13 @@ from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
-from actlint.index import FileIndex
+from actlint.index import FileIndex, call_ids
 from actlint.picture import catalog as C
 from actlint.picture import keras_semantics, torch_semantics
 from actlint.picture.sites import (LogSite, LossSite, Picture, TrainingCall, hidden_activations, last_learned,
                                    producer)
 from actlint.picture.syntax import body, call_arg, head, int_of, literal
+from actlint.project import is_library
 from actlint.picture.values import (UNKNOWN, ClassRef, Const, Criterion, EachModule, Function, Handle, Instance,
                                     KerasModel, Layer, LayerList, ModuleRef, Op, Tensor, Union, Value, Weight,
                                     options, union)
@@ -98,6 +99,8 @@ class Flow:
         self.project = project  # actlint.project.Project: where local imports are found (None: not looked for)
         self.units: dict = {self.main.path: self.main} if project is not None else {}
         self.loading = 0
+        self.watch = False    # note whether an unknown callee may come from a local module (``missed``)
+        self.missed = False
         self._enter(self.main)
         self.picture = Picture()
         self.classes: dict[int, ClassInfo] = {}
@@ -133,6 +136,17 @@ class Flow:
                 unit.scope.vars[stmt.name.value] = ClassRef(self.classes[id(stmt)])
 
     # ------------------------------------------------------------ local modules
+    def _maybe_local(self, func, scope: Scope) -> bool:
+        """Whether an unknown callee may come from a local module (a relative or non-library import, or a
+        star import): what a flow with the project would have followed."""
+        name = head(func)
+        if not name or scope.get(name) is not None:
+            return False
+        qual = self.resolve(func)
+        if qual is None:
+            return bool(self.index.bindings.stars)
+        return qual.startswith(".") or not is_library(qual)
+
     def global_name(self, node: cst.Name) -> Value | None:
         """A name the current module's code did not bind itself: from a local module it imports, if it is one."""
         if self.project is None:
@@ -811,6 +825,8 @@ class Flow:
             return UNKNOWN
         else:
             func = self.ev(node.func, scope)
+        if func is UNKNOWN and self.watch and not self.missed:
+            self.missed = self._maybe_local(node.func, scope)
         args, kwargs = self.args(node, scope)
         results = [self.call_value(f, args, kwargs, node) for f in options(func)]
         return union(results)
@@ -1012,5 +1028,31 @@ def _unit_of(scope: Scope | None) -> Unit | None:
 
 
 def build_picture(index: FileIndex, project=None, path: str = "") -> Picture:
-    """The picture of one file; with a project, the local modules it imports take part in its flow."""
-    return Flow(index, project, path).run()
+    """The picture of one file; with a project, the local modules it imports take part in its flow.
+
+    The file is first evaluated on its own.  Only when that flow called something that may come from a
+    local module and the file trains, or computes a loss of something it cannot trace (where a cross-file
+    finding completes), is it evaluated again with its local modules: a library's model files, which
+    import each other's blocks and compute their losses on their own layers, cost what they cost alone."""
+    alone = Flow(index, None, path)
+    alone.watch = project is not None
+    picture = alone.run()
+    if alone.missed and _completes_elsewhere(alone, picture):
+        return Flow(index, project, path).run()
+    return picture
+
+
+def _completes_elsewhere(flow: Flow, picture: Picture) -> bool:
+    """Whether a flow through local modules could change the findings: training (a model or a seed from an
+    imported helper), a model trained here that this file does not know, or a loss whose prediction it does
+    not trace to an op, outside a model's own methods (a model class, one with ``forward`` or ``call``,
+    computing a loss of its own layers' output, as library models do, is not completed elsewhere)."""
+    if picture.training_calls or any(v is UNKNOWN for v in picture.trained):
+        return True
+    untraced = {id(site.node) for site in picture.loss_sites if None in site.last_ops()}
+    if not untraced:
+        return False
+    for info in flow.classes.values():
+        if info.unit is flow.main and ("forward" in info.methods or "call" in info.methods):
+            untraced -= call_ids(info.node)
+    return bool(untraced)
