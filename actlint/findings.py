@@ -49,6 +49,9 @@ class Finding:
     # For a finding placed in an importing file: where it really is (path, line, column, end_line,
     # end_column and the message as read there), used when that file is linted too.
     home: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    # The other places the message names (the loss call, the layer an init feeds), each a dict of path,
+    # line, column, end_line, end_column, message (what the place is) and, in a notebook, cell.
+    related: tuple[dict[str, Any], ...] = field(default=(), compare=False, hash=False)
 
     @property
     def sort_key(self) -> tuple:
@@ -71,6 +74,7 @@ class Finding:
             "end_column": self.end_column,
             "message": self.message,
             "fix": self.fix.to_dict() if self.fix else None,
+            "related": [dict(r) for r in self.related],
         }
         if self.cell is not None:
             data["cell"] = self.cell
