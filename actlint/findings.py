@@ -6,6 +6,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+def where(path: str, line: int, column: int, cell: int | None = None) -> str:
+    """``path:line:col``, or ``path:cell N:line:col`` in a notebook (a finding's or a related location's)."""
+    return f"{path}:{'' if cell is None else f'cell {cell}:'}{line}:{column}"
+
+
 @dataclass(frozen=True)
 class Edit:
     """Replace the text between two positions (1-based lines and columns, end exclusive)."""
@@ -60,8 +65,7 @@ class Finding:
     @property
     def where(self) -> str:
         """``path:line:col``, or ``path:cell N:line:col`` in a notebook."""
-        cell = f"cell {self.cell}:" if self.cell is not None else ""
-        return f"{self.path}:{cell}{self.line}:{self.column}"
+        return where(self.path, self.line, self.column, self.cell)
 
     def to_dict(self) -> dict[str, Any]:
         data = {
