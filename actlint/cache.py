@@ -15,7 +15,7 @@ from actlint import __version__
 from actlint.atomic import write_text_atomic
 from actlint.findings import Edit, Finding, Fix
 
-_FORMAT = 2
+_FORMAT = 3  # 3: findings carry their related locations
 
 
 def _finding_to_json(f: Finding) -> dict:
@@ -34,6 +34,7 @@ def _finding_from_json(data: dict) -> Finding:
         fix=Fix(fix["message"], tuple(Edit(**e) for e in fix["edits"]), fix["applicability"] == "safe")
         if fix else None,
         extra=data.get("extra") or {}, cell=data.get("cell"), home=data.get("home"),
+        related=tuple(data.get("related") or ()),
     )
 
 

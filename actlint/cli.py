@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -41,6 +42,15 @@ def _lint_parser() -> argparse.ArgumentParser:
     parser.add_argument("--unsafe-fixes", action="store_true",
                         help="with --fix or --diff, also apply fixes that may change behaviour")
     parser.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
+    parser.add_argument("--show-source", action=argparse.BooleanOptionalAction, default=None,
+                        help="in the text format, show each finding's code with a caret under it, and the other "
+                             "end of the mistake (the loss call, the layer an init feeds) (default: on when "
+                             "writing to a terminal; colour only there, never under NO_COLOR)")
+    parser.add_argument("--statistics", action="store_true",
+                        help="print a count per rule code instead of the findings (text or json format)")
+    parser.add_argument("--add-noqa", action="store_true",
+                        help="add '# noqa: ACTnnn' to every line with findings (merged into existing noqa "
+                             "comments), so a codebase adopts actlint with a clean run; written atomically")
     verify = parser.add_argument_group("runtime verification (needs the 'verify' extra: torch, keras, matplotlib)")
     verify.add_argument("--verify", action="store_true",
                         help="build each model in a child process, run it on synthetic data and give every finding "
@@ -131,6 +141,10 @@ def _lint_command(argv: list[str]) -> int:
     )
     if args.jobs is not None and args.jobs < 1:
         parser.error("--jobs must be at least 1")
+    if args.add_noqa and (args.fix or args.diff or args.verify or args.report or args.statistics):
+        parser.error("--add-noqa cannot be combined with --fix, --diff, --verify, --report or --statistics")
+    if args.statistics and args.format not in ("text", "json"):
+        parser.error("--statistics prints text or json, not " + args.format)
 
     found = discover(paths, config)
     for missing in found.missing:
@@ -157,8 +171,11 @@ def _lint_command(argv: list[str]) -> int:
         from actlint.cache import Cache
 
         cache = Cache(args.cache_dir or config.root / ".actlint_cache", repr((config.options_for(), config.max_file_bytes)))
+    linted = _stats(found.files) if args.add_noqa else {}
     report = lint_paths(found.files, config, jobs=args.jobs, cache=cache)
     findings = report.findings
+    if args.add_noqa:
+        return _add_noqa(found, report, linted)
     outcome = None
     if args.verify or args.report:
         outcome = _verify(args, config, found.files, findings)
@@ -166,8 +183,17 @@ def _lint_command(argv: list[str]) -> int:
             return outcome
         findings = outcome.findings
 
-    rendered = FORMATTERS[args.format](findings)
-    if outcome is not None and args.format == "text":
+    if args.statistics:
+        rendered = _statistics(findings, args.format)
+    elif args.format == "text":
+        from actlint.output import text
+
+        terminal = args.output is None and sys.stdout.isatty()
+        show = args.show_source if args.show_source is not None else terminal
+        rendered = text.render(findings, show_source=show, color=terminal and not os.environ.get("NO_COLOR"))
+    else:
+        rendered = FORMATTERS[args.format](findings)
+    if outcome is not None and args.format == "text" and not args.statistics:
         rendered += _verify_summary(outcome)
     if args.output:
         from actlint.atomic import write_text_atomic
@@ -199,6 +225,59 @@ def _lint_command(argv: list[str]) -> int:
     if findings and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_CLEAN
+
+
+def _statistics(findings, format: str) -> str:
+    from actlint.output.text import counts, statistics
+
+    if format == "json":
+        import json
+
+        return json.dumps([{"code": c, "name": name, "count": n} for c, name, n in counts(findings)], indent=2) + "\n"
+    return statistics(findings)
+
+
+def _stats(files: list[Path]) -> dict:
+    """Each file's stat before linting: ``--add-noqa`` leaves a file that changed since alone."""
+    from actlint.engine import display_path
+
+    stats = {}
+    for path in files:
+        try:
+            stats[display_path(path)] = (path, path.stat())
+        except OSError:
+            pass
+    return stats
+
+
+def _add_noqa(found, report, linted: dict) -> int:
+    from actlint.add_noqa import add_noqa_file
+
+    by_file: dict[str, list] = {}
+    for finding in report.findings:
+        by_file.setdefault(finding.path, []).append(finding)
+    added = files = 0
+    failed = left = False
+    for shown, findings in by_file.items():
+        path, stat = linted.get(shown, (Path(shown), None))
+        outcome = add_noqa_file(path, findings, stat)
+        for problem in outcome.problems:
+            print(f"actlint: {problem}", file=sys.stderr)
+            left = True
+        if outcome.error is not None:
+            print(f"actlint: {shown}: {outcome.error}", file=sys.stderr)
+            failed = True
+        added += outcome.added
+        files += outcome.added > 0
+    print(f"actlint: added noqa comments to {added} line{'s' * (added != 1)} in {files} file{'s' * (files != 1)}",
+          file=sys.stderr)
+    for notice in report.notices:
+        print(f"actlint: {notice}", file=sys.stderr)
+    for error in report.errors:
+        print(f"actlint: {error}", file=sys.stderr)
+    if failed or report.errors or found.missing:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if left else EXIT_CLEAN
 
 
 def _verify(args, config, files, findings):

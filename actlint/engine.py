@@ -174,8 +174,9 @@ def _rules_for(codes: frozenset[str]):
     return [rules[c] for c in sorted(codes) if c in rules and c != "ACT000"]
 
 
-def lint_text(text: str, path: str, config: Config, codes: frozenset[str]) -> FileResult:
-    """Lint source text already read; ``codes`` are the rules enabled for this file."""
+def lint_text(text: str, path: str, config: Config, codes: frozenset[str], notebook=None) -> FileResult:
+    """Lint source text already read; ``codes`` are the rules enabled for this file.  ``notebook`` maps a
+    line of a notebook's joined program to (cell, line in cell), for the places messages name."""
     result = FileResult(path)
     if not any(tok in text for tok in FRAMEWORK_TOKENS):
         return result
@@ -217,12 +218,14 @@ def lint_text(text: str, path: str, config: Config, codes: frozenset[str]) -> Fi
     result.parsed = True
     index = FileIndex(module)
     project = Project.for_file(path)
-    ctx = FileContext(path=path, text=text, index=index, options=config.options_for(), project=project)
+    ctx = FileContext(path=path, text=text, index=index, options=config.options_for(), project=project,
+                      notebook=notebook)
     noqa = suppressions(text)
     for rule_class in rules:
         try:
             for finding in rule_class(ctx).check():
-                if finding is not None and not is_suppressed(finding.code, finding.line, noqa):
+                if finding is not None and not is_suppressed(finding.code, finding.line, noqa) \
+                        and not _suppressed_at_home(finding, ctx):
                     result.findings.append(finding)
         except RecursionError:
             result.errors.append(InternalError(path, rule_class.code, "the file nests too deeply to analyse"))
@@ -232,6 +235,21 @@ def lint_text(text: str, path: str, config: Config, codes: frozenset[str]) -> Fi
         result.read = dict(project.read)
     result.findings.sort(key=lambda f: f.sort_key)
     return result
+
+
+def _suppressed_at_home(finding: Finding, ctx) -> bool:
+    """Whether a finding placed here from an imported module is suppressed by a ``# noqa`` at its home (the
+    line a run that lints both files reports it at)."""
+    if finding.home is None:
+        return False
+    from actlint.noqa import is_suppressed, suppressions
+
+    tables = ctx.cached("home noqa", lambda ctx: {})
+    path = finding.home["path"]
+    if path not in tables:
+        index = next((index for shown, index in ctx.other_modules() if shown == path), None)
+        tables[path] = suppressions(index.module.code) if index is not None else {}
+    return is_suppressed(finding.code, finding.home["line"], tables[path])
 
 
 def display_path(path: Path) -> str:
@@ -323,7 +341,7 @@ def lint_notebook(text: str, shown: str, config: Config, codes: frozenset[str]) 
         if "ACT000" in codes:
             result.findings.append(_unreadable(shown, str(exc)))
         return result
-    result = lint_text(notebook.program, shown, config, codes)
+    result = lint_text(notebook.program, shown, config, codes, notebook=notebook.locate)
 
     def cell_edit(edit: Edit) -> Edit:
         _, line = notebook.locate(edit.line)
@@ -425,7 +443,8 @@ def place_at_home(results: list[FileResult]) -> list[FileResult]:
                 kept.append(finding)
                 continue
             spot = {k: finding.home[k] for k in ("line", "column", "end_line", "end_column", "message")}
-            home.findings.append(replace(finding, path=home.path, fix=None, home=None, **spot))
+            home.findings.append(replace(finding, path=home.path, fix=None, home=None, **spot,
+                                         related=tuple(finding.home.get("related", ()))))
         result.findings = kept
     for result in results:
         seen, unique = set(), []

@@ -6,6 +6,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+def where(path: str, line: int, column: int, cell: int | None = None) -> str:
+    """``path:line:col``, or ``path:cell N:line:col`` in a notebook (a finding's or a related location's)."""
+    return f"{path}:{'' if cell is None else f'cell {cell}:'}{line}:{column}"
+
+
 @dataclass(frozen=True)
 class Edit:
     """Replace the text between two positions (1-based lines and columns, end exclusive)."""
@@ -49,6 +54,9 @@ class Finding:
     # For a finding placed in an importing file: where it really is (path, line, column, end_line,
     # end_column and the message as read there), used when that file is linted too.
     home: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    # The other places the message names (the loss call, the layer an init feeds), each a dict of path,
+    # line, column, end_line, end_column, message (what the place is) and, in a notebook, cell.
+    related: tuple[dict[str, Any], ...] = field(default=(), compare=False, hash=False)
 
     @property
     def sort_key(self) -> tuple:
@@ -57,8 +65,7 @@ class Finding:
     @property
     def where(self) -> str:
         """``path:line:col``, or ``path:cell N:line:col`` in a notebook."""
-        cell = f"cell {self.cell}:" if self.cell is not None else ""
-        return f"{self.path}:{cell}{self.line}:{self.column}"
+        return where(self.path, self.line, self.column, self.cell)
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -71,6 +78,7 @@ class Finding:
             "end_column": self.end_column,
             "message": self.message,
             "fix": self.fix.to_dict() if self.fix else None,
+            "related": [dict(r) for r in self.related],
         }
         if self.cell is not None:
             data["cell"] = self.cell

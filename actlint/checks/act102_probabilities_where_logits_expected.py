@@ -47,7 +47,7 @@ class ProbabilitiesWhereLogitsExpected(Rule):
                     fix = "return the logits"
                 yield self.finding(
                     op.node,
-                    f"{self.named(op)} output is fed to {site.spec.label} at line {self.line(site.node)}, which {why}; {fix}",
+                    f"{self.named(op)} output is fed to {site.spec.label} at line {self.loss_line(site)}, which {why}; {fix}",
                     fix=self._fix(op, site),
                 )
 

@@ -30,7 +30,7 @@ class SigmoidThenBce(Rule):
                     reported.add(id(op.node))
                     yield self.finding(
                         op.node,
-                        f"{self.named(op)} output is fed to {spec.label} at line {self.line(site.node)}: this is numerically "
+                        f"{self.named(op)} output is fed to {spec.label} at line {self.loss_line(site)}: this is numerically "
                         f"unsafe and refused under autocast; drop the sigmoid and use BCEWithLogitsLoss",
                         fix=self._fix(site, op),
                     )

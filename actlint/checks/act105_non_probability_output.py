@@ -24,7 +24,7 @@ class NonProbabilityOutput(Rule):
                 if id(op.node) in reported:
                     continue
                 # names and lines cost the file's positions: asked for only when there is a message
-                message = self._message(spec, op, lambda op=op: self.named(op), lambda: self.line(site.node))
+                message = self._message(spec, op, lambda op=op: self.named(op), lambda: self.loss_line(site))
                 if message is None:
                     continue
                 reported.add(id(op.node))

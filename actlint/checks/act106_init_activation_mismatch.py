@@ -45,9 +45,10 @@ class InitActivationMismatch(Rule):
                           f"'{follower.fn}'" if follower.framework == "torch"
                           else "use kernel_initializer='glorot_uniform'")
                 why = f"Kaiming/He scales for ReLU and pushes {follower.fn} into saturation"
+            fed = self.line(follower.node, f"the {follower.fn} the initialised layer feeds")
             yield self.finding(
                 site.node,
-                f"{site.label} initialises a layer that feeds {follower.fn} (line {self.line(follower.node)}): "
+                f"{site.label} initialises a layer that feeds {follower.fn} (line {fed}): "
                 f"{why}; {advice}",
             )
 

@@ -33,7 +33,8 @@ class UnseededTraining(Rule):
         seed = "keras.utils.set_random_seed(0)" if keras else "torch.manual_seed(0)"
         if other:
             qual, call = other[0]
-            message = (f"training starts here, but only {qual} is seeded (line {self.line(call)}), which does not "
+            seeded = self.line(call, f"the only seeding call ({qual})")
+            message = (f"training starts here, but only {qual} is seeded (line {seeded}), which does not "
                        f"seed {'the framework' if keras else 'torch'}; call {seed} before building the model")
         else:
             message = (f"training starts here with no seed set on any path to it, so runs are not reproducible; "

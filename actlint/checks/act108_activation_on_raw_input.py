@@ -25,9 +25,10 @@ class ActivationOnRawInput(Rule):
                 if first_learned is None or id(ops[0].node) in reported:
                     continue
                 reported.add(id(ops[0].node))
+                learned = self.line(first_learned.node, "the first learned layer")
                 yield self.finding(
                     ops[0].node,
                     f"{self.named(ops[0])} is applied to the model's raw input, before its first learned layer (line "
-                    f"{self.line(first_learned.node)}); it distorts the features (a ReLU drops every negative "
+                    f"{learned}); it distorts the features (a ReLU drops every negative "
                     f"value); scale the input instead and apply activations after learned layers",
                 )

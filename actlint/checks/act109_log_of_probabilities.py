@@ -33,7 +33,7 @@ class LogOfProbabilities(Rule):
                 continue  # finite, and no gradient to lose: a matching cost or a metric
             reported.add(id(log_op.node))
             fused = "log_softmax" if source.fn == "softmax" else "logsigmoid (log(1 - sigmoid(x)) is logsigmoid(-x))"
-            where = f"the {source.fn} at line {self.line(source.node)}"
+            where = f"the {source.fn} at line {self.line(source.node, f'the {source.fn} the log reads')}"
             if guarded:
                 problem = (f"log of {where} plus an epsilon flattens at log(eps) once {source.fn} saturates, so the "
                            f"gradient vanishes where the fused form keeps it")

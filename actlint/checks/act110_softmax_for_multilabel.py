@@ -30,6 +30,6 @@ class SoftmaxForMultilabel(Rule):
                     yield self.finding(
                         op.node,
                         f"{self.named(op)} makes the labels compete (they sum to 1), but {site.spec.label} at line "
-                        f"{self.line(site.node)} scores each label on its own; use a sigmoid per label "
+                        f"{self.loss_line(site)} scores each label on its own; use a sigmoid per label "
                         f"(or logits with {'BCEWithLogitsLoss' if site.spec.framework == 'torch' else 'from_logits=True'})",
                     )

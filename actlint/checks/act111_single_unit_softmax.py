@@ -22,9 +22,10 @@ class SingleUnitSoftmax(Rule):
             if op.framework == "torch" and not self._over_units(layer, op, picture):
                 continue
             reported.add(id(op.node))
+            unit = self.line(layer.node, "the single-unit layer")
             yield self.finding(
                 op.node,
-                f"{self.named(op)} over the single unit of the layer at line {self.line(layer.node)} always outputs 1.0, "
+                f"{self.named(op)} over the single unit of the layer at line {unit} always outputs 1.0, "
                 f"so nothing trains; use a sigmoid for one binary output (or more units for several classes)",
             )
 

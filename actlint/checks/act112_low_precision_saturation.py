@@ -31,7 +31,7 @@ class LowPrecisionSaturation(Rule):
             return True
 
         if picture.mixed_precision is not None:
-            policy_line = self.line(picture.mixed_precision)
+            policy_line = self.line(picture.mixed_precision, "the mixed_float16 policy")
             outputs = [v for site in picture.loss_sites if site.spec.framework == "keras" for v in options(site.pred)]
             outputs += [v for out in picture.input_trails for v in options(out)]
             for value in outputs:
@@ -52,15 +52,16 @@ class LowPrecisionSaturation(Rule):
             ops = [last_op(v) for v in options(site.pred)]
             target = ops[0].node if ops and ops[0] is not None and ops[0].fn == "sigmoid" else site.node
             if once(target):
+                loss = self.loss_line(site, "the loss, run under torch.autocast")
                 yield self.finding(
                     target,
-                    f"{spec.label} at line {self.line(site.node)} runs under torch.autocast, which refuses it "
+                    f"{spec.label} at line {loss} runs under torch.autocast, which refuses it "
                     f"(float16 probabilities round to 0 and 1); return logits and use BCEWithLogitsLoss",
                 )
         for node, hidden in picture.half_hidden:
             saturating = [op for op in hidden if op.fn in SATURATING]
             if saturating and once(node):
-                lines = ", ".join(str(self.line(op.node)) for op in saturating[:4])
+                lines = ", ".join(str(self.line(op.node, f"a hidden {op.fn} cast to float16")) for op in saturating[:4])
                 yield self.finding(
                     node,
                     f".half() casts a model with hidden {saturating[0].fn} layers (line {lines}) to float16, where "

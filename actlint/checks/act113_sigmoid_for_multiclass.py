@@ -30,6 +30,6 @@ class SigmoidForMulticlass(Rule):
                     reported.add(id(op.node))
                     yield self.finding(
                         op.node,
-                        f"{self.named(op)} outputs do not compete, but {spec.label} at line {self.line(site.node)} treats "
+                        f"{self.named(op)} outputs do not compete, but {spec.label} at line {self.loss_line(site)} treats "
                         f"them as one distribution over classes; use softmax (or logits with from_logits=True)",
                     )

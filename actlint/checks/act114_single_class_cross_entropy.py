@@ -27,9 +27,10 @@ class SingleClassCrossEntropy(Rule):
                     continue
                 reported.add(id(layer.node))
                 binary = "BCEWithLogitsLoss" if site.spec.framework == "torch" else "'binary_crossentropy'"
+                loss = self.loss_line(site, "the loss over this 1-unit output")
                 yield self.finding(
                     layer.node,
-                    f"this output layer has 1 unit, and {site.spec.label} at line {self.line(site.node)} over a "
+                    f"this output layer has 1 unit, and {site.spec.label} at line {loss} over a "
                     f"single class is 0 whatever the weights, so nothing trains; use {binary} for a binary target, "
                     f"or one unit per class",
                 )

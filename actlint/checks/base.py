@@ -22,33 +22,68 @@ from actlint.index import FileIndex
 REGISTRY: dict[str, type["Rule"]] = {}
 
 # A place a message names, rendered once the finding's file is known: ``line 16`` in the same file,
-# ``tagger/train.py:16`` in another one.
-_PLACE = re.compile(r"(line )?\x01([^\x02]*)\x02(\d+)\x02(\d+)\x02(\d+)\x02(\d+)\x03")
+# ``tagger/train.py:16`` in another one, ``line 4 of cell 3`` in a notebook.  The marker carries the
+# node's span and a short label (what the place is: "the CrossEntropyLoss call"), which becomes the
+# message of the finding's related location there.
+_PLACE = re.compile(r"(line )?\x01([^\x02]*)\x02(\d+)\x02(\d+)\x02(\d+)\x02(\d+)\x02([^\x03]*)\x03")
+UNLABELLED = "named in the message"
 
 
 class Line(int):
     """A line number that remembers its file (and the node's span), so a message can say where it is."""
 
-    def __new__(cls, place: tuple) -> "Line":
+    def __new__(cls, place: tuple, label: str = "") -> "Line":
         line = int.__new__(cls, place[1])
         line.place = place
+        line.label = re.sub(r"[\x01-\x03]", "", label)
         return line
 
     def __format__(self, spec: str = "") -> str:
-        return "\x01{}\x02{}\x02{}\x02{}\x02{}\x03".format(*self.place)
+        return "\x01{}\x02{}\x02{}\x02{}\x02{}\x02{}\x03".format(*self.place, self.label)
 
     def __str__(self) -> str:
         return self.__format__()
 
 
-def render(message: str, home: str) -> str:
-    """The message as read in the file ``home``: places there are line numbers, others ``path:line``."""
-    return _PLACE.sub(lambda m: f"{m.group(1) or ''}{m.group(3)}" if m.group(2) == home else f"{m.group(2)}:{m.group(3)}",
-                      message)
+def render(message: str, home: str, notebook: tuple | None = None) -> str:
+    """The message as read in the file ``home``: places there are line numbers, others ``path:line``.
+    ``notebook`` is (path, locate): places in that notebook are a cell and a line in it."""
+
+    def say(m: re.Match) -> str:
+        prefix, path, line = m.group(1) or "", m.group(2), int(m.group(3))
+        if notebook is not None and path == notebook[0]:
+            cell, line = notebook[1](line)
+            return f"{prefix}{line} of cell {cell}" if path == home else f"{path}:cell {cell}:{line}"
+        return f"{prefix}{line}" if path == home else f"{path}:{line}"
+
+    return _PLACE.sub(say, message)
 
 
 def places(message: str) -> list[tuple]:
-    return [(m.group(2), *map(int, m.group(3, 4, 5, 6))) for m in _PLACE.finditer(message)]
+    """(path, line, column, end line, end column, label) of each place a message names, in order."""
+    return [(m.group(2), *map(int, m.group(3, 4, 5, 6)), m.group(7)) for m in _PLACE.finditer(message)]
+
+
+def related_entry(place: tuple, notebook: tuple | None = None) -> dict[str, Any]:
+    """A related location as findings carry it: path, (cell,) line, column, end line, end column, message."""
+    path, line, col, end_line, end_col, label = place
+    entry: dict[str, Any] = {"path": path}
+    if notebook is not None and path == notebook[0]:
+        entry["cell"], line = notebook[1](line)
+        end_line = notebook[1](end_line)[1]
+    entry.update(line=line, column=col, end_line=end_line, end_column=end_col, message=label or UNLABELLED)
+    return entry
+
+
+def related(message: str, own: tuple, notebook: tuple | None = None, first: tuple = ()) -> tuple[dict, ...]:
+    """The related locations of a finding at ``own`` (path, line, column): ``first`` places, then every place
+    its message names, each once, the finding's own place left out."""
+    seen, out = {tuple(own[:3])}, []
+    for place in (*first, *places(message)):
+        if tuple(place[:3]) not in seen:
+            seen.add(tuple(place[:3]))
+            out.append(related_entry(place, notebook))
+    return tuple(out)
 
 
 @dataclass
@@ -60,6 +95,7 @@ class FileContext:
     index: FileIndex
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     project: Any = None  # actlint.project.Project: the local modules this file may import (None: none looked for)
+    notebook: Any = None  # line in the joined program -> (cell, line in cell), when the file is a notebook
     _cache: dict[str, Any] = field(default_factory=dict)
 
     def other_modules(self) -> list:
@@ -122,9 +158,14 @@ class Rule:
                 return (shown, *position)
         raise KeyError(f"no file holds the node {type(node).__name__}")
 
-    def line(self, node: cst.CSTNode) -> Line:
-        """The node's line, for a message: it reads ``path:line`` when the finding is in another file."""
-        return Line(self.locate(node))
+    def line(self, node: cst.CSTNode, label: str = "") -> Line:
+        """The node's line, for a message: it reads ``path:line`` when the finding is in another file.
+        ``label`` says what the node is; it is the message of the finding's related location there."""
+        return Line(self.locate(node), label)
+
+    def loss_line(self, site, label: str = "the loss this output is fed to") -> Line:
+        """The line of a loss site (a loss call, a compile), labelled with the loss's name."""
+        return self.line(site.node, f"{site.spec.label}: {label}")
 
     def named(self, op) -> str:
         """How a message names an op: ``sigmoid``, or ``sigmoid (nn.Sigmoid built at line 12)`` when the op
@@ -132,23 +173,28 @@ class Rule:
         if op.built is None:
             return op.fn
         maker = op.built.func if isinstance(op.built, cst.Call) else op.built
-        return f"{op.fn} ({self.index.code_for(maker)} built at line {self.line(op.built)})"
+        made = self.index.code_for(maker)
+        return f"{op.fn} ({made} built at line {self.line(op.built, f'the {made} that is called as {op.fn}')})"
 
     def finding(self, node: cst.CSTNode, message: str, fix: Fix | None = None, **extra: Any) -> Finding | None:
         """A finding at ``node``.  At a node of an imported module it is placed at the first place in this file
         that the message names (the loss call that completes it), naming the node's own place, and keeps that
         place as its ``home`` (where a run that lints both files reports it); with no such place in this file
-        it is not this file's finding (the module reports it itself): None."""
+        it is not this file's finding (the module reports it itself): None.  Every other place the message
+        names is a related location."""
         path, line, col, end_line, end_col = self.locate(node)
+        notebook = (self.ctx.path, self.ctx.notebook) if self.ctx.notebook is not None else None
         if fix is not None and any(e.line == 0 for e in fix.edits):
             fix = None
         if path == self.ctx.path:
-            return Finding(self.code, self.name, render(message, path), path, line, col, end_line, end_col,
-                           fix=fix, extra=extra)
+            return Finding(self.code, self.name, render(message, path, notebook), path, line, col, end_line,
+                           end_col, fix=fix, extra=extra, related=related(message, (path, line, col), notebook))
         anchor = next((p for p in places(message) if p[0] == self.ctx.path), None)
         if anchor is None:
             return None
+        own = (path, line, col, end_line, end_col, "the flagged code")
         home = {"path": path, "line": line, "column": col, "end_line": end_line, "end_column": end_col,
-                "message": render(message, path)}
-        return Finding(self.code, self.name, f"{path}:{line}: {render(message, self.ctx.path)}", *anchor,
-                       extra=extra, home=home)
+                "message": render(message, path, notebook),
+                "related": list(related(message, own, notebook))}
+        return Finding(self.code, self.name, f"{path}:{line}: {render(message, self.ctx.path, notebook)}",
+                       *anchor[:5], extra=extra, home=home, related=related(message, anchor, notebook, (own,)))

@@ -24,6 +24,26 @@ def _rule_descriptor(code: str, rule) -> dict:
     }
 
 
+def _location(path: str, line: int, column: int, end_line: int, end_column: int, cell: int | None) -> dict:
+    return {
+        "physicalLocation": {
+            "artifactLocation": {"uri": PurePath(path).as_posix(), "uriBaseId": "%SRCROOT%"},
+            "region": {"startLine": line, "startColumn": column, "endLine": end_line, "endColumn": end_column},
+        },
+        **({"logicalLocations": [{"name": f"cell {cell}", "kind": "member"}]} if cell is not None else {}),
+    }
+
+
+def _related(finding: Finding) -> dict:
+    """The other ends of the mistake (the loss call, the layer an init feeds), so code scanning links them."""
+    if not finding.related:
+        return {}
+    return {"relatedLocations": [
+        {"id": number, "message": {"text": r["message"]},
+         **_location(r["path"], r["line"], r["column"], r["end_line"], r["end_column"], r.get("cell"))}
+        for number, r in enumerate(finding.related, start=1)]}
+
+
 def render(findings: list[Finding]) -> str:
     from actlint.checks import all_rules  # the rule table is part of a SARIF log
 
@@ -36,18 +56,8 @@ def render(findings: list[Finding]) -> str:
             "ruleIndex": codes.index(f.code) if f.code in codes else -1,
             "level": "error" if f.code == "ACT000" else "warning",
             "message": {"text": (f"cell {f.cell}, line {f.line}: " if f.cell is not None else "") + f.message},
-            "locations": [{
-                "physicalLocation": {
-                    "artifactLocation": {"uri": PurePath(f.path).as_posix(), "uriBaseId": "%SRCROOT%"},
-                    "region": {
-                        "startLine": f.line,
-                        "startColumn": f.column,
-                        "endLine": f.end_line,
-                        "endColumn": f.end_column,
-                    },
-                },
-                **({"logicalLocations": [{"name": f"cell {f.cell}", "kind": "member"}]} if f.cell is not None else {}),
-            }],
+            "locations": [_location(f.path, f.line, f.column, f.end_line, f.end_column, f.cell)],
+            **_related(f),
             **({"properties": {"cell": f.cell}} if f.cell is not None else {}),
         })
     log = {
