@@ -69,14 +69,19 @@ def _walk(index: "FileIndex", root: cst.CSTNode) -> None:
             functions.append(node)
         elif cls is cst.IndentedBlock and id(node) in class_body:
             methods.update(id(s) for s in node.body if type(s) is cst.FunctionDef)
-        for name in _child_fields(cls):
-            value = getattr(node, name)
-            if type(value) in (tuple, list):
-                for item in reversed(value):
-                    if _child_fields(type(item)) is not None:
-                        stack.append(item)
-            elif _child_fields(type(value)) is not None:  # a node worth walking (None, str: not)
-                stack.append(value)
+        _push_children(stack, node, cls)
+
+
+def _push_children(stack: list, node: cst.CSTNode, cls: type) -> None:
+    """Push the children of ``node`` worth walking, last first (so they pop in source order)."""
+    for name in _child_fields(cls) or ():
+        value = getattr(node, name)
+        if type(value) in (tuple, list):
+            for item in reversed(value):
+                if _child_fields(type(item)) is not None:
+                    stack.append(item)
+        elif _child_fields(type(value)) is not None:  # a node worth walking (None, str: not)
+            stack.append(value)
 
 
 class FileIndex:
@@ -142,10 +147,5 @@ def call_ids(root: cst.CSTNode) -> set[int]:
         cls = type(node)
         if cls is cst.Call:
             found.add(id(node))
-        for name in _child_fields(cls) or ():
-            value = getattr(node, name)
-            if type(value) in (tuple, list):
-                stack.extend(item for item in value if _child_fields(type(item)) is not None)
-            elif _child_fields(type(value)) is not None:
-                stack.append(value)
+        _push_children(stack, node, cls)
     return found

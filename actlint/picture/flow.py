@@ -30,10 +30,10 @@ from actlint.picture import keras_semantics, torch_semantics
 from actlint.picture.sites import (LogSite, LossSite, Picture, TrainingCall, hidden_activations, last_learned,
                                    producer)
 from actlint.picture.syntax import body, call_arg, head, int_of, literal
-from actlint.project import is_library
 from actlint.picture.values import (UNKNOWN, ClassRef, Const, Criterion, EachModule, Function, Handle, Instance,
                                     KerasModel, Layer, LayerList, ModuleRef, Op, Tensor, Union, Value, Weight,
                                     options, union)
+from actlint.project import is_library
 
 # What framework names mean, one module per framework, asked in this order.
 SEMANTICS = (torch_semantics, keras_semantics)
@@ -145,7 +145,7 @@ class Flow:
         qual = self.resolve(func)
         if qual is None:
             return bool(self.index.bindings.stars)
-        return qual.startswith(".") or not is_library(qual)
+        return not is_library(qual)  # relative names (".model.Net") are never a library's
 
     def global_name(self, node: cst.Name) -> Value | None:
         """A name the current module's code did not bind itself: from a local module it imports, if it is one."""

@@ -117,12 +117,10 @@ def install(assumptions: list[str]) -> None:
             for old, new in _renames.items():
                 if old in kwargs and new not in kwargs:
                     kwargs[new] = kwargs.pop(old)
-                    if ASSUMPTION not in assumptions:
-                        assumptions.append(ASSUMPTION)
+                    _note(assumptions, ASSUMPTION)
             if "batch_input_shape" in kwargs and "input_shape" not in kwargs:  # the batch is the verifier's
                 kwargs["input_shape"] = tuple(kwargs.pop("batch_input_shape"))[1:]
-                if ASSUMPTION not in assumptions:
-                    assumptions.append(ASSUMPTION)
+                _note(assumptions, ASSUMPTION)
             for key in [k for k in kwargs if k.endswith("_initializer")]:
                 kwargs[key] = _without_dtype(kwargs[key], assumptions)
             _original(self, *args, **kwargs)
@@ -149,8 +147,7 @@ def install_functional(assumptions: list[str]) -> None:
         if "input" in kwargs and "output" in kwargs and "inputs" not in kwargs:
             kwargs = dict(kwargs, inputs=kwargs["input"], outputs=kwargs["output"])
             del kwargs["input"], kwargs["output"]
-            if ASSUMPTION not in assumptions:
-                assumptions.append(ASSUMPTION)
+            _note(assumptions, ASSUMPTION)
         return kwargs
 
     def functional_init_arguments(args, kwargs):
