@@ -87,8 +87,9 @@ def _push_children(stack: list, node: cst.CSTNode, cls: type) -> None:
 class FileIndex:
     """The shared facts about one parsed module."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, places=None) -> None:
         self.module = module
+        self.places = places  # a quick tree's places (:class:`actlint.skeleton.Places`); None: LibCST's own
         self.bindings = Bindings()
         self.calls: list[cst.Call] = []
         self.classes: list[cst.ClassDef] = []
@@ -124,17 +125,25 @@ class FileIndex:
 
     def position(self, node: cst.CSTNode):
         """(line, column, end_line, end_column), 1-based columns."""
-        rng = self._positions[node]
-        return rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1
+        found = self.find_position(node)
+        if found is None:
+            raise KeyError(f"{type(node).__name__} has no place in this file")
+        return found
 
     def find_position(self, node: cst.CSTNode | None):
         """Like :meth:`position`, but None for a node that has no place in this file (None, or another tree's)."""
-        rng = self._positions.get(node) if node is not None else None
+        if node is None:
+            return None
+        if self.places is not None:
+            return self.places.find(node)
+        rng = self._positions.get(node)
         if rng is None:
             return None
         return rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1
 
     def code_for(self, node: cst.CSTNode) -> str:
+        if self.places is not None:
+            return self.places.code(node)
         return self.module.code_for_node(node)
 
 

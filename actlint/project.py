@@ -40,7 +40,7 @@ class Summary:
     index: object       # FileIndex
 
 
-_SUMMARIES: dict[Path, Summary | None] = {}   # per process: path -> the summary of its current content
+_SUMMARIES: dict[tuple, Summary | None] = {}  # per process: (quick, path) -> the summary of its current content
 _FOLDERS: dict[Path, tuple[Path, ...]] = {}   # per process: a folder -> its search roots
 _LOCATED: dict[tuple, tuple[Path, str] | None] = {}  # per process: (search bases, name parts) -> module, rest
 
@@ -89,18 +89,19 @@ def _module_file(base: Path, parts: list[str]) -> Path | None:
 class Project:
     """The local modules one file can import, and the files it has read (for the cache)."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, quick: bool = False) -> None:
         self.path = Path(os.path.abspath(path))
+        self.quick = quick  # local modules as quick trees (:mod:`actlint.skeleton`), for the first pass
         self.folder = self.path.parent
         self.read: dict[str, str] = {}  # absolute path -> digest of every local module used
         self._located: dict[tuple, tuple[Path, str] | None] = {}
         self._summaries: dict[Path, Summary | None] = {}
 
     @staticmethod
-    def for_file(path: str) -> "Project | None":
+    def for_file(path: str, quick: bool = False) -> "Project | None":
         """The project of a file on disk; None for text with no file (stdin, a test string)."""
         try:
-            return Project(path) if path and Path(path).is_file() else None
+            return Project(path, quick) if path and Path(path).is_file() else None
         except OSError:
             return None
 
@@ -147,13 +148,14 @@ class Project:
         except OSError:
             return None
         digest = digest_of(data)
-        cached = _SUMMARIES.get(path)
+        key = (self.quick, path)
+        cached = _SUMMARIES.get(key)
         if cached is None or cached.digest != digest:
-            cached = _parse(path, data, digest)
+            cached = _parse(path, data, digest, self.quick)
             if cached is None:
                 return None
-            _SUMMARIES.pop(path, None)
-            _SUMMARIES[path] = cached
+            _SUMMARIES.pop(key, None)
+            _SUMMARIES[key] = cached
             while len(_SUMMARIES) > MAX_SUMMARIES:  # memory stays bounded on large trees (oldest go first)
                 del _SUMMARIES[next(iter(_SUMMARIES))]
         self.read[str(path)] = digest
@@ -178,7 +180,8 @@ def _find_module(bases: tuple[Path, ...], parts: list[str], relative: bool) -> t
     return None
 
 
-def _parse(path: Path, data: bytes, digest: str) -> Summary | None:
+def _parse(path: Path, data: bytes, digest: str, quick: bool) -> Summary | None:
+    """A module's summary; a quick tree where asked and where CPython's parser reads it, else LibCST's."""
     import tokenize
     from io import BytesIO
 
@@ -190,8 +193,20 @@ def _parse(path: Path, data: bytes, digest: str) -> Summary | None:
     try:
         encoding, _ = tokenize.detect_encoding(BytesIO(data).readline)
         text = data.decode(encoding)
-        module = parse_module(text[1:] if text.startswith("\ufeff") else text)
-    except (SyntaxError, LookupError, UnicodeDecodeError, cst.ParserSyntaxError, RecursionError):
+    except (SyntaxError, LookupError, UnicodeDecodeError):
+        return None
+    text = text[1:] if text.startswith("\ufeff") else text
+    if quick:
+        from actlint.skeleton import Unsupported, skeleton
+
+        try:
+            module, places = skeleton(text)
+            return Summary(path, digest, FileIndex(module, places))
+        except (SyntaxError, ValueError, RecursionError, MemoryError, Unsupported):
+            pass  # LibCST's parser may still read it
+    try:
+        module = parse_module(text)
+    except (cst.ParserSyntaxError, RecursionError):
         return None
     return Summary(path, digest, FileIndex(module))
 

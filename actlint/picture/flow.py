@@ -620,11 +620,12 @@ class Flow:
                 if isinstance(element, cst.DictElement):
                     self.ev(element.value, scope)
             return UNKNOWN
-        if cls in (cst.Lambda, cst.Comparison, cst.BooleanOperation, cst.FormattedString):
-            if cls in (cst.Comparison, cst.BooleanOperation):
-                for child in node.children:
-                    if isinstance(child, cst.BaseExpression):
-                        self.ev(child, scope)
+        if cls is cst.Comparison:
+            self.ev(node.left, scope)  # the comparators are not evaluated
+            return UNKNOWN
+        if cls is cst.BooleanOperation:
+            self.ev(node.left, scope)
+            self.ev(node.right, scope)
             return UNKNOWN
         return UNKNOWN
 
