@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
+import os
+import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -76,8 +79,7 @@ class Config:
                      self.rule_options))
 
     def is_excluded(self, relpath: str) -> bool:
-        patterns = self.exclude + self.extend_exclude
-        return any(path_matches(relpath, p) for p in patterns)
+        return _excluder(self.exclude + self.extend_exclude)(relpath)
 
 
 def _matches(code: str, prefixes: tuple[str, ...]) -> bool:
@@ -91,6 +93,27 @@ def path_matches(relpath: str, pattern: str) -> bool:
     if fnmatch.fnmatch(relpath, pattern) or fnmatch.fnmatch(relpath, pattern + "/*"):
         return True
     return "/" not in pattern and any(fnmatch.fnmatch(part, pattern) for part in relpath.split("/"))
+
+
+@functools.lru_cache(maxsize=8)
+def _excluder(patterns: tuple[str, ...]):
+    """``relpath -> bool``: whether any pattern matches (as :func:`path_matches` decides), with the patterns
+    compiled into two regular expressions, since discovery asks for every file and folder."""
+    if os.path.normcase("A/b") != "A/b":  # Windows: fnmatch folds case and slashes; keep its own rules
+        return lambda relpath: any(path_matches(relpath, p) for p in patterns)
+    stripped = [p.rstrip("/") for p in patterns]
+    whole = [fnmatch.translate(p) for p in stripped] + [fnmatch.translate(p + "/*") for p in stripped]
+    parts = [fnmatch.translate(p) for p in stripped if "/" not in p]
+    whole_re = re.compile("|".join(f"(?:{w})" for w in whole)) if whole else None
+    part_re = re.compile("|".join(f"(?:{w})" for w in parts)) if parts else None
+
+    def excluded(relpath: str) -> bool:
+        relpath = relpath.replace("\\", "/")
+        if whole_re is not None and whole_re.match(relpath):
+            return True
+        return part_re is not None and any(part_re.match(part) for part in relpath.split("/"))
+
+    return excluded
 
 
 def find_pyproject(start: Path) -> Path | None:

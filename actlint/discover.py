@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +22,16 @@ class Discovery:
 
 def _relative(path: Path, root: Path) -> str:
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        base = _resolved(root) if root.is_absolute() else root.resolve()
+        return path.resolve().relative_to(base).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+@functools.lru_cache(maxsize=16)
+def _resolved(folder: Path) -> Path:
+    """An absolute folder, symlinks resolved (asked once per file found)."""
+    return folder.resolve()
 
 
 def _gitignore_spec(folder: Path) -> pathspec.PathSpec | None:
