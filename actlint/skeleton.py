@@ -10,8 +10,8 @@ is done without LibCST's parse; a file with a finding is parsed again by LibCST,
 whose tree gives the exact places, code and fixes that are reported.
 
 A node's place comes from the ``ast`` node it was built from (:class:`Places`).
-A construct this module does not mirror (``match``) raises :class:`Unsupported`,
-and the file takes the full parse.
+``match`` patterns are left out (no analysis reads them).  A construct this module
+does not mirror raises :class:`Unsupported`, and the file takes the full parse.
 """
 
 from __future__ import annotations
@@ -133,6 +133,8 @@ _Lambda = _maker(cst.Lambda, ("params", "body"))
 _Await = _maker(cst.Await, ("expression",))
 _NamedExpr = _maker(cst.NamedExpr, ("target", "value"))
 _Yield = _maker(cst.Yield, ("value",))
+_Match = _maker(cst.Match, ("subject", "cases"))
+_MatchCase = _maker(cst.MatchCase, ("pattern", "body", "guard"))
 
 _ASYNC = cst.Asynchronous()
 _PARAM_STAR = cst.ParamStar()
@@ -240,6 +242,7 @@ class _Builder:
             ast.FunctionDef: self.functiondef, ast.AsyncFunctionDef: self.functiondef, ast.ClassDef: self.classdef,
             ast.If: self.if_, ast.For: self.for_, ast.AsyncFor: self.for_, ast.While: self.while_,
             ast.With: self.with_, ast.AsyncWith: self.with_, ast.Try: self.try_, ast.TryStar: self.try_,
+            ast.Match: self.match,
         }
         self.smalls = {
             ast.Assign: self.assign, ast.AugAssign: self.augassign, ast.AnnAssign: self.annassign,
@@ -355,6 +358,13 @@ class _Builder:
                                        _AsName(_Name(h.name)) if h.name else None), h) for h in n.handlers]
         final = _Finally(self.body(n.finalbody)) if n.finalbody else None
         return self._mark((_TryStar if star else _Try)(self.body(n.body), handlers, self.orelse(n.orelse), final), n)
+
+    def match(self, n):
+        """``match``: the subject, guards and case bodies; patterns are left out (they hold no call, import or
+        definition, and the evaluator does not run a match)."""
+        cases = [_MatchCase(None, self.body(c.body), self.ex(c.guard) if c.guard is not None else None)
+                 for c in n.cases]
+        return self._mark(_Match(self.ex(n.subject), cases), n)
 
     def assign(self, n):
         return _Assign([_Target(self.ex(t)) for t in n.targets], self.ex(n.value))

@@ -140,15 +140,41 @@ def test_call_arguments_keep_source_order():
     assert [a.star for a in second.args] == ["", "*"]
 
 
-def test_an_unmirrored_construct_takes_the_full_pass(lint):
+def test_match_statements_are_read_without_their_patterns(lint):
+    source = textwrap.dedent("""\
+        import torch.nn.functional as F
+
+        def pick(x, kind):
+            match kind:
+                case "soft" if F.softmax(x, dim=1) is not None:
+                    return F.softmax(x)
+        """)
+    module, _ = skeleton(source)
+    calls = FileIndex(module).calls
+    assert len(calls) == len(FileIndex(parse_module(source)).calls) == 2
+    assert [(f.code, f.line) for f in lint(source)] == [("ACT104", 6)]
+
+
+def test_an_unmirrored_construct_takes_the_full_pass(lint, monkeypatch):
+    import actlint.skeleton as quick_tree
+
+    def unsupported(self, node):
+        raise Unsupported("Match")
+
+    monkeypatch.setattr(quick_tree._Builder, "match", unsupported)
+    answers = []
+    real = engine._quick_pass
+    monkeypatch.setattr(engine, "_quick_pass", lambda *a, **k: answers.append(real(*a, **k)) or answers[-1])
     source = textwrap.dedent("""\
         import torch.nn.functional as F
 
         def pick(x, kind):
             match kind:
                 case "soft":
-                    return F.softmax(x)
+                    return F.softmax(x{dim})
         """)
     with pytest.raises(Unsupported):
-        skeleton(source)
-    assert [(f.code, f.line) for f in lint(source)] == [("ACT104", 6)]
+        skeleton(source.format(dim=""))
+    assert [(f.code, f.line) for f in lint(source.format(dim=""))] == [("ACT104", 6)]
+    assert lint(source.format(dim=", dim=1")) == []
+    assert answers == [None, None]  # both went to the full pass
