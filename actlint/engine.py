@@ -1,4 +1,7 @@
-"""Lint one file (read → skip by tokens → parse → index → checks → noqa) and many files."""
+"""Lint one file (read → skip by tokens → quick pass → parse → index → checks → noqa) and many files.
+
+The quick pass runs the rules over a tree built from CPython's parser (:mod:`actlint.skeleton`); only a
+file where it finds something is parsed by LibCST and checked again, and that pass is what is reported."""
 
 from __future__ import annotations
 

@@ -199,6 +199,35 @@ def main(argv=None) -> int:
     return 0
 
 
+# (corpus, what, limit): cold runs as a fraction of plain flake8's time, warm runs in seconds, memory in MB
+TARGETS = (("timm", "cold", 0.33), ("transformers", "cold", 0.5), ("timm", "warm", 0.5),
+           ("transformers", "warm", 0.5), ("timm", "changed", 1.0), ("transformers", "changed", 1.0),
+           ("transformers", "memory", 500))
+
+
+def target_rows(rows) -> list[tuple[str, str, bool]]:
+    """Each speed target the run can judge: (target, what was measured, whether it is met)."""
+    by = {(r[0], r[1]): r for r in rows}
+    found = []
+    for corpus, what, limit in TARGETS:
+        cold = by.get((corpus, "actlint (cold)"))
+        if what == "cold":
+            flake8 = by.get((corpus, "flake8 (default plugins)"))
+            if cold and flake8:
+                ratio = cold[4] / flake8[4]
+                found.append((f"{corpus} cold at most {limit}x plain flake8", f"{ratio:.2f}x ({cold[4]:.2f} s "
+                              f"against {flake8[4]:.2f} s)", ratio <= limit))
+        elif what == "memory":
+            if cold:
+                found.append((f"{corpus} cold peak memory under {limit} MB", f"{cold[5]:.0f} MB", cold[5] < limit))
+        else:
+            label = "actlint (warm cache)" if what == "warm" else "actlint (warm, 1 file changed)"
+            row = by.get((corpus, label))
+            if row:
+                found.append((f"{corpus} {label[9:-1]} under {limit:g} s", f"{row[4]:.2f} s", row[4] < limit))
+    return found
+
+
 def render(rows, startup, args) -> str:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     out = ["# Benchmark results\n", f"Run on {date.today().isoformat()} ({machine}) by `python benchmarks/bench.py "
@@ -217,6 +246,12 @@ def render(rows, startup, args) -> str:
                 continue
             ratio = f"{cold / wall:.2f}" if cold and "actlint" not in label else ""
             out.append(f"| {label} | {wall:.2f} s | {files / wall:.0f} | {peak:.0f} MB | {ratio} |")
+    checks = target_rows(rows)
+    if checks:
+        out.append("\n## Targets (issue 15)\n")
+        out.append("| target | measured | met |")
+        out.append("|---|---|---|")
+        out.extend(f"| {label} | {measured} | {'yes' if met else '**no**'} |" for label, measured, met in checks)
     if startup:
         out.append("\n## Start-up (one process, median of at least 5)\n")
         out.append("| command | median wall | peak memory |")
