@@ -226,31 +226,15 @@ def _dotted(name: str):
 
 
 class _Builder:
+    """One file's conversion; the dispatch tables (filled in below the class) hold plain functions, so a
+    builder is not part of a reference cycle and is freed as soon as the tree is built."""
+
+    expressions: dict = {}
+    statements: dict = {}
+    smalls: dict = {}
+
     def __init__(self) -> None:
         self.origin: dict[int, ast.AST] = {}
-        self.expressions = {
-            ast.Name: self.name, ast.Attribute: self.attribute, ast.Call: self.call, ast.Constant: self.constant,
-            ast.BinOp: self.binop, ast.UnaryOp: self.unaryop, ast.BoolOp: self.boolop, ast.Compare: self.compare,
-            ast.List: self.list, ast.Tuple: self.tuple, ast.Set: self.set, ast.Dict: self.dict,
-            ast.Subscript: self.subscript, ast.ListComp: self.listcomp, ast.SetComp: self.setcomp,
-            ast.GeneratorExp: self.genexp, ast.DictComp: self.dictcomp, ast.IfExp: self.ifexp,
-            ast.Lambda: self.lambda_, ast.Await: self.await_, ast.NamedExpr: self.namedexpr,
-            ast.Yield: self.yield_, ast.YieldFrom: self.yieldfrom, ast.JoinedStr: self.joinedstr,
-            ast.Starred: self.starred,
-        }
-        self.statements = {
-            ast.FunctionDef: self.functiondef, ast.AsyncFunctionDef: self.functiondef, ast.ClassDef: self.classdef,
-            ast.If: self.if_, ast.For: self.for_, ast.AsyncFor: self.for_, ast.While: self.while_,
-            ast.With: self.with_, ast.AsyncWith: self.with_, ast.Try: self.try_, ast.TryStar: self.try_,
-            ast.Match: self.match,
-        }
-        self.smalls = {
-            ast.Assign: self.assign, ast.AugAssign: self.augassign, ast.AnnAssign: self.annassign,
-            ast.Expr: self.expr_stmt, ast.Return: self.return_, ast.Import: self.import_,
-            ast.ImportFrom: self.importfrom, ast.Pass: lambda n: _PASS, ast.Break: lambda n: _BREAK,
-            ast.Continue: lambda n: _CONTINUE, ast.Raise: self.raise_, ast.Global: self.global_,
-            ast.Nonlocal: self.nonlocal_, ast.Delete: self.delete, ast.Assert: self.assert_,
-        }
 
     # ------------------------------------------------------------ statements
     def block(self, stmts: list) -> list:
@@ -259,21 +243,21 @@ class _Builder:
         line: list = []
         last_end = -1
         for stmt in stmts:
-            build = self.smalls.get(type(stmt))
+            build = _Builder.smalls.get(type(stmt))
             if build is None:
                 if line:
                     out.append(_Line(line))
                     line = []
-                compound = self.statements.get(type(stmt))
+                compound = _Builder.statements.get(type(stmt))
                 if compound is None:
                     raise Unsupported(type(stmt).__name__)
-                out.append(compound(stmt))
+                out.append(compound(self, stmt))
                 last_end = -1
                 continue
             if line and stmt.lineno != last_end:
                 out.append(_Line(line))
                 line = []
-            node = build(stmt)
+            node = build(self, stmt)
             self.origin[id(node)] = stmt
             line.append(node)
             last_end = stmt.end_lineno
@@ -413,10 +397,10 @@ class _Builder:
 
     # ------------------------------------------------------------ expressions
     def ex(self, n):
-        build = self.expressions.get(type(n))
+        build = _Builder.expressions.get(type(n))
         if build is None:
             raise Unsupported(type(n).__name__)
-        node = build(n)
+        node = build(self, n)
         self.origin[id(node)] = n
         return node
 
@@ -562,6 +546,31 @@ class _Builder:
             else:
                 parts.append(_FText(value.value if isinstance(value, ast.Constant) else ""))
         return parts
+
+
+_Builder.expressions.update({
+    ast.Name: _Builder.name, ast.Attribute: _Builder.attribute, ast.Call: _Builder.call,
+    ast.Constant: _Builder.constant, ast.BinOp: _Builder.binop, ast.UnaryOp: _Builder.unaryop,
+    ast.BoolOp: _Builder.boolop, ast.Compare: _Builder.compare, ast.List: _Builder.list, ast.Tuple: _Builder.tuple,
+    ast.Set: _Builder.set, ast.Dict: _Builder.dict, ast.Subscript: _Builder.subscript,
+    ast.ListComp: _Builder.listcomp, ast.SetComp: _Builder.setcomp, ast.GeneratorExp: _Builder.genexp,
+    ast.DictComp: _Builder.dictcomp, ast.IfExp: _Builder.ifexp, ast.Lambda: _Builder.lambda_,
+    ast.Await: _Builder.await_, ast.NamedExpr: _Builder.namedexpr, ast.Yield: _Builder.yield_,
+    ast.YieldFrom: _Builder.yieldfrom, ast.JoinedStr: _Builder.joinedstr, ast.Starred: _Builder.starred,
+})
+_Builder.statements.update({
+    ast.FunctionDef: _Builder.functiondef, ast.AsyncFunctionDef: _Builder.functiondef,
+    ast.ClassDef: _Builder.classdef, ast.If: _Builder.if_, ast.For: _Builder.for_, ast.AsyncFor: _Builder.for_,
+    ast.While: _Builder.while_, ast.With: _Builder.with_, ast.AsyncWith: _Builder.with_, ast.Try: _Builder.try_,
+    ast.TryStar: _Builder.try_, ast.Match: _Builder.match,
+})
+_Builder.smalls.update({
+    ast.Assign: _Builder.assign, ast.AugAssign: _Builder.augassign, ast.AnnAssign: _Builder.annassign,
+    ast.Expr: _Builder.expr_stmt, ast.Return: _Builder.return_, ast.Import: _Builder.import_,
+    ast.ImportFrom: _Builder.importfrom, ast.Pass: lambda self, n: _PASS, ast.Break: lambda self, n: _BREAK,
+    ast.Continue: lambda self, n: _CONTINUE, ast.Raise: _Builder.raise_, ast.Global: _Builder.global_,
+    ast.Nonlocal: _Builder.nonlocal_, ast.Delete: _Builder.delete, ast.Assert: _Builder.assert_,
+})
 
 
 def _parenthesized(node: ast.Tuple) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import textwrap
 from pathlib import Path
@@ -161,7 +162,7 @@ def test_an_unmirrored_construct_takes_the_full_pass(lint, monkeypatch):
     def unsupported(self, node):
         raise Unsupported("Match")
 
-    monkeypatch.setattr(quick_tree._Builder, "match", unsupported)
+    monkeypatch.setitem(quick_tree._Builder.statements, ast.Match, unsupported)
     answers = []
     real = engine._quick_pass
     monkeypatch.setattr(engine, "_quick_pass", lambda *a, **k: answers.append(real(*a, **k)) or answers[-1])
