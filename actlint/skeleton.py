@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import re
+import warnings
 
 import libcst as cst
 
@@ -211,7 +212,9 @@ class Places:
 def skeleton(text: str) -> tuple[cst.Module, Places]:
     """The quick tree of a source text and where its nodes are.  SyntaxError (and RecursionError, ValueError)
     as CPython's parser raises them; :class:`Unsupported` for a construct this module does not mirror."""
-    tree = ast.parse(text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the user's `1()` or "\d" is not ours to warn about
+        tree = ast.parse(text)
     builder = _Builder()
     module = _Module(builder.block(tree.body))
     return module, Places(text, builder.origin)

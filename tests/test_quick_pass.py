@@ -179,3 +179,12 @@ def test_an_unmirrored_construct_takes_the_full_pass(lint, monkeypatch):
     assert [(f.code, f.line) for f in lint(source.format(dim=""))] == [("ACT104", 6)]
     assert lint(source.format(dim=", dim=1")) == []
     assert answers == [None, None]  # both went to the full pass
+
+
+def test_the_quick_pass_prints_no_python_warnings_about_user_code(lint):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert lint('import torch\nx = 1 ()\ny = "\\d"\nz = torch.softmax(x, dim=1)\n') == []
+    assert [str(w.message) for w in caught] == []
