@@ -13,8 +13,8 @@ import re
 import sys
 import tokenize
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from io import BytesIO
 from pathlib import Path
@@ -274,15 +274,12 @@ def _quick_pass(text: str, path: str, config: Config, rules: list, notebook) -> 
     or construct the quick tree does not read).  Suppressions are not consulted: a suppressed finding
     still sends the file to the full pass, which reports exactly what it always did."""
     from actlint.checks import FileContext
-    from actlint.index import FileIndex
+    from actlint.index import quick_index
     from actlint.project import Project
-    from actlint.skeleton import Unsupported, skeleton
 
-    try:
-        module, places = skeleton(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, Unsupported):
+    index = quick_index(text)
+    if index is None:
         return None
-    index = FileIndex(module, places)
     project = Project.for_file(path, quick=True)
     ctx = FileContext(path=path, text=text, index=index, options=config.options_for(), project=project,
                       notebook=notebook)

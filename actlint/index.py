@@ -147,6 +147,18 @@ class FileIndex:
         return self.module.code_for_node(node)
 
 
+def quick_index(text: str) -> FileIndex | None:
+    """The index of the text's quick tree (:mod:`actlint.skeleton`); None where the tree cannot be built
+    (CPython's parser rejects the text, or it holds a construct the quick tree does not mirror)."""
+    from actlint.skeleton import NOT_BUILT, skeleton
+
+    try:
+        module, places = skeleton(text)
+    except NOT_BUILT:
+        return None
+    return FileIndex(module, places)
+
+
 def call_ids(root: cst.CSTNode) -> set[int]:
     """The ids of the calls under ``root`` (the fast walk of :func:`_walk`)."""
     found: set[int] = set()

@@ -187,7 +187,7 @@ def _parse(path: Path, data: bytes, digest: str, quick: bool) -> Summary | None:
 
     import libcst as cst
 
-    from actlint.index import FileIndex
+    from actlint.index import FileIndex, quick_index
     from actlint.parse import parse_module
 
     try:
@@ -196,14 +196,10 @@ def _parse(path: Path, data: bytes, digest: str, quick: bool) -> Summary | None:
     except (SyntaxError, LookupError, UnicodeDecodeError):
         return None
     text = text[1:] if text.startswith("\ufeff") else text
-    if quick:
-        from actlint.skeleton import Unsupported, skeleton
-
-        try:
-            module, places = skeleton(text)
-            return Summary(path, digest, FileIndex(module, places))
-        except (SyntaxError, ValueError, RecursionError, MemoryError, Unsupported):
-            pass  # LibCST's parser may still read it
+    index = quick_index(text) if quick else None
+    if index is not None:
+        return Summary(path, digest, index)
+    # the full pass's summary, or a module the quick tree cannot read (LibCST's parser may)
     try:
         module = parse_module(text)
     except (cst.ParserSyntaxError, RecursionError):

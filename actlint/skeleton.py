@@ -28,6 +28,10 @@ class Unsupported(Exception):
     """A construct the quick tree does not mirror: parse the file with LibCST."""
 
 
+# What building a quick tree may raise for a text LibCST may still read (or report as broken).
+NOT_BUILT = (SyntaxError, ValueError, RecursionError, MemoryError, Unsupported)
+
+
 _new = object.__new__
 _set = object.__setattr__
 _LINES = re.compile(r"\r\n|\r|\n")
@@ -172,10 +176,13 @@ class Places:
         self.origin = origin
         self._lines: list[str] | None = None
 
-    def _column(self, line: int, offset: int) -> int:
+    def _line(self, line: int) -> str:
         if self._lines is None:
             self._lines = _LINES.split(self.text)
-        source = self._lines[line - 1] if 0 < line <= len(self._lines) else ""
+        return self._lines[line - 1] if 0 < line <= len(self._lines) else ""
+
+    def _column(self, line: int, offset: int) -> int:
+        source = self._line(line)
         if source.isascii():
             return offset
         return len(source.encode("utf-8")[:offset].decode("utf-8", "replace"))
@@ -188,8 +195,7 @@ class Places:
         if type(origin) is tuple:  # a name without an ast node of its own: (line, byte offset, length)
             line, offset, length = origin
             if offset < 0:  # a def's or class's name: after the keyword on its line
-                self._column(line, 0)
-                match = _DEF_NAME.match(self._lines[line - 1].encode("utf-8"), -offset - 1)
+                match = _DEF_NAME.match(self._line(line).encode("utf-8"), -offset - 1)
                 offset = match.start(1) if match else -offset - 1
             line, end_line, start, end = line, line, offset, offset + length
         else:
@@ -202,8 +208,7 @@ class Places:
         if found is None:
             raise KeyError("a node of another tree")
         line, column, end_line, end_column = found
-        self._column(line, 0)
-        lines = self._lines[line - 1:end_line]
+        lines = [self._line(n) for n in range(line, end_line + 1)]
         if len(lines) == 1:
             return lines[0][column - 1:end_column - 1]
         return "\n".join([lines[0][column - 1:], *lines[1:-1], lines[-1][:end_column - 1]])

@@ -11,7 +11,6 @@ with a finding.  The numbers behind ``benchmarks/PROFILE.md``.
 
 from __future__ import annotations
 
-import ast
 import sys
 import time
 from collections import defaultdict
@@ -43,7 +42,6 @@ def main(argv: list[str]) -> int:
     patches = [(engine, "syntax_error", "syntax check (files no rule needs)"),
                (engine, "_quick_pass", "quick pass (all of it)"),
                (skeleton, "skeleton", "quick tree (ast parse + nodes)"),
-               (ast, "parse", "  of which CPython's parse"),
                (flow, "build_picture", "model picture (flow)"),
                (actlint.parse, "parse_module", "LibCST parse (files with a finding)")]
     for module, name, label in patches:
