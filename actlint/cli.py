@@ -69,7 +69,7 @@ def _lint_parser() -> argparse.ArgumentParser:
 def _rule_command(argv: list[str]) -> int:
     from actlint.checks import all_rules
     from actlint.pages import read_page
-    from actlint.verify.diagnostics import RUNTIME_RULES
+    from actlint.verify.judge.diagnostics import RUNTIME_RULES
 
     parser = argparse.ArgumentParser(prog="actlint rule", description="Print a rule's page.")
     parser.add_argument("code", nargs="?", help="a rule code such as ACT104, or a rule name")
@@ -284,7 +284,7 @@ def _verify(args, config, files, findings):
     """Run the verifier; returns its outcome, or an exit status when it cannot run."""
     from actlint.config import ConfigError
     from actlint.verify.session import verify, worker_count
-    from actlint.verify.targets import Settings
+    from actlint.verify.build.targets import Settings
 
     try:
         settings = Settings.from_config(config.verify)
@@ -311,7 +311,7 @@ def _verify(args, config, files, findings):
         return EXIT_ERROR
     if args.report:
         try:
-            from actlint.verify.report import write_report
+            from actlint.verify.judge.report import write_report
         except ImportError as exc:  # pragma: no cover - matplotlib missing
             print(f"actlint: --report needs matplotlib ({exc}); pip install 'actlint[verify]'", file=sys.stderr)
             return EXIT_ERROR
@@ -331,7 +331,7 @@ def _verify(args, config, files, findings):
 
 
 def _verify_summary(outcome) -> str:
-    from actlint.verify.report import summary_line
+    from actlint.verify.judge.report import summary_line
 
     return summary_line(outcome) + "\n"
 

@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from actlint.config import Config  # noqa: E402
 from actlint.engine import decode, display_path, lint_paths  # noqa: E402
-from actlint.verify.runner import run_child  # noqa: E402
-from actlint.verify.targets import Settings, file_targets  # noqa: E402
+from actlint.verify.sandbox.runner import run_child  # noqa: E402
+from actlint.verify.build.targets import Settings, file_targets  # noqa: E402
 
 
 def targets_of(paths: list[Path]):

@@ -1,7 +1,7 @@
 """Calibrate the runtime diagnostics ACT901–ACT905 on healthy and broken models.
 
 Healthy: torchvision's and timm's standard classifiers built with default arguments, measured
-here with the child's own code (``actlint.verify.measure``: the base forward/backward, then
+here with the child's own code (``actlint.verify.measure.recorder``: the base forward/backward, then
 ``train_steps``), and the models of any paths given on the command line, built and measured by
 the verifier itself (``actlint.verify.session.verify``, one child per model).  Broken: the
 models of fixtures/verify/diagnostics and the runtime pages' Examples (``--broken``).
@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from actlint.verify.diagnostics import diagnose, statistics  # noqa: E402
+from actlint.verify.judge.diagnostics import diagnose, statistics  # noqa: E402
 
 # (library, name, input shape): default arguments; the smallest input the model accepts.
 ZOO = [
@@ -50,7 +50,7 @@ def measure_zoo_model(library: str, name: str, shape, steps: int = 3, seed: int 
     """What child.py does for one model, on a model object built here."""
     import torch
 
-    from actlint.verify import measure
+    from actlint.verify.measure import recorder as measure
 
     torch.manual_seed(seed)
     if library == "torchvision":
@@ -84,7 +84,7 @@ def verifier_models(paths: list[str]) -> list[tuple[str, dict]]:
     from actlint.discover import discover
     from actlint.engine import lint_paths
     from actlint.verify.session import verify
-    from actlint.verify.targets import Settings
+    from actlint.verify.build.targets import Settings
 
     config = load_config(Path(paths[0]))
     found = discover(paths, config)
@@ -97,7 +97,7 @@ def verifier_models(paths: list[str]) -> list[tuple[str, dict]]:
 def broken_models() -> list[tuple[str, dict]]:
     """fixtures/verify/diagnostics and each runtime page's Example and 'Use instead'."""
     from actlint.pages import read_page
-    from actlint.verify.diagnostics import RUNTIME_RULES
+    from actlint.verify.judge.diagnostics import RUNTIME_RULES
 
     work = Path(tempfile.mkdtemp(prefix="actlint-calibrate-"))
     for code in RUNTIME_RULES:

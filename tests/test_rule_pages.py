@@ -61,7 +61,7 @@ def test_rule_all_table():
     out = subprocess.run([sys.executable, "-m", "actlint", "rule", "--all"], capture_output=True, text=True)
     assert out.returncode == 0
     rows = out.stdout.strip().splitlines()
-    from actlint.verify.diagnostics import RUNTIME_RULES
+    from actlint.verify.judge.diagnostics import RUNTIME_RULES
 
     assert [row.split()[0] for row in rows] == CODES + list(RUNTIME_RULES)
     assert any(row.startswith("ACT104  softmax-without-dim") for row in rows)

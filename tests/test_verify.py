@@ -76,7 +76,7 @@ def _expected(path: Path):
 # ---------------------------------------------------------------- plain linting stays light
 
 def test_restricted_source_keeps_definitions_not_training():
-    from actlint.verify.builder import restricted_source
+    from actlint.verify.build.builder import restricted_source
 
     text = (FIXTURES / "marker_script.py").read_text()
     source, kept = restricted_source(text, {"Net"})
@@ -268,7 +268,7 @@ def _block(page: str, heading: str) -> str:
 
 def test_runtime_pages_and_rule_command():
     from actlint.pages import read_page
-    from actlint.verify.diagnostics import RUNTIME_RULES
+    from actlint.verify.judge.diagnostics import RUNTIME_RULES
 
     for code, (name, _) in RUNTIME_RULES.items():
         page = read_page(code)
@@ -285,7 +285,7 @@ def test_runtime_page_examples_fire(tmp_path):
     """Each runtime page's Example gives its code under --verify; its 'Use instead' does not."""
     _needs("torch")
     from actlint.pages import read_page
-    from actlint.verify.diagnostics import RUNTIME_RULES
+    from actlint.verify.judge.diagnostics import RUNTIME_RULES
 
     for code in RUNTIME_RULES:
         page = read_page(code)

@@ -17,9 +17,9 @@ import pytest
 from conftest import ROOT
 from test_verify import _needs, actlint
 
-from actlint.verify.builder import restricted_source
-from actlint.verify.targets import FileModels, Settings, _guess, package_module
-from actlint.verify.tf_alias import real_tensorflow_use
+from actlint.verify.build.builder import restricted_source
+from actlint.verify.build.targets import FileModels, Settings, _guess, package_module
+from actlint.verify.build.tf_alias import real_tensorflow_use
 
 BUILD = ROOT / "fixtures" / "verify" / "build"
 FILES = ["unused_imports.py", "uses_missing.py", "argparse_script.py", "main_block_args.py", "dataclass_config.py",
@@ -250,7 +250,7 @@ def test_keras_image_ordering_picks_the_channels_last_branch_and_saving_is_dropp
     ((32, (3, 3), 2), (32, (3, 3), 2)),  # kernel and strides as Keras 3 reads them
 ])
 def test_legacy_conv2d_positional_kernel(args, expected):
-    from actlint.verify.keras_legacy import _legacy_kernel
+    from actlint.verify.build.keras_legacy import _legacy_kernel
 
     notes: list[str] = []
     assert _legacy_kernel("Conv2D", args, notes) == expected

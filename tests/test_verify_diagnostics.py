@@ -57,7 +57,7 @@ def test_vanishing_holds_at_init_and_after_training(diag_run):
 
 
 def test_thresholds_are_the_documented_ones():
-    from actlint.verify import diagnostics
+    from actlint.verify.judge import diagnostics
 
     doc = (ROOT / "docs" / "verifier.md").read_text(encoding="utf-8")
     assert "## How the ACT9xx thresholds were chosen" in doc
@@ -66,7 +66,7 @@ def test_thresholds_are_the_documented_ones():
 
 
 def test_wilson_bound_discounts_small_layers():
-    from actlint.verify.diagnostics import _wilson_low
+    from actlint.verify.judge.diagnostics import _wilson_low
 
     assert _wilson_low(0.3, 10) < 0.15  # 3 of 10 units: could be chance
     assert _wilson_low(2 / 3, 3) < 0.3   # 2 of 3 (an autoencoder's bottleneck)
@@ -76,7 +76,7 @@ def test_wilson_bound_discounts_small_layers():
 
 def test_a_saturated_output_activation_is_not_act904():
     """A discriminator's sigmoid output saturates when it is confident; only hidden units count."""
-    from actlint.verify.diagnostics import diagnose
+    from actlint.verify.judge.diagnostics import diagnose
 
     hidden = {"fn": "tanh", "line": 10, "saturated_frac_abs5": 0.9, "out": {"shape": [8, 32]}}
     output = {"fn": "sigmoid", "line": 12, "saturated_frac_abs5": 0.9, "out": {"shape": [8, 1, 1, 1]}}

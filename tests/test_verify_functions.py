@@ -10,8 +10,8 @@ from conftest import ROOT
 from test_verify import _needs, actlint
 
 from actlint.findings import Finding
-from actlint.verify.functions import function_targets
-from actlint.verify.targets import Settings, file_targets
+from actlint.verify.build.functions import function_targets
+from actlint.verify.build.targets import Settings, file_targets
 
 FIXTURES = ROOT / "fixtures" / "verify" / "functions"
 
@@ -113,8 +113,8 @@ def test_float16_rows_when_the_file_casts_to_half():
     _needs("torch")
     import torch
 
-    from actlint.verify.function_probes import log_expr
-    from actlint.verify.probes import judge_function
+    from actlint.verify.measure.function_probes import log_expr
+    from actlint.verify.judge.verdicts import judge_function
 
     e = {"kind": "log", "expr": "torch.log(p)", "bind": {"p": "torch.softmax(z, dim=-1)"}, "half": True,
          "fixed": "torch.log_softmax(z, dim=-1)", "constants": {}, "code": "ACT109", "line": 3}

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from actlint.verify.inputs import input_hints
+from actlint.verify.build.inputs import input_hints
 from conftest import ROOT
 from test_verify import _needs, actlint
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from conftest import ROOT
 from test_verify import _needs, actlint
 
-from actlint.verify.targets import picture_links
+from actlint.verify.build.targets import picture_links
 
 GAN = ROOT / "fixtures" / "verify" / "logsig" / "gan_log_prob.py"
 

@@ -40,7 +40,7 @@ def _places(findings):
 
 def test_loss_site_fed_by_an_untraced_call_has_no_producer_line():
     """The root of ``KeyError: None``: an op of unknown origin (no node) reaching a loss."""
-    from actlint.verify.targets import loss_sites
+    from actlint.verify.build.targets import loss_sites
 
     sites = loss_sites(UNTRACED.read_text(encoding="utf-8"))
     assert [(s["kind"], s["line"], s["producers"]) for s in sites] == [("mse", 22, [])]
@@ -109,9 +109,9 @@ def test_internal_error_while_judging_one_model_verbose():
 
 def test_a_broken_report_record_does_not_lose_the_report(tmp_path):
     """A model whose record cannot be made still gets a section, with the error."""
-    from actlint.verify.report import model_record
+    from actlint.verify.judge.report import model_record
     from actlint.verify.session import ModelRun
-    from actlint.verify.targets import Target
+    from actlint.verify.build.targets import Target
 
     target = Target("m.py:Net", "m.py", tmp_path / "m.py", "Net", "torch", {}, "", set())
     run = ModelRun(target, {"ok": True, "ops": [{"no": "hist"}], "timings": "not a dict"}, 1.0)
@@ -141,7 +141,7 @@ def test_summary_line_words():
     from types import SimpleNamespace
 
     from actlint.findings import Finding
-    from actlint.verify.report import summary_line
+    from actlint.verify.judge.report import summary_line
 
     def finding(code, verdict):
         extra = {"verdict": verdict} if verdict else {}
@@ -172,7 +172,7 @@ def test_report_lists_timings_and_reasons(tmp_path):
 
 
 def test_progress_line_on_a_terminal():
-    from actlint.verify.runner import Progress
+    from actlint.verify.sandbox.runner import Progress
 
     class Tty(io.StringIO):
         def isatty(self):
@@ -270,7 +270,7 @@ def test_notebook_report_gives_cells(notebook_run):
 
 def test_notebook_program_maps_reasons_and_lines(tmp_path):
     from actlint.findings import Finding
-    from actlint.verify.notebooks import NotebookProgram
+    from actlint.verify.build.notebooks import NotebookProgram
 
     nb = NotebookProgram.write(NOTEBOOK, NOTEBOOK.read_text(encoding="utf-8"), tmp_path)
     assert nb.file.suffix == ".py" and nb.file.read_text(encoding="utf-8") == nb.text

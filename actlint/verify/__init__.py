@@ -1,7 +1,17 @@
-"""The runtime verifier (``actlint --verify``): builds each model in a child process and measures.
+"""The runtime verifier: every finding judged from numbers measured on the model.
 
-Parent side (never imports a framework): :mod:`targets` (which models, which arguments),
-:mod:`builder` (the restricted module source), :mod:`runner` (isolated children with a
-time limit), :mod:`probes` (verdicts), :mod:`diagnostics` (runtime-only codes),
-:mod:`report` (JSON + HTML with plots).  Child side: :mod:`child` (build, run, measure).
+Three ways in, one judge:
+
+- ``build/``: a model from its definitions (``actlint --verify``): which models and which
+  arguments (:mod:`.build.targets`), the restricted source (:mod:`.build.builder`), the
+  guarded loader and synthetic inputs, run in :mod:`.build.child`.
+- ``trace/``: a model from the user's own run (``actlint run -- COMMAND``, and the Python
+  API ``check``/``watch`` with its Keras and Lightning callbacks): the tracer, the stand-ins
+  for datasets that cannot be downloaded.
+- ``measure/``: what every layer did (:mod:`.measure.recorder`) and the per-rule
+  experiments (:mod:`.measure.experiments`), the same whichever way the model was built.
+- ``judge/``: numbers to verdicts (:mod:`.judge.verdicts`), runtime diagnostics, the report.
+- ``sandbox/``: the child process (time limit, process group, the audit hook).
+
+Nothing here imports a framework at import time; the parent side never does.
 """

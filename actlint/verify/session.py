@@ -19,12 +19,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from actlint.findings import Finding
-from actlint.verify.diagnostics import diagnose
-from actlint.verify.functions import function_targets
-from actlint.verify.notebooks import NotebookProgram
-from actlint.verify.probes import CONFIRMED, INCONCLUSIVE, Verdict, judge, judge_function
-from actlint.verify.runner import Progress, run_all
-from actlint.verify.targets import Settings, Target, factory_targets, file_targets
+from actlint.verify.judge.diagnostics import diagnose
+from actlint.verify.build.functions import function_targets
+from actlint.verify.build.notebooks import NotebookProgram
+from actlint.verify.judge.verdicts import CONFIRMED, INCONCLUSIVE, Verdict, judge, judge_function
+from actlint.verify.sandbox.runner import Progress, run_all
+from actlint.verify.build.targets import Settings, Target, factory_targets, file_targets
 
 FRAMEWORK_TOKENS = ("torch", "keras", "tensorflow")
 FAULT_ENV = "ACTLINT_VERIFY_FAULT"

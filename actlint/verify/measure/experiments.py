@@ -2,14 +2,14 @@
 
 Each ``probe_*`` takes the context of the base run (model, input, recorded ops, a way to
 make an untouched copy) and one probe request from the spec; it returns plain numbers.
-The verdicts are decided in the parent (:mod:`actlint.verify.probes`).
+The verdicts are decided in the parent (:mod:`actlint.verify.judge.verdicts`).
 """
 
 from __future__ import annotations
 
 import math
 
-from actlint.verify.measure import (INIT_CALLS, SATURATION, Run, grad_ratio, learned_weight, make_inputs, num,
+from actlint.verify.measure.recorder import (INIT_CALLS, SATURATION, Run, grad_ratio, learned_weight, make_inputs, num,
                                     output_tensor)
 
 RELU_LIKE = ("relu", "relu6", "gelu", "silu", "leaky_relu", "elu")

@@ -19,45 +19,18 @@ import time
 import traceback
 
 if __package__ in (None, ""):  # run as a script under -I: make this checkout's actlint importable
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 
-from actlint.verify import loader, measure  # noqa: E402
-from actlint.verify.experiments import KERAS_PROBES, PROBES  # noqa: E402
-from actlint.verify.measure import (INIT_CALLS, Run, digest, grad_ratio, input_candidates,  # noqa: E402
+from actlint.verify.build import loader  # noqa: E402
+from actlint.verify.measure import recorder as measure  # noqa: E402
+from actlint.verify.sandbox import guard  # noqa: E402
+from actlint.verify.measure.experiments import KERAS_PROBES, PROBES  # noqa: E402
+from actlint.verify.measure.recorder import (INIT_CALLS, Run, digest, grad_ratio, input_candidates,  # noqa: E402
                                     named_params, num, output_tensor, patch_constructors,
                                     patch_inits, stats, train_steps, zero_grads)
 
 SPEC: dict = {}
 SCRATCH = os.getcwd()
-_GUARD = {"on": False}
-
-# --------------------------------------------------------------------------- guards
-
-
-def _audit(event: str, args) -> None:
-    if not _GUARD["on"]:
-        return
-    if event in ("socket.connect", "socket.bind", "socket.getaddrinfo", "urllib.Request"):
-        raise PermissionError("actlint --verify: network access is disabled")
-    if event in ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork"):
-        raise PermissionError("actlint --verify: starting processes is disabled")
-    if event == "pickle.find_class":
-        raise PermissionError("actlint --verify: loading pickles is disabled")
-    if event == "open":
-        path, mode = args[0], args[1]
-        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-            isinstance(args[2], int) and args[2] & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
-        if writing and isinstance(path, (str, bytes, os.PathLike)):
-            _refuse_outside(path)
-    elif event in ("os.remove", "os.rename", "os.mkdir", "os.rmdir", "shutil.rmtree", "os.truncate"):
-        if args and isinstance(args[0], (str, bytes, os.PathLike)):
-            _refuse_outside(args[0])
-
-
-def _refuse_outside(path) -> None:
-    full = os.path.realpath(os.fsdecode(path))
-    if not (full == SCRATCH or full.startswith(SCRATCH + os.sep) or full.startswith("/dev/")):
-        raise PermissionError(f"actlint --verify: writing {full} is disabled (only the scratch folder is writable)")
 
 
 def _exec_module():
@@ -138,12 +111,12 @@ def _import_framework(framework: str):
         os.environ["KERAS_HOME"] = os.path.join(SCRATCH, "keras_home")
         import keras  # noqa: F401
 
-        from actlint.verify import keras_legacy
+        from actlint.verify.build import keras_legacy
 
         keras_legacy.install(loader.ASSUMPTIONS)
         keras_legacy.install_functional(loader.ASSUMPTIONS)
     if alias:
-        from actlint.verify import tf_alias
+        from actlint.verify.build import tf_alias
 
         tf_alias.install()
         loader.ASSUMPTIONS.append(tf_alias.ASSUMPTION)
@@ -203,7 +176,7 @@ def _first_run(model, framework: str, device: str, seed: int, ns: dict | None = 
     """
     import torch
 
-    from actlint.verify.measure import MAX_FAILURES, conv_size_for_linear, input_cost, make_inputs
+    from actlint.verify.measure.recorder import MAX_FAILURES, conv_size_for_linear, input_cost, make_inputs
 
     hints = SPEC.get("input_hints") or {}
     batch = int(SPEC.get("batch", 64))
@@ -325,9 +298,9 @@ def main() -> int:
         SPEC = json.load(fh)
     measure.USER_FILE = SPEC["user_file"]
     if SPEC.get("kind") == "functions":  # findings outside any model: run the flagged expressions
-        from actlint.verify.function_probes import run_spec
+        from actlint.verify.measure.function_probes import run_spec
 
-        return run_spec(SPEC, SCRATCH, lambda: (sys.addaudithook(_audit), _GUARD.update(on=True)))
+        return run_spec(SPEC, SCRATCH, lambda: guard.install(SCRATCH))
     result: dict = {"ok": False, "timings": {}}
     timings = result["timings"]
     t0 = time.perf_counter()
@@ -344,8 +317,7 @@ def main() -> int:
             sys.path.insert(0, folder)
         patch_constructors(framework)
         patch_inits()
-        sys.addaudithook(_audit)
-        _GUARD["on"] = True
+        guard.install(SCRATCH)
 
         t1 = time.perf_counter()
         seed = int(SPEC.get("seed", 0))
@@ -412,7 +384,7 @@ def main() -> int:
         timings["total_s"] = time.perf_counter() - t0
         if loader.ASSUMPTIONS:
             result["assumptions"] = list(loader.ASSUMPTIONS)
-        _GUARD["on"] = False
+        guard.pause()
         with open(os.path.join(SCRATCH, "result.json"), "w", encoding="utf-8") as fh:
             json.dump(result, fh, default=str)
     return 0

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-CHILD = Path(__file__).resolve().parent / "child.py"
+CHILD = Path(__file__).resolve().parent.parent / "build" / "child.py"
 
 
 @dataclass

@@ -18,11 +18,11 @@ from typing import Any
 
 from actlint.config import ConfigError
 from actlint.findings import Finding
-from actlint.verify.builder import module_level_names, restricted_source
-from actlint.verify.inputs import input_hints
-from actlint.verify.tf_alias import real_tensorflow_use
+from actlint.verify.build.builder import module_level_names, restricted_source
+from actlint.verify.build.inputs import input_hints
+from actlint.verify.build.tf_alias import real_tensorflow_use
 
-# The probe each static rule asks the child for (see actlint/verify/child.py PROBES).
+# The probe each static rule asks the child for (see actlint/verify/measure/experiments.py PROBES).
 PROBE_KIND = {
     "ACT101": "twin_relu", "ACT102": "normalised", "ACT110": "normalised", "ACT113": "normalised",
     "ACT103": "fused", "ACT109": "fused", "ACT104": "implicit_dim", "ACT105": "output_range",

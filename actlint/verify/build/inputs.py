@@ -7,7 +7,7 @@ the forward's own first reshape of its input (``x.view(-1, 28, 28)``), a dataset
 the file (MNIST → 1×28×28), Keras ``Input(shape=...)``, the forward's parameters (which
 submodule consumes each, which have defaults, an ``init_hidden`` method), integer inputs
 (``.long()``, token-like names) and a double-precision model (``net.double()``).  The child
-turns these hints into candidate inputs (:func:`actlint.verify.measure.input_candidates`).
+turns these hints into candidate inputs (:func:`actlint.verify.measure.recorder.input_candidates`).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""Child side of the experiments on findings outside any model (see :mod:`actlint.verify.functions`).
+"""Child side of the experiments on findings outside any model (see :mod:`actlint.verify.build.functions`).
 
 Each experiment evaluates the user's forms (``F.softmax(z, dim=1)``, ``torch.log(p)``) in a
 namespace holding only the file's torch/math/numpy imports and synthetic tensors, against
 the corrected form, in the rule's regime: logits uniform in ``±a`` for ``a`` = 1 … 60,
 batch 64 × 10 classes; a rank-3 (4, 8, 16) input for a softmax without dim.  Numbers only;
-the verdicts are decided in the parent (:func:`actlint.verify.probes.judge_function`).
+the verdicts are decided in the parent (:func:`actlint.verify.judge.verdicts.judge_function`).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ ACT102, ACT103, ACT104 and ACT109 this module reads, from the static model pictu
 op is the softmax/sigmoid/log and which loss it reaches, and writes a self-contained
 experiment: the user's call forms with their input replaced by synthetic logits ``z``
 (``F.softmax(z, dim=1)``), the loss or log as written, and the corrected form.  The child
-runs them (:mod:`actlint.verify.function_probes`); :mod:`actlint.verify.probes` judges.
+runs them (:mod:`actlint.verify.measure.function_probes`); :mod:`actlint.verify.judge.verdicts` judges.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import libcst as cst
 
 from actlint.findings import Finding
-from actlint.verify.targets import Target
+from actlint.verify.build.targets import Target
 
 CODES = frozenset({"ACT102", "ACT103", "ACT104", "ACT109"})
 _SAFE_IMPORTS = ("torch", "math", "numpy")

@@ -1,0 +1,1 @@
+"""Numbers to verdicts, runtime diagnostics and the report (parent side: no framework)."""

@@ -1,0 +1,1 @@
+"""Isolation: children with a time limit and their own process group, and the audit hook inside them."""
