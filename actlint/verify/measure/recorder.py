@@ -13,16 +13,24 @@ import math
 import sys
 
 USER_FILE = "<actlint-model>"  # the child sets this: frames from this file are the user's code
+# A traced run spans the user's files: when set, a frame is the user's when this says so of its file,
+# and a place is ``(file, line)`` instead of a line of USER_FILE.
+USER_FILES = None  # callable(filename) -> bool, or None
 SATURATION = {"sigmoid": 4.0, "hardsigmoid": 3.0, "tanh": 2.0}  # |z| past which the slope is under ~0.07
 CURRENT: list = []  # the recorder of the run in progress (keras layers report to it)
 INIT_CALLS: list = []  # (line, fn name, tensor) for nn.init calls made from the user's file
 
 
-def _user_line() -> int | None:
-    """The innermost line of the user's module on the current stack."""
+def _user_line():
+    """The innermost place of the user's code on the current stack: a line of USER_FILE, or ``(file, line)``."""
     frame = sys._getframe(2)
+    mine = USER_FILES
     while frame is not None:
-        if frame.f_code.co_filename == USER_FILE:
+        name = frame.f_code.co_filename
+        if mine is not None:
+            if mine(name):
+                return (name, frame.f_lineno)
+        elif name == USER_FILE:
             return frame.f_lineno
         frame = frame.f_back
     return None
@@ -91,6 +99,7 @@ class Recorder:
         self.ops: dict[tuple, dict] = {}
         self.order: list[tuple] = []
         self.inputs: dict[tuple, object] = {}  # key -> the input of a softmax/sigmoid (what the probes rescale)
+        self.outputs: dict[tuple, object] = {}  # key -> the output of a softmax/sigmoid (what may reach a loss)
         self.module_stack: list = []
         self.layers: list = []  # learned modules in first-call order
         self.swap: set = set()  # op lines whose activation is replaced by ReLU (the twin)
@@ -117,6 +126,8 @@ class Recorder:
         self.order.append(key)
         if fn in ("softmax", "log_softmax", "sigmoid") and isinstance(inp, torch.Tensor):
             self.inputs[key] = inp.detach()
+            if isinstance(out, torch.Tensor):
+                self.outputs[key] = out
         if isinstance(inp, torch.Tensor) and inp.is_floating_point():
             z = inp.detach().float()
             entry["in"] = stats(z)
@@ -845,11 +856,14 @@ def output_tensor(out):
     return None
 
 
-def _objective(out, loss: dict | None, seed: int):
-    """The synthetic training loss on the model's output (the file's loss where it is known)."""
+def _objective(out, loss, seed: int):
+    """The training loss on the model's output: the user's own (a callable from a traced run or the API:
+    ``loss(output) -> (tensor, kind)``), else a synthetic one of the file's loss kind where it is known."""
     import torch
     import torch.nn.functional as F
 
+    if callable(loss):
+        return loss(out)
     gen = torch.Generator().manual_seed(seed + 7919)
     kind = (loss or {}).get("kind", "auto")
     o = out.float()
@@ -875,6 +889,25 @@ def _objective(out, loss: dict | None, seed: int):
     return F.mse_loss(flat, target), "mse"
 
 
+class Batch(tuple):
+    """The forward's positional arguments as captured from a call, with its keyword arguments."""
+
+    kwargs: dict = {}
+
+    @classmethod
+    def of(cls, args, kwargs=None) -> "Batch":
+        batch = cls(args)
+        batch.kwargs = dict(kwargs or {})
+        return batch
+
+
+def call_model(model, x):
+    """``model(*x)`` for a tuple of arguments (a :class:`Batch` adds its keywords), else ``model(x)``."""
+    if isinstance(x, tuple):
+        return model(*x, **getattr(x, "kwargs", {}))
+    return model(x)
+
+
 class Run:
     """One forward and backward pass with everything recorded."""
 
@@ -894,7 +927,7 @@ class Run:
         CURRENT.append(self.rec)
         try:
             with _install_mode(self.rec):
-                self.out = self.model(*self.xs)
+                self.out = call_model(self.model, self.x)
         finally:
             CURRENT.pop()
             for h in handles:
@@ -902,6 +935,11 @@ class Run:
         return output_tensor(self.out)
 
     def backward(self, loss_spec, seed):
+        if callable(loss_spec):  # the user's loss, on the whole output (it picks the element that reaches it)
+            self.loss, self.loss_kind = loss_spec(self.out)
+            if self.loss is not None and self.loss.requires_grad:
+                self.loss.backward()
+            return
         out = output_tensor(self.out)
         if out is None or not out.requires_grad:
             return
@@ -952,8 +990,8 @@ def train_steps(model, x, steps: int, seed: int, loss_spec: dict | None, lr: flo
     for step in range(1, steps + 1):
         for p in params:
             p.grad = None
-        out = output_tensor(model(*(x if isinstance(x, tuple) else (x,))))
-        loss, _ = _objective(out, loss_spec, seed)
+        out = call_model(model, x)
+        loss, _ = _objective(out if callable(loss_spec) else output_tensor(out), loss_spec, seed)
         if not torch.isfinite(loss):
             losses.append(num(loss))
             break
