@@ -102,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         with terminate_as_interrupt():
             if argv and argv[0] == "rule":
                 return _rule_command(argv[1:])
+            if argv and argv[0] == "run":
+                from actlint.run_command import run_command
+
+                return run_command(argv[1:])
             return _lint_command(argv)
     except KeyboardInterrupt:
         print("actlint: interrupted", file=sys.stderr)

@@ -24,10 +24,10 @@ if __package__ in (None, ""):  # run as a script under -I: make this checkout's 
 from actlint.verify.build import loader  # noqa: E402
 from actlint.verify.measure import recorder as measure  # noqa: E402
 from actlint.verify.sandbox import guard  # noqa: E402
-from actlint.verify.measure.experiments import KERAS_PROBES, PROBES  # noqa: E402
-from actlint.verify.measure.recorder import (INIT_CALLS, Run, digest, grad_ratio, input_candidates,  # noqa: E402
-                                    named_params, num, output_tensor, patch_constructors,
-                                    patch_inits, stats, train_steps, zero_grads)
+from actlint.verify.measure.record import base_record, run_probes  # noqa: E402
+from actlint.verify.measure.recorder import (INIT_CALLS, Run, digest, input_candidates,  # noqa: E402
+                                             output_tensor, patch_constructors, patch_inits, train_steps,
+                                             zero_grads)
 
 SPEC: dict = {}
 SCRATCH = os.getcwd()
@@ -272,26 +272,6 @@ def _copy(pristine):
     return copy.deepcopy(pristine)
 
 
-def _run_probes(ctx: dict, framework: str) -> dict:
-    """Each finding's experiment; one per rule and model when the same lines are asked twice."""
-    probes: dict = {}
-    done: dict = {}
-    for probe in SPEC.get("probes", []):
-        fn = (KERAS_PROBES if framework == "keras" else {}).get(probe["kind"]) or PROBES.get(probe["kind"])
-        if fn is None:
-            continue
-        same = (probe["kind"], probe["code"], tuple(probe["lines"]))
-        if same in done:  # a twin fixes every finding of its rule at once: they read the same numbers
-            probes[probe["id"]] = done[same]
-            continue
-        try:
-            zero_grads(ctx["base"].model)
-            probes[probe["id"]] = done[same] = fn(ctx, probe)
-        except Exception as exc:
-            probes[probe["id"]] = {"error": _reason(exc, f"probing {probe['code']}")}
-    return probes
-
-
 def main() -> int:
     global SPEC
     with open(sys.argv[1], encoding="utf-8") as fh:
@@ -353,17 +333,8 @@ def main() -> int:
         torch.manual_seed(seed)
         stage = "running the model on synthetic input"
         base, desc, candidates = _first_run(model, framework, device, seed, module.__dict__)
-        layers = base.layer_table()
-        out = output_tensor(base.out)
-        result.update(
-            ok=True, framework=framework, input=desc, ops=base.op_table(), layers=layers,
-            output=stats(out) if out is not None else None,
-            loss={"kind": base.loss_kind, "value": num(base.loss) if base.loss is not None else None,
-                  "finite": bool(torch.isfinite(base.loss)) if base.loss is not None else None},
-            grad_ratio=grad_ratio(layers),
-            grads_nonfinite=sum(int((~torch.isfinite(p.grad)).sum()) for _, p in named_params(model)
-                                if p.grad is not None),
-        )
+        result.update(base_record(base, model, framework), ok=True, input=desc)
+        layers = result["layers"]
         timings["run_s"] = time.perf_counter() - t2
 
         t3 = time.perf_counter()
@@ -371,7 +342,7 @@ def main() -> int:
         ctx = {"base": base, "x": base.x, "framework": framework, "seed": seed, "device": device,
                "candidates": candidates,
                "fresh": lambda: _copy(pristine), "base_layers": layers, "loss": SPEC.get("loss")}
-        result["probes"] = _run_probes(ctx, framework)
+        result["probes"] = run_probes(ctx, SPEC.get("probes", []), framework, _reason)
         if framework == "torch" and SPEC.get("train_steps", 0):
             stage = "training a few steps"
             zero_grads(model)

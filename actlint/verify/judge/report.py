@@ -92,6 +92,8 @@ def _model_record(run) -> dict:
     record = {
         "model": t.label, "path": t.path, "framework": t.framework, "ok": run.ok, "reason": r.get("reason"), "child_traceback": r.get("traceback"),
         "device": r.get("device"), "wall_s": round(run.wall_s, 3),
+        "built": "run" if t.build.get("kind") == "run" else "synthetic",
+        "batch": r.get("batch"), "loss_replay": r.get("loss_replay"),
         "timings": {k: round(v, 3) for k, v in timings.items() if isinstance(v, (int, float))} or None,
         "input": r.get("input"), "assumptions": t.assumptions, "loss": r.get("loss"),
         "grad_ratio_first_last": r.get("grad_ratio"),
@@ -169,8 +171,11 @@ def _hist_plot(run, plt) -> bytes | None:
     return data
 
 
-def write_report(folder: Path, outcome, findings_json: list[dict]) -> list[Path]:
-    """Write report.json, index.html and the PNG plots into ``folder``; returns the files written."""
+def write_report(folder: Path, outcome, findings_json: list[dict], extra: dict | None = None) -> list[Path]:
+    """Write report.json, index.html and the PNG plots into ``folder``; returns the files written.
+
+    ``extra``: more top-level keys of report.json (``actlint run`` adds ``run``: the command and what it captured).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -183,6 +188,7 @@ def write_report(folder: Path, outcome, findings_json: list[dict]) -> list[Path]
     faults = [f.to_dict() for f in getattr(outcome, "faults", [])]
     report = {"summary": summary_counts(outcome), "devices": outcome.devices, "models": records,
               "internal_errors": faults, "findings": findings_json}
+    report.update(extra or {})
     write_text_atomic(folder / "report.json", json.dumps(report, indent=2, default=str) + "\n")
     written.append(folder / "report.json")
 

@@ -15,7 +15,7 @@ import sys
 USER_FILE = "<actlint-model>"  # the child sets this: frames from this file are the user's code
 # A traced run spans the user's files: when set, a frame is the user's when this says so of its file,
 # and a place is ``(file, line)`` instead of a line of USER_FILE.
-USER_FILES = None  # callable(filename) -> bool, or None
+USER_FILES = None  # callable(co_filename) -> the file's real path when it is the user's, else None
 SATURATION = {"sigmoid": 4.0, "hardsigmoid": 3.0, "tanh": 2.0}  # |z| past which the slope is under ~0.07
 CURRENT: list = []  # the recorder of the run in progress (keras layers report to it)
 INIT_CALLS: list = []  # (line, fn name, tensor) for nn.init calls made from the user's file
@@ -28,8 +28,9 @@ def _user_line():
     while frame is not None:
         name = frame.f_code.co_filename
         if mine is not None:
-            if mine(name):
-                return (name, frame.f_lineno)
+            real = mine(name)
+            if real:
+                return (real, frame.f_lineno)
         elif name == USER_FILE:
             return frame.f_lineno
         frame = frame.f_back
@@ -1008,8 +1009,10 @@ def train_steps(model, x, steps: int, seed: int, loss_spec: dict | None, lr: flo
     run = Run(model, x, "torch")
     run.forward()
     run.backward(loss_spec, seed)
-    return {"losses": losses, "ops": _light_ops(run.op_table()), "layers": run.layer_table()}
+    from actlint.verify.measure.record import after_steps_record
+
+    return after_steps_record(run, losses)
 
 
-def _light_ops(ops):
+def light_ops(ops):
     return [{k: v for k, v in o.items() if k != "hist"} for o in ops]

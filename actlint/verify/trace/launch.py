@@ -1,0 +1,171 @@
+"""Start the user's command under the tracer (parent side: imports no framework).
+
+The command runs unchanged, in a scratch copy of its working folder: every entry of the
+folder is linked there, so the script reads its data and imports its modules as usual,
+while what it creates (``os.makedirs("images")``, a checkpoint, a log) lands in the scratch
+folder; writing through a link into the real folder, or anywhere else, is refused by the
+audit hook, and so is the network unless ``allow_network``.  The tracer is loaded by a
+``sitecustomize`` at the head of ``PYTHONPATH`` (any Python the command starts gets it;
+only the first process that trains records).  A command that outlives ``timeout`` is
+killed with its whole process group; what the tracer had written by then is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BOOT = Path(__file__).resolve().parent / "boot"
+PACKAGE_ROOT = Path(__file__).resolve().parents[3]  # the folder that holds the actlint package
+
+
+@dataclass
+class TracedRun:
+    """What came back from one traced command."""
+
+    result: dict
+    exit_code: int | None
+    wall_s: float
+    timed_out: bool = False
+    output_tail: str = ""
+    command: list[str] = field(default_factory=list)
+
+    @property
+    def models(self) -> list[dict]:
+        return list(self.result.get("models") or [])
+
+    def reason(self) -> str:
+        """Why no model was captured, in one sentence."""
+        if self.timed_out and not self.models:
+            return f"the command did not reach a training step within {self.wall_s:.0f} s (--timeout)"
+        why = self.result.get("reason") or "the command ended before any model took a training step"
+        if self.exit_code not in (0, None) and "raised" not in why:
+            last = self.output_tail.strip().splitlines()[-1][:200] if self.output_tail.strip() else ""
+            why = f"the command exited with status {self.exit_code}" + (f" ({last})" if last else "") + \
+                f" before any model took a training step"
+        return why
+
+
+def _mirror(cwd: Path, into: Path) -> None:
+    """Link every entry of ``cwd`` into ``into`` (the command's working folder)."""
+    into.mkdir(parents=True, exist_ok=True)
+    try:
+        entries = list(os.scandir(cwd))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            os.symlink(entry.path, into / entry.name, target_is_directory=entry.is_dir())
+        except OSError:
+            pass
+
+
+def command_env(scratch: Path, spec_path: Path, allow_network: bool, device: str | None) -> dict:
+    env = dict(os.environ)
+    path = [str(BOOT), str(PACKAGE_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    env.update(PYTHONPATH=os.pathsep.join(path), ACTLINT_TRACE=str(spec_path), MPLBACKEND="Agg",
+               MPLCONFIGDIR=str(scratch / "mplconfig"), TMPDIR=str(scratch / "tmp"), PYTHONDONTWRITEBYTECODE="1",
+               PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="3", WANDB_MODE="disabled", WANDB_DISABLED="true")
+    (scratch / "tmp").mkdir(exist_ok=True)
+    if not allow_network:
+        env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1", NO_PROXY="", no_proxy="",
+                   http_proxy="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9",
+                   HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9")
+    if device == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    return env
+
+
+def run_traced(command: list[str], cwd: Path, findings: list[dict], *, project_root: Path, steps: int = 3,
+               timeout: float = 120.0, allow_network: bool = False, keep_going: bool = False,
+               digest_only: bool = False, device: str | None = None, stream=None) -> TracedRun:
+    """Run ``command`` in (a mirror of) ``cwd`` under the tracer; ``findings`` are the static ones to probe.
+
+    ``stream``: where the command's output goes (a file object: the user's terminal); None keeps only its
+    tail, for the reason when it fails.
+    """
+    scratch = Path(tempfile.mkdtemp(prefix="actlint-run-")).resolve()
+    start = time.perf_counter()
+    try:
+        work = scratch / "work"
+        _mirror(cwd, work)
+        spec = {"scratch": str(scratch), "project_root": str(Path(project_root).resolve()),
+                "extra_roots": [str(Path(cwd).resolve())], "steps": steps, "continue": keep_going,
+                "digest_only": digest_only, "allow_network": allow_network, "findings": findings}
+        spec_path = scratch / "spec.json"
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        env = command_env(scratch, spec_path, allow_network, device)
+        out_path = scratch / "output.txt"
+        with open(out_path, "wb") as out:
+            try:
+                proc = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE if stream is not None else out,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+            except OSError as exc:
+                return TracedRun({"ok": False, "reason": f"the command could not be started: {exc}", "models": []},
+                                 None, time.perf_counter() - start, command=command)
+            timed_out = False
+            try:
+                if stream is not None:
+                    _pump(proc, stream, out, start + timeout)
+                proc.wait(timeout=max(0.1, start + timeout - time.perf_counter()))
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                _kill(proc)
+                proc.wait()
+        _kill(proc)  # whatever it left running (a data loader's workers)
+        tail = out_path.read_bytes()[-4000:].decode("utf-8", "replace")
+        result = _read(scratch / "result.json")
+        return TracedRun(result, proc.returncode, time.perf_counter() - start, timed_out, tail, list(command))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _pump(proc: subprocess.Popen, stream, copy, deadline: float) -> None:
+    """Pass the command's output through to ``stream`` (and keep it), until it ends or the deadline."""
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    try:
+        while time.perf_counter() < deadline:
+            if not sel.select(timeout=max(0.05, min(0.5, deadline - time.perf_counter()))):
+                if proc.poll() is not None:
+                    break
+                continue
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            copy.write(chunk)
+            try:
+                stream.write(chunk.decode("utf-8", "replace"))
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        else:
+            raise subprocess.TimeoutExpired(proc.args, 0)
+    finally:
+        sel.close()
+
+
+def _read(path: Path) -> dict:
+    if not path.is_file():
+        return {"ok": False, "models": []}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return {"ok": False, "models": [], "reason": "the tracer wrote an unreadable result"}
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
