@@ -86,8 +86,13 @@ def _evidence(v: Verdict, record: dict, model: str, run_assumptions: list[str]) 
 
 
 def judge_run(findings: list[Finding], traced: TracedRun, second: TracedRun | None, shown_by_real: dict[str, str],
-              script_files: set[str]) -> tuple[list[Finding], list[ModelRun], list[Finding]]:
-    """Verdicts for the findings of the files the run touched; the models as the report shows them; the rest."""
+              script_files: set[str], measured: set[int] | None = None
+              ) -> tuple[list[Finding], list[ModelRun], list[Finding]]:
+    """Verdicts for the findings of the files the run touched; the models as the report shows them; the rest.
+
+    ``measured`` (when given) collects the indices of the findings whose verdict rests on an experiment the
+    run made (its flagged code ran on a captured model): ``--verify`` builds the others from their definitions.
+    """
     from actlint.verify.session import _with_verdict
 
     records = traced.models
@@ -116,6 +121,10 @@ def judge_run(findings: list[Finding], traced: TracedRun, second: TracedRun | No
             continue
         owners = [(n, raw, loc) for n, (raw, loc) in enumerate(local) if real in (raw.get("files") or [])]
         v, owner = _verdict(f, str(i), owners, traced, second, second_digests)
+        if owner is not None and _measured(f.code, str(i), owner[1], v):
+            v.evidence["measured"] = True
+            if measured is not None:
+                measured.add(i)
         label = owner[1].get("label") if owner else None
         if owner is not None:
             v = _evidence(v, owner[2], label, run_assumptions)
@@ -133,6 +142,18 @@ def judge_run(findings: list[Finding], traced: TracedRun, second: TracedRun | No
             d.extra["evidence"].update(device=loc.get("device"), source="run")
         out.extend(run.diagnostics)
     return out, models, rest
+
+
+def _measured(code: str, fid: str, raw: dict, v: Verdict) -> bool:
+    """Whether the verdict comes from the captured model's own numbers (not from a failure to measure)."""
+    if v.verdict in DECIDED:
+        return True
+    if not raw.get("ok"):
+        return False
+    if code == "ACT107":
+        return False
+    probe = (raw.get("probes") or {}).get(fid)
+    return probe is not None and not probe.get("error")
 
 
 def _verdict(f: Finding, fid: str, owners, traced: TracedRun, second: TracedRun | None, second_digests):
@@ -191,15 +212,18 @@ def verify_command(command: list[str], cwd: Path, findings: list[Finding], *, pr
     diagnostics), the findings of files the run did not touch, and the traced run itself."""
     start = time.perf_counter()
     specs = finding_specs(findings)
+    seeded = [s for s in specs if s["code"] == "ACT107"]
+    second_job = None
+    if seeded:  # the second run (to its first step: the weights) runs beside the first
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=1)
+        second_job = pool.submit(run_traced, command, cwd, [], project_root=project_root, steps=steps,
+                                 timeout=timeout, allow_network=allow_network, digest_only=True, device=device)
+        pool.shutdown(wait=False)
     traced = run_traced(command, cwd, specs, project_root=project_root, steps=steps, timeout=timeout,
                         allow_network=allow_network, keep_going=keep_going, device=device, stream=stream)
-    second = None
-    seeded = [s for s in specs if s["code"] == "ACT107"]
-    if seeded and traced.models:
-        touched = {p for m in traced.models for p in (m.get("files") or [])}
-        if any(s["path"] in touched for s in seeded):
-            second = run_traced(command, cwd, [], project_root=project_root, steps=steps, timeout=timeout,
-                                allow_network=allow_network, digest_only=True, device=device, stream=None)
+    second = second_job.result() if second_job is not None else None
     by_real = {_real(f.path): f.path for f in findings}
     out, models, rest = judge_run(findings, traced, second, by_real, script_files(command, cwd))
     out.sort(key=lambda f: f.sort_key)

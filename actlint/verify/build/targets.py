@@ -45,11 +45,12 @@ class Settings:
     timeout: float = 60.0
     train_steps: int = 3
     batch: int = 64
+    run_scripts: bool = True     # run a training file under the tracer first (its own model, batch and loss)
 
     @classmethod
     def from_config(cls, items: tuple) -> "Settings":
         table = dict(items)
-        known = {"models", "factory", "device", "timeout", "train-steps", "train_steps", "batch"}
+        known = {"models", "factory", "device", "timeout", "train-steps", "train_steps", "batch", "run-scripts"}
         for key in table:
             if key not in known:
                 raise ConfigError(f"[tool.actlint.verify] unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -72,7 +73,10 @@ class Settings:
             batch = int(table.get("batch", 64))
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"[tool.actlint.verify] {exc}") from exc
-        return cls(models, factories, table.get("device"), timeout, steps, batch)
+        run_scripts = table.get("run-scripts", True)
+        if not isinstance(run_scripts, bool):
+            raise ConfigError(f"[tool.actlint.verify] run-scripts = {run_scripts!r}: expected true or false")
+        return cls(models, factories, table.get("device"), timeout, steps, batch, run_scripts)
 
     def model_override(self, path: str, name: str) -> dict | None:
         posix = Path(path).as_posix()
