@@ -15,6 +15,16 @@ from actlint.verify.trace.state import (ASSUMPTIONS, SPEC, STATE, claim, data_no
                                         probes_for, reason, rng_state, set_rng_state, shown, user_file,
                                         user_place, write)
 
+_ORIGINAL: dict = {}
+
+
+def original_train_on_batch():
+    """``keras.Model.train_on_batch`` as Keras defines it (not the traced one)."""
+    import keras
+
+    return _ORIGINAL.get("train_on_batch") or keras.Model.train_on_batch
+
+
 def install(keras) -> None:
     from actlint.verify.measure import recorder
 
@@ -25,6 +35,7 @@ def install(keras) -> None:
     recorder.patch_constructors("keras")
     model_cls = keras.Model
     fit, train_on_batch = model_cls.fit, model_cls.train_on_batch
+    _ORIGINAL.update(fit=fit, train_on_batch=train_on_batch)
 
     def traced_fit(self, x=None, y=None, batch_size=None, *args, **kwargs):
         if not STATE["measuring"] and not STATE["done"] and not getattr(self, "_actlint_seen", False):
@@ -100,7 +111,7 @@ def _capture_keras(model, x, y, batch_size, fit_kwargs, train_on_batch, single: 
 
     rng = rng_state(torch)
     try:
-        record = _measure_keras(model, x, y, batch_size, train_on_batch, single)
+        record = measure_keras(model, x, y, batch_size, train_on_batch, single)
         STATE["models"].append(record)
     except Exception as exc:  # noqa: BLE001
         STATE["notes"].append(f"internal error while measuring a Keras model: {type(exc).__name__}: {exc}")
@@ -113,7 +124,9 @@ def _capture_keras(model, x, y, batch_size, fit_kwargs, train_on_batch, single: 
         finish()
 
 
-def _measure_keras(model, x, y, batch_size, train_on_batch, single) -> dict:
+def measure_keras(model, x, y, batch_size, train_on_batch, single, *, source="run", extra_files=(),
+                  why=None, take_steps=True) -> dict:
+    """The record of one Keras model on its first batch (``single``: ``x``/``y`` are that batch)."""
     import keras
     import torch
 
@@ -122,7 +135,7 @@ def _measure_keras(model, x, y, batch_size, train_on_batch, single) -> dict:
 
     label, real, line = _keras_label(model)
     xb, yb, _ = (x, y, x) if single else _first_batch(x, y, batch_size)
-    record = {"ok": False, "source": "run", "label": label, "file": real, "line": line, "framework": "keras",
+    record = {"ok": False, "source": source, "label": label, "file": real, "line": line, "framework": "keras",
               "device": "cpu", "timings": {}}
     if xb is None:
         record["reason"] = "the data given to fit could not be read as a batch (a tf.data pipeline?)"
@@ -134,8 +147,8 @@ def _measure_keras(model, x, y, batch_size, train_on_batch, single) -> dict:
     record["digest_params"] = sum(int(v.numel()) for _, v in named_params(model))
     record["device"] = next((str(v.device).split(":")[0] for _, v in named_params(model)), "cpu")
     record["batch"] = dict(describe_batch(xt if hasattr(xt, "shape") else torch.zeros(0)),
-                           why=f"the first batch of the data given to {'train_on_batch' if single else 'fit'}"
-                               + data_note())
+                           why=why or (f"the first batch of the data given to "
+                                       f"{'train_on_batch' if single else 'fit'}" + data_note()))
     record["input"] = {"shape": record["batch"]["shape"], "why": record["batch"]["why"]}
     place = user_place()
     files = {real} if real else set()
@@ -145,6 +158,7 @@ def _measure_keras(model, x, y, batch_size, train_on_batch, single) -> dict:
             files.add(p[0])
     if place:
         files.add(place[0])
+    files.update(extra_files)
     record["files"] = sorted(files)
     if SPEC.get("digest_only"):
         record["ok"] = True
@@ -172,7 +186,7 @@ def _measure_keras(model, x, y, batch_size, train_on_batch, single) -> dict:
     record["timings"]["probe_s"] = time.perf_counter() - t1
     steps = int(SPEC.get("steps", 3))
     losses = []
-    if steps > 0 and yb is not None:
+    if steps > 0 and yb is not None and take_steps:
         for _ in range(steps):
             out = train_on_batch(model, xb, yb, return_dict=True)
             losses.append(float(out.get("loss", 0.0)) if isinstance(out, dict) else float(out))

@@ -18,16 +18,23 @@ from actlint.verify.sandbox import guard
 from actlint.verify.trace import hooks
 
 SPEC: dict = {}
-
-
 ASSUMPTIONS: list[str] = []
-
-
-STATE = {"measuring": False, "depth": 0, "done": False, "written": False, "started": 0.0, "claimed": False,
-          "exception": None, "models": [], "notes": []}
-
-
+_FRESH = {"measuring": False, "depth": 0, "done": False, "started": 0.0, "claimed": False, "exception": None,
+          "optimizers": False, "api": False, "on_done": None}
+STATE: dict = dict(_FRESH, models=[], notes=[])
 LOCK = threading.RLock()
+RESETS: list = []  # the captures' own registries, cleared with the state (the Python API starts afresh)
+
+
+def reset() -> None:
+    """Forget every capture (the Python API measures one model at a time in a long-lived process)."""
+    STATE.clear()
+    STATE.update(_FRESH, models=[], notes=[], started=time.perf_counter())
+    STATE.pop("internal", None)
+    ASSUMPTIONS.clear()
+    _USER.clear()
+    for fn in RESETS:
+        fn()
 
 
 def user_file(name: str):
@@ -113,6 +120,9 @@ def finish() -> None:
     """
     STATE["done"] = True
     if STATE.get("api"):
+        done, STATE["on_done"] = STATE.get("on_done"), None
+        if done is not None:
+            done()
         return
     write()
     try:

@@ -17,7 +17,7 @@ import time
 import traceback
 import weakref
 
-from actlint.verify.trace.state import (ASSUMPTIONS, SPEC, STATE, claim, describe_batch, finish, probes_for,  # noqa: F401
+from actlint.verify.trace.state import (ASSUMPTIONS, RESETS, SPEC, STATE, claim, describe_batch, finish, probes_for,  # noqa: F401
                                         reason, rng_state, set_rng_state, shown, substituted, user_file,
                                         user_place, write)
 
@@ -50,12 +50,31 @@ _OPTIMIZERS: dict = {}           # id(optimizer) -> its capture state
 _ORIGINAL: dict = {}             # the unwrapped loss functions (the replay calls these)
 
 
+def _reset() -> None:
+    _ROOTS.clear()
+    _LOSSES.clear()
+    _BACKWARDS.clear()
+    _OPTIMIZERS.clear()
+
+
+RESETS.append(_reset)
+_INSTALLED = {"done": False}
+
+
+def install_once(torch) -> None:
+    """:func:`install`, unless it already ran in this process (the Python API may be entered many times)."""
+    if not _INSTALLED["done"]:
+        install(torch)
+
+
 def install(torch) -> None:
     from actlint.verify.measure import recorder
 
-    recorder.USER_FILES = user_file
-    recorder.patch_constructors("torch")
-    recorder.patch_inits()
+    _INSTALLED["done"] = True
+    if not STATE.get("api"):  # the API has its own idea of the user's files, and has patched these already
+        recorder.USER_FILES = user_file
+        recorder.patch_constructors("torch")
+        recorder.patch_inits()
     from torch.nn.modules import module as torch_module
     from torch.optim import optimizer as torch_optim
 
@@ -192,8 +211,14 @@ def _post_step(optimizer, args, kwargs):
 
 
 def _model_for(optimizer, since: float):
-    """The module called at top level since ``since`` (else ever) that owns most of the stepped parameters."""
+    """The module called at top level since ``since`` (else ever) that owns most of the stepped parameters.
+
+    Under ``watch(model)`` only that model (or one of its submodules) counts.
+    """
     stepped = {id(p) for g in optimizer.param_groups for p in g["params"]}
+    only = SPEC.get("only")
+    if only is not None:
+        stepped &= {id(p) for p in only.parameters()}
     best, best_key = None, None
     for recent in (True, False):
         for entry in list(_ROOTS.values()):
@@ -234,7 +259,7 @@ def _capture_torch(optimizer, state) -> None:
     try:
         pristine = _pristine(model, state.get("snapshot") or {})
         state["snapshot"] = None
-        record = _measure_torch(model, pristine, entry, optimizer, state)
+        record = measure_torch(model, pristine, entry, optimizer, state)
         state["record"] = record
         STATE["models"].append(record)
     finally:
@@ -405,8 +430,13 @@ def _files_of(model, loss_call, optimizer_place) -> set[str]:
     return files
 
 
-def _measure_torch(model, pristine, entry, optimizer, state) -> dict:
-    """The record of one captured torch model: base run on its first batch, experiments, digest."""
+def measure_torch(model, pristine, entry, optimizer, state, *, replay=None, loss_desc=None, why=None,
+                  source="run", extra_files=()) -> dict:
+    """The record of one captured torch model: base run on its batch, experiments, digest.
+
+    ``entry`` is a top-level call (``args``, ``kwargs``, ``output``); the loss is replayed from the step's loss
+    calls unless the caller gives ``replay`` (the Python API passes the user's own loss).
+    """
     from actlint.verify.measure.record import base_record, run_probes
     from actlint.verify.measure.recorder import Run, digest, named_params
 
@@ -415,12 +445,14 @@ def _measure_torch(model, pristine, entry, optimizer, state) -> dict:
     x = _batch_of(entry)
     device = next((str(p.device) for _, p in params), "cpu")
     place = user_place()
-    replay, loss_desc, call = _replay(entry, label)
-    files = _files_of(model, call, place)
-    record = {"ok": False, "source": "run", "label": label, "file": real, "line": line, "framework": "torch",
+    call = None
+    if replay is None:
+        replay, loss_desc, call = _replay(entry, label)
+    files = _files_of(model, call, place) | set(extra_files)
+    record = {"ok": False, "source": source, "label": label, "file": real, "line": line, "framework": "torch",
               "device": device.split(":")[0] if device.startswith("cuda") else device,
-              "optimizer": type(optimizer).__name__, "files": sorted(files),
-              "batch": dict(describe_batch(x), why=_where_called(entry, label)),
+              "optimizer": type(optimizer).__name__ if optimizer is not None else None, "files": sorted(files),
+              "batch": dict(describe_batch(x), why=why or _where_called(entry, label)),
               "loss_replay": loss_desc, "losses": list(_BACKWARDS[-1:]), "timings": {}}
     record["input"] = {"shape": record["batch"]["shape"], "why": record["batch"]["why"]}
     base_model = pristine
@@ -440,13 +472,13 @@ def _measure_torch(model, pristine, entry, optimizer, state) -> dict:
         saved_grads = [(p, p.grad) for _, p in params]
     try:
         if replay is None:
-            record["reason"] = "the run's loss could not be found: " + loss_desc.get("note", "")
+            record["reason"] = "the run's loss could not be found: " + (loss_desc or {}).get("note", "")
             return record
         base = Run(base_model, x, "torch")
         base.forward()
         base.backward(replay, 0)
         record.update(base_record(base, base_model, "torch"), ok=True)
-        record["loss"]["kind"] = loss_desc.get("kind")
+        record["loss"]["kind"] = (loss_desc or {}).get("kind")
         record["timings"]["run_s"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         ctx = {"base": base, "x": x, "framework": "torch", "seed": 0, "device": device,
