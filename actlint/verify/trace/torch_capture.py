@@ -312,8 +312,24 @@ def _label(model) -> tuple[str, str | None, int | None]:
         pass
     place = getattr(model, "_actlint_line", None)
     if isinstance(place, tuple):
-        return f"{shown(place[0])}:{cls.__name__}@{place[1]}", place[0], place[1]
+        name = _bound_name(model, place[0]) or f"{cls.__name__}@{place[1]}"
+        return f"{shown(place[0])}:{name}", place[0], place[1]
     return cls.__name__, None, None
+
+
+def _bound_name(obj, file: str) -> str | None:
+    """The global name of the user's file that holds ``obj`` (``model = nn.Sequential(...)``), if one does."""
+    import sys
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        if user_file(frame.f_code.co_filename) == file:
+            for scope in (frame.f_locals, frame.f_globals):
+                for name, value in scope.items():
+                    if value is obj and not name.startswith("_"):
+                        return name
+        frame = frame.f_back
+    return None
 
 
 def _batch_of(entry):
