@@ -284,7 +284,7 @@ def _patch_torchvision(module) -> None:
         cls = getattr(module, name, None)
         init = cls.__dict__.get("__init__") if isinstance(cls, type) else None
         if init is not None and not getattr(init, "__actlint_standin__", False):
-            cls.__init__ = _wrap_init(init, name)
+            cls.__init__ = _wrap_init(init)
 
 
 def _torchvision_name(ds) -> str:
@@ -295,7 +295,7 @@ def _torchvision_name(ds) -> str:
     return type(ds).__name__
 
 
-def _wrap_init(init, owner: str):
+def _wrap_init(init):
     """``__init__`` that fills the instance with a stand-in when the real one raises."""
     signature = inspect.signature(init)
 
