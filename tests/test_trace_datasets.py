@@ -218,17 +218,19 @@ def test_install_imports_no_framework(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 def _torchvision_missing() -> str | None:
+    """Why the torchvision cases cannot run (checked in a child: the test process keeps its imports)."""
     if not installed("torchvision"):
         return "torchvision is not installed (pip install torchvision==0.28.0)"
-    try:
-        import torchvision.datasets  # noqa: F401
-        import torchvision.transforms  # noqa: F401
-    except Exception as exc:  # noqa: BLE001 - e.g. a CUDA wheel beside the CPU torch
-        return f"torchvision does not import here ({type(exc).__name__}: {exc})"
+    out = subprocess.run([sys.executable, "-c", "import torchvision.datasets, torchvision.transforms"],
+                         capture_output=True, text=True, timeout=300)
+    if out.returncode:  # e.g. the CUDA wheel beside the CPU torch: "operator torchvision::nms does not exist"
+        last = (out.stderr.strip().splitlines() or ["no message"])[-1]
+        return f"torchvision does not import here ({last})"
     return None
 
 
-needs_torchvision = pytest.mark.skipif(_torchvision_missing() is not None, reason=str(_torchvision_missing()))
+TORCHVISION_MISSING = _torchvision_missing()
+needs_torchvision = pytest.mark.skipif(TORCHVISION_MISSING is not None, reason=str(TORCHVISION_MISSING))
 
 
 @needs_torchvision
