@@ -178,3 +178,44 @@ def test_verify_runs_a_training_script_first(tmp_path):
     assert f["verdict"] == "confirmed"
     assert f["evidence"]["source"] == "run"
     assert "two runs of the command" in f["evidence"]["summary"]
+
+
+def _torchvision_imports() -> str | None:
+    """Why torchvision cannot be used here, or None (its CUDA wheels do not import next to the CPU torch)."""
+    if importlib.util.find_spec("torchvision") is None:
+        return "torchvision is not installed (pip install torchvision)"
+    proc = subprocess.run([sys.executable, "-c", "import torchvision.datasets, torchvision.transforms"],
+                          capture_output=True, text=True, timeout=120)
+    if proc.returncode:
+        last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
+        return f"torchvision does not import here ({last[:160]})"
+    return None
+
+
+def test_keras_mnist_offline_gets_a_stand_in_and_verdicts_from_the_run(tmp_path_factory):
+    _needs("torch", "keras")
+    folder = _copy("mnist_keras", tmp_path_factory)
+    code, places, err, _ = actlint_run(folder, env={"HOME": str(folder)})  # no Keras dataset cache
+    for line, rule in ((9, "ACT101"), (11, "ACT102"), (15, "ACT107")):
+        f = places[("train.py", line, rule)]
+        assert f["verdict"] == "confirmed", f["evidence"]["summary"]
+        assert f["evidence"]["source"] == "run"
+    evidence = places[("train.py", 11, "ACT102")]["evidence"]
+    assert "synthetic stand-in for mnist" in evidence["batch"]
+    assert any("mnist" in a and "could not be loaded offline" in a for a in evidence["assumptions"])
+    assert evidence["batch_shape"] == [[64, 784]]
+    assert code == 1
+
+
+def test_torch_mnist_offline_gets_a_stand_in_and_verdicts_from_the_run(tmp_path_factory):
+    _needs("torch")
+    why = _torchvision_imports()
+    if why:
+        pytest.skip(why)
+    folder = _copy("mnist_torch", tmp_path_factory)
+    code, places, err, _ = actlint_run(folder)
+    f = places[("train.py", 18, "ACT102")]
+    assert f["verdict"] == "confirmed", f["evidence"]["summary"]
+    assert f["evidence"]["source"] == "run"
+    assert "synthetic stand-in for MNIST" in f["evidence"]["batch"]
+    assert f["evidence"]["batch_shape"] == [[64, 1, 28, 28]]
