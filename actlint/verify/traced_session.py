@@ -185,6 +185,8 @@ def _verdict(f: Finding, fid: str, owners, nothing: str | None, seed):
         else:
             probe = (raw.get("probes") or {}).get(fid)
             v = judge(f.code, localize(probe, raw.get("file"), lambda p: p) if probe is not None else None, loc)
+            if probe and probe.get("observed"):
+                v.evidence["observed"] = probe["observed"]
             cand = (v, owner)
             if v.verdict in DECIDED:
                 return cand

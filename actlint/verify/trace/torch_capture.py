@@ -419,7 +419,7 @@ def _replay(entry, model_label: str):
         described.update(kind="gradient", replay="gradient", output=list(path),
                          note=f"the loss is {why}: replayed as the gradient it sent into the output at step 1 "
                               f"(exact for the base run, first-order for the twins)")
-        return surrogate, described, None
+        return surrogate, described, (candidates[0][0] if candidates else None)
     return None, dict(described, kind=None, replay=None,
                       note="no loss of the step reached this model's output"), None
 
@@ -500,7 +500,10 @@ def measure_torch(model, pristine, entry, optimizer, state, *, replay=None, loss
         ctx = {"base": base, "x": x, "framework": "torch", "seed": 0, "device": device,
                "candidates": [], "inputs": [x], "fresh": lambda: _fresh(pristine),
                "base_layers": record["layers"], "loss": replay}
-        record["probes"] = run_probes(ctx, probes_for(files), "torch", reason)
+        probes = probes_for(files)
+        record["probes"] = run_probes(ctx, probes, "torch", reason)
+        if call is not None:
+            _loss_side(record["probes"], probes, call, ctx)
         record["timings"]["probe_s"] = time.perf_counter() - t1
     except Exception as exc:  # noqa: BLE001 - the user's model under our measurement: a reason
         record.update(ok=False, reason=reason(exc, "measuring the captured model"),
@@ -510,6 +513,55 @@ def measure_torch(model, pristine, entry, optimizer, state, *, replay=None, loss
             for p, g in saved_grads:
                 p.grad = g
     return record
+
+
+_LOSS_SIDE = ("ACT102", "ACT103", "ACT105", "ACT110", "ACT113")
+_PRODUCERS = {"SoftmaxBackward": "softmax", "SigmoidBackward": "sigmoid", "LogSoftmaxBackward": "log_softmax"}
+
+
+def _loss_side(results: dict, probes: list[dict], call: dict, ctx: dict) -> None:
+    """Findings whose softmax/sigmoid sits between the model and the loss (``criterion(F.softmax(model(x)), y)``,
+    a ``training_step``): the model's own forward never runs it, so their experiment reads the tensor the
+    user's loss received, as the recorder would have recorded that op."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from actlint.verify.measure.experiments import PROBES
+    from actlint.verify.measure.recorder import stats
+
+    place = call.get("place")
+    p = call["input"]
+    if place is None or not isinstance(p, torch.Tensor) or not p.is_floating_point():
+        return
+    producer = type(p.grad_fn).__name__ if p.grad_fn is not None else ""
+    fn = next((name for prefix, name in _PRODUCERS.items() if producer.startswith(prefix)), None)
+    for probe in probes:
+        got = results.get(probe["id"]) or {}
+        if probe["code"] not in _LOSS_SIDE or "did not run" not in str(got.get("error", "")):
+            continue
+        if tuple(place) not in {tuple(ln) for ln in probe["lines"]} and fn is None:
+            continue  # neither on the loss call's line nor a softmax/sigmoid feeding it: not this finding's tensor
+        v = p.detach().float()
+        if fn in ("softmax", "log_softmax"):
+            z = v if fn == "log_softmax" else torch.log(v.clamp_min(1e-30))
+            kind = "softmax" if fn == "softmax" else "log_softmax"
+        elif fn == "sigmoid":
+            z, kind = torch.log(v.clamp_min(1e-30)) - torch.log1p(-v.clamp(max=1 - 1e-7)), "sigmoid"
+        else:
+            z, kind = v, "none"
+        key = (kind, tuple(place), None, None, 0, 0)
+        rec = SimpleNamespace(ops={key: {"fn": kind, "line": tuple(place), "module_line": None, "out": stats(v)}},
+                              order=[key] if kind != "none" else [], inputs={key: z}, outputs={key: v})
+        seen = dict(ctx, base=SimpleNamespace(out=v, rec=rec, model=ctx["base"].model, x=ctx["x"]))
+        try:
+            result = PROBES[probe["kind"]](seen, probe)
+        except Exception as exc:  # noqa: BLE001 - this finding keeps its first reason
+            got["loss_side_error"] = reason(exc, "reading the loss's input")
+            continue
+        result["observed"] = (f"the tensor the loss received at {shown(place[0])}:{place[1]}"
+                              + (f" (made by {kind}; its input recovered from it)" if kind != "none" else ""))
+        results[probe["id"]] = result
 
 
 def _fresh(pristine):
