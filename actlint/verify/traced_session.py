@@ -220,20 +220,28 @@ def verify_command(command: list[str], cwd: Path, findings: list[Finding], *, pr
     diagnostics), the findings of files the run did not touch, and the traced run itself."""
     start = time.perf_counter()
     specs = finding_specs(findings)
-    seeded = [s for s in specs if s["code"] == "ACT107"]
+    seeded = {s["path"] for s in specs if s["code"] == "ACT107"}
+    scripts = script_files(command, cwd)
+
+    def second_run():  # the command again, to its first step: the weights its model starts from
+        return run_traced(command, cwd, [], project_root=project_root, steps=steps, timeout=timeout,
+                          allow_network=allow_network, digest_only=True, device=device)
+
     second_job = None
-    if seeded:  # the second run (to its first step: the weights) runs beside the first
+    if seeded & scripts:  # the script itself trains unseeded: the second run goes beside the first
         from concurrent.futures import ThreadPoolExecutor
 
         pool = ThreadPoolExecutor(max_workers=1)
-        second_job = pool.submit(run_traced, command, cwd, [], project_root=project_root, steps=steps,
-                                 timeout=timeout, allow_network=allow_network, digest_only=True, device=device)
+        second_job = pool.submit(second_run)
         pool.shutdown(wait=False)
     traced = run_traced(command, cwd, specs, project_root=project_root, steps=steps, timeout=timeout,
                         allow_network=allow_network, keep_going=keep_going, device=device, stream=stream)
     second = second_job.result() if second_job is not None else None
+    touched = {p for m in traced.models for p in (m.get("files") or [])}
+    if second is None and seeded & touched:  # the training loop lives in a module the script imports
+        second = second_run()
     by_real = {_real(f.path): f.path for f in findings}
-    out, models, rest = judge_run(findings, traced, second, by_real, script_files(command, cwd))
+    out, models, rest = judge_run(findings, traced, second, by_real, scripts)
     out.sort(key=lambda f: f.sort_key)
     devices = sorted({m.result.get("device") for m in models if m.result.get("device")})
     outcome = Outcome(out, models, devices, [], time.perf_counter() - start)
