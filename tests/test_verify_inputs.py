@@ -9,6 +9,7 @@ import pytest
 
 from actlint.verify.build.inputs import input_hints
 from conftest import ROOT
+from honesty import problems
 from test_verify import _needs, actlint
 
 FIXTURES = ROOT / "fixtures" / "verify" / "inputs"
@@ -201,6 +202,10 @@ def test_a_model_nothing_fits_fails_fast_with_the_tries(inputs_run):
     assert m["reason"] == ("RuntimeError while running the model on synthetic input: no synthetic input fits the "
                            "model (tried 2: (2, 5): ValueError: wants 7 features; (2, 8, 5): ValueError: wants 7 "
                            "features)")
+
+
+def test_no_verdict_rests_on_empty_evidence(inputs_run):
+    assert not problems(inputs_run["findings"]), "\n".join(problems(inputs_run["findings"]))
 
 
 def test_the_verdict_says_which_input_it_was_measured_on(inputs_run):

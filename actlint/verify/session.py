@@ -366,6 +366,8 @@ def _judge(t: Target, results: dict, notebook: NotebookProgram | None) -> ModelR
     second = results.get(t.label + "#second")
     if second is not None:
         data["digest_second"] = second.data.get("digest")
+        data["digest_second_params"] = second.data.get("digest_params")
+        data["digest_unbuilt"] = bool(data.get("digest_unbuilt") or second.data.get("digest_unbuilt"))
         data["second_reason"] = second.data.get("reason")
     t.assumptions.extend(a for a in data.get("assumptions", []) if a not in t.assumptions)  # from the child
     run = ModelRun(t, data, res.wall_s)
@@ -375,7 +377,8 @@ def _judge(t: Target, results: dict, notebook: NotebookProgram | None) -> ModelR
     show = notebook.original if notebook else (lambda f: f)
     probes = data.get("probes", {})
     for i, f in enumerate(t.findings):
-        if f.code == "ACT107" and data.get("digest") and data.get("digest_second"):
+        if f.code == "ACT107" and (data.get("digest_params") or data.get("digest_unbuilt")) and second is not None \
+                and (second.data.get("digest_params") or second.data.get("digest_unbuilt")):
             v = judge(f.code, None, data)  # two builds suffice: the forward pass need not work
         elif not run.ok:
             why = data.get("reason", "the model could not be run")
