@@ -92,6 +92,7 @@ def judge_run(findings: list[Finding], traced: TracedRun, second: TracedRun | No
         seed = "the command was not run a second time to compare the weights"
     else:
         seed = {"digests": {m.get("label"): m.get("digest") for m in second.models},
+                "params": {m.get("label"): m.get("digest_params") for m in second.models},
                 "reason": second.reason() if not second.models else "the second run trained another model",
                 "how": "two runs of the command"}
     return judge_records(findings, traced.models, source="run", assumptions=list(traced.result.get("assumptions")
@@ -172,7 +173,8 @@ def _verdict(f: Finding, fid: str, owners, nothing: str | None, seed):
         n, raw, loc = owners[0]
         if isinstance(seed, str):
             return Verdict(INCONCLUSIVE, seed), owners[0]
-        data = dict(loc, digest_second=seed["digests"].get(raw.get("label")), second_reason=seed["reason"])
+        data = dict(loc, digest_second=seed["digests"].get(raw.get("label")), second_reason=seed["reason"],
+                    digest_second_params=seed.get("params", {}).get(raw.get("label")))
         v = judge(f.code, None, data)
         if v.verdict in DECIDED:
             v.summary = v.summary.replace("two builds in fresh processes", seed["how"])

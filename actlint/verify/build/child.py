@@ -25,7 +25,7 @@ from actlint.verify.build import loader  # noqa: E402
 from actlint.verify.measure import recorder as measure  # noqa: E402
 from actlint.verify.sandbox import guard  # noqa: E402
 from actlint.verify.measure.record import base_record, run_probes  # noqa: E402
-from actlint.verify.measure.recorder import (INIT_CALLS, Run, digest, input_candidates,  # noqa: E402
+from actlint.verify.measure.recorder import (INIT_CALLS, Run, digest, input_candidates, named_params,  # noqa: E402
                                              output_tensor, patch_constructors, patch_inits, train_steps,
                                              zero_grads)
 

@@ -284,10 +284,16 @@ def _as_rows(t, d: int):
     return t.movedim(d, -1).reshape(-1, t.shape[d])
 
 
-def _where(key) -> str:
+def _place(key):
+    """The line an op ran at (or its module was built at): ``12``, or ``model.py:12`` in a traced run."""
     place = key[1] if key[1] is not None else key[2]
     if isinstance(place, tuple):  # (file, line) in a traced run
         place = f"{place[0].rsplit('/', 1)[-1]}:{place[1]}"
+    return place
+
+
+def _where(key) -> str:
+    place = _place(key)
     return f"the output of the {key[0]} at line {place}" if place is not None else f"the output of the {key[0]}"
 
 
@@ -360,7 +366,7 @@ def probe_fused(ctx, probe):
     inside = [k for k in _ops_at(base, probe["lines"]) if k[0] == fn]
     if inside and base.rec.inputs.get(inside[0]) is not None:
         z0 = base.rec.inputs[inside[0]].float()  # the model applies it itself: its input is the logits
-        source = f"the input of the {fn} at line {inside[0][1] or inside[0][2]}"
+        source = f"the input of the {fn} at line {_place(inside[0])}"
     else:
         out = output_tensor(base.out)
         if out is None:
@@ -426,7 +432,7 @@ def _probe_log_sigmoid(ctx, probe):
     z0 = base.rec.inputs.get(keys[0]) if keys else None
     if z0 is None:
         return {"error": "no sigmoid input was recorded"}
-    source = f"the input of the sigmoid at line {keys[0][1] or keys[0][2]}"
+    source = f"the input of the sigmoid at line {_place(keys[0])}"
     z0 = z0.float()
     z0 = (z0 - z0.mean()) / (z0.std() + 1e-12) if z0.numel() > 1 else z0
     rows = []

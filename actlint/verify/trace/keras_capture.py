@@ -144,7 +144,9 @@ def measure_keras(model, x, y, batch_size, train_on_batch, single, *, source="ru
     if not model.built:
         model(xt)
     record["digest"] = digest(model)
-    record["digest_params"] = sum(int(v.numel()) for _, v in named_params(model))
+    hashed = named_params(model)
+    record["digest_params"] = {"tensors": len(hashed), "elements": int(sum(int(v.numel()) for _, v in hashed))}
+    record["digest_model"] = label
     record["device"] = next((str(v.device).split(":")[0] for _, v in named_params(model)), "cpu")
     record["batch"] = dict(describe_batch(xt if hasattr(xt, "shape") else torch.zeros(0)),
                            why=why or (f"the first batch of the data given to "

@@ -476,7 +476,9 @@ def measure_torch(model, pristine, entry, optimizer, state, *, replay=None, loss
         record["assumptions"] = ["the model cannot be deep-copied: measured on the model itself, no twins"]
     source = pristine if pristine is not None else model
     record["digest"] = digest(source)
-    record["digest_params"] = sum(p.numel() for _, p in named_params(source))
+    hashed = named_params(source)
+    record["digest_params"] = {"tensors": len(hashed), "elements": int(sum(p.numel() for _, p in hashed))}
+    record["digest_model"] = label
     if SPEC.get("digest_only"):
         record["ok"] = True
         return record
