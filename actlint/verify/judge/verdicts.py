@@ -40,6 +40,9 @@ RUN_ON_REAL_DATA = "run on real data with actlint run"
 # call a tensor "not normalised" while its own gradient is ATTENUATION× smaller than on logits.
 ATTENUATION, NO_ATTENUATION = 2.0, 1.5
 SATURATED_CONFIRM, SATURATED_REFUTE = 0.10, 0.05
+# ACT101 on inputs that saturate the layer (unscaled data): over half its inputs saturated (ACT904's alarm) and a
+# mean derivative this small confirm whatever the twin does (a ReLU twin on the same inputs explodes instead).
+SATURATED_STUCK, DERIVATIVE_STUCK = 0.5, 0.1
 # ACT106: the per-layer change of activation std against the matched init, in the direction
 # the rule predicts (Xavier under ReLU shrinks, He under tanh/sigmoid grows): 10% confirms, under 5% says no.
 INIT_DRIFT_CONFIRM, INIT_DRIFT_REFUTE = 0.90, 0.95
@@ -171,6 +174,14 @@ def judge_saturating(code, p, result) -> Verdict:
     # and the user's own data: synthetic inputs do not saturate what real, unscaled ones may.
     if attenuation >= ATTENUATION or (sat >= SATURATED_CONFIRM and attenuation >= NO_ATTENUATION):
         return Verdict(CONFIRMED, text, evidence)
+    stuck = [a for a in acts if (a.get("saturated_frac") or 0) >= SATURATED_STUCK
+             and a.get("mean_derivative") is not None and a["mean_derivative"] <= DERIVATIVE_STUCK]
+    if stuck:
+        worst = min(stuck, key=lambda a: a["mean_derivative"])
+        return Verdict(CONFIRMED, text + f": {_pct(worst['saturated_frac'])} of the inputs of the {worst['fn']} at "
+                                         f"line {worst.get('line')} are saturated and its mean derivative is "
+                                         f"{_f(worst['mean_derivative'], 2)}, so it passes almost no gradient",
+                       evidence)
     if sat < SATURATED_REFUTE and attenuation < NO_ATTENUATION:
         return _no(result, text, "the gradient does not shrink against the twin", evidence)
     return _unsettled(result, text + ": units saturate, but the gradient does not vanish against the twin",
