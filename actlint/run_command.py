@@ -85,7 +85,10 @@ def run_command(argv: list[str]) -> int:
         return settings
     steps = args.steps or settings.train_steps or 3
     timeout = args.timeout or 300.0
-    found = discover(["."], config)
+    from actlint.verify.traced_session import script_files
+
+    named = sorted(os.path.relpath(f) for f in script_files(command, cwd))  # linted even where excluded
+    found = discover(["."] + named, config)
     report = lint_paths(found.files, config, jobs=1 if len(found.files) < 8 else None, cache=None)
     for error in report.errors:
         print(f"actlint: {error}", file=sys.stderr)

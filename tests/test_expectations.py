@@ -9,7 +9,7 @@ from expectations import mismatches, project_mismatches, python_files
 from actlint.checks import all_rules
 
 RULE_CODES = {code for code in all_rules() if code != "ACT000"}
-PROJECTS = [ROOT / "fixtures" / "project"]  # folders linted as projects (their files import each other)
+PROJECTS = [ROOT / "fixtures" / "project", ROOT / "fixtures" / "run" / "two_files"]  # folders linted as projects (their files import each other)
 FIXTURES = [p for p in python_files(ROOT / "fixtures") + python_files(ROOT / "examples")
             if not any(folder in p.parents for folder in PROJECTS)]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from honesty import problems
 from test_verify import _needs, actlint
 
 from actlint.verify.build.builder import restricted_source
@@ -34,6 +35,7 @@ def build_run(tmp_path_factory):
     rc, findings, err, _ = actlint("--verify", "--format", "json", "--report", report, *[BUILD / f for f in FILES])
     models = {Path(m["model"].rpartition(":")[0]).name + ":" + m["model"].rpartition(":")[2]: m
               for m in json.loads((report / "report.json").read_text())["models"]}
+    assert not problems(findings), "\n".join(problems(findings))
     return {"findings": {(Path(f["path"]).name, f["line"], f["code"]): f for f in findings}, "models": models,
             "stderr": err}
 

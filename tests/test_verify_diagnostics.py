@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from honesty import problems
 from test_verify import _needs, actlint
 
 DIAGNOSTICS = ROOT / "fixtures" / "verify" / "diagnostics"
@@ -25,6 +26,7 @@ def diag_run():
     for f in findings:
         if f["code"].startswith("ACT9"):
             by_model.setdefault(f["evidence"]["model"].split(":")[-1], []).append(f)
+    assert not problems(findings), "\n".join(problems(findings))
     return {"rc": rc, "by_model": by_model, "stderr": err, "findings": findings}
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from honesty import problems
 from test_verify import _needs, actlint
 
 from actlint.findings import Finding
@@ -21,6 +22,7 @@ def verdicts():
     _needs("torch")
     rc, findings, err, _ = actlint("--verify", "--format", "json", FIXTURES)
     assert rc == 1, err  # confirmed findings fail the run
+    assert not problems(findings), "\n".join(problems(findings))
     return {(Path(f["path"]).name, f["line"], f["column"]): f for f in findings}
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from actlint.verify.build.inputs import input_hints
 from conftest import ROOT
+from honesty import problems
 from test_verify import _needs, actlint
 
 FIXTURES = ROOT / "fixtures" / "verify" / "inputs"
@@ -152,8 +153,12 @@ def test_double_precision_model():
 @pytest.fixture(scope="module")
 def inputs_run(tmp_path_factory):
     _needs("torch", "keras", "matplotlib")
-    report = tmp_path_factory.mktemp("inputs") / "report"
-    rc, findings, err, _ = actlint("--verify", "--format", "json", "--report", report, *sorted(FIXTURES.glob("*.py")))
+    folder = tmp_path_factory.mktemp("inputs")
+    report = folder / "report"
+    config = folder / "pyproject.toml"  # the synthetic inputs themselves: no script is run first
+    config.write_text("[tool.actlint.verify]\nrun-scripts = false\n", encoding="utf-8")
+    rc, findings, err, _ = actlint("--verify", "--format", "json", "--config", config, "--report", report,
+                                   *sorted(FIXTURES.glob("*.py")))
     data = json.loads((report / "report.json").read_text())
     models = {m["model"].rsplit("/", 1)[-1]: m for m in data["models"]}
     models["findings"] = findings
@@ -197,6 +202,10 @@ def test_a_model_nothing_fits_fails_fast_with_the_tries(inputs_run):
     assert m["reason"] == ("RuntimeError while running the model on synthetic input: no synthetic input fits the "
                            "model (tried 2: (2, 5): ValueError: wants 7 features; (2, 8, 5): ValueError: wants 7 "
                            "features)")
+
+
+def test_no_verdict_rests_on_empty_evidence(inputs_run):
+    assert not problems(inputs_run["findings"]), "\n".join(problems(inputs_run["findings"]))
 
 
 def test_the_verdict_says_which_input_it_was_measured_on(inputs_run):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import ROOT
+from honesty import problems
 from test_verify import _needs, actlint
 
 SEED = ROOT / "fixtures" / "verify" / "seed"
@@ -15,6 +16,7 @@ def seed_run():
     _needs("torch")
     code, data, err, _ = actlint("--verify", "--format", "json", SEED)
     assert code == 1, err
+    assert not problems(data), "\n".join(problems(data))
     return {(f["path"].rsplit("/", 1)[-1], f["code"]): f for f in data}
 
 
@@ -24,6 +26,7 @@ def test_bare_layer_model_is_built_twice(seed_run):
     assert f["verdict"] == "confirmed"
     assert f["evidence"]["model"].endswith("plain_layer.py:model")
     assert "different weights" in f["evidence"]["summary"]
+    assert f["evidence"]["digest_params"] == f["evidence"]["digest_second_params"] == {"tensors": 2, "elements": 4}
 
 
 def test_training_inside_main_uses_the_optimised_model(seed_run):

@@ -15,3 +15,16 @@ Three ways in, one judge:
 
 Nothing here imports a framework at import time; the parent side never does.
 """
+
+_API = ("check", "watch", "Report")
+
+
+def __getattr__(name):
+    """``actlint.verify.check`` / ``watch`` / ``Report``: the Python API, loaded on first use (no framework
+    import here); from then on the places where layers are built are recorded (import it before building)."""
+    if name in _API:
+        from actlint.verify.trace import api
+
+        api.prepare()
+        return getattr(api, name)
+    raise AttributeError(f"module 'actlint.verify' has no attribute {name!r}")

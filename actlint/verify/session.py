@@ -11,6 +11,7 @@ raises such an error on purpose, for the tests.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -22,7 +23,7 @@ from actlint.findings import Finding
 from actlint.verify.judge.diagnostics import diagnose
 from actlint.verify.build.functions import function_targets
 from actlint.verify.build.notebooks import NotebookProgram
-from actlint.verify.judge.verdicts import CONFIRMED, INCONCLUSIVE, Verdict, judge, judge_function
+from actlint.verify.judge.verdicts import CONFIRMED, INCONCLUSIVE, REFUTED, Verdict, judge, judge_function
 from actlint.verify.sandbox.runner import Progress, run_all
 from actlint.verify.build.targets import Settings, Target, factory_targets, file_targets
 
@@ -164,6 +165,12 @@ def _verify(findings, files, settings, root, workers, progress, scratch) -> Outc
     def unverified(own: list[Finding], why: str) -> None:
         out.extend(_with_verdict(f, Verdict(INCONCLUSIVE, why), None, None) for f in own)
 
+    traced_models: list[ModelRun] = []
+    captured: set[tuple[str, str]] = set()  # (real file, class) of the models a run measured
+    if settings.run_scripts:
+        final, traced_models, captured = _traced_phase(files, by_path, settings, root, workers, progress)
+        out.extend(final)
+
     for number, file in enumerate(files):
         shown = display_path(file)
         if progress:
@@ -203,6 +210,7 @@ def _verify(findings, files, settings, root, workers, progress, scratch) -> Outc
     except Exception as exc:  # noqa: BLE001
         faults.append(_fault("pyproject.toml", None, "preparing", exc))
 
+    targets = [t for t in targets if (os.path.realpath(t.file), t.name) not in captured or t.findings]
     jobs = []
     early: dict[str, InternalFault] = {}  # targets whose spec could not be made
     for t in targets:
@@ -226,8 +234,8 @@ def _verify(findings, files, settings, root, workers, progress, scratch) -> Outc
         progress.jobs([key for key, _ in jobs])
     results = run_all(jobs, settings.timeout, workers=workers, progress=progress)
 
-    models: list[ModelRun] = []
-    devices: set[str] = set()
+    models: list[ModelRun] = list(traced_models)
+    devices: set[str] = {m.result["device"] for m in traced_models if m.result.get("device")}
     for t in targets:
         notebook = notebooks.get(t.label)
         fault = early.get(t.label)
@@ -266,6 +274,91 @@ def _verify(findings, files, settings, root, workers, progress, scratch) -> Outc
     return Outcome(out, models, sorted(devices), faults, time.perf_counter() - start)
 
 
+_TRAINS = re.compile(r"\.backward\(|\.step\(|\.fit(_generator)?\(|\.train_on_batch\(|\bTrainer\(")
+
+
+def training_files(files: list[Path]) -> list[Path]:
+    """The Python files (not notebooks) whose code trains: each is first run as a script under the tracer."""
+    from actlint.engine import decode
+
+    out = []
+    for file in files:
+        if file.suffix != ".py":
+            continue
+        try:
+            text = decode(file.read_bytes())
+        except (OSError, ValueError):
+            continue
+        if any(tok in text for tok in FRAMEWORK_TOKENS) and _TRAINS.search(text):
+            out.append(file)
+    return out
+
+
+def _traced_phase(files, by_path, settings, root, workers, progress):
+    """Run each training file as a script under the tracer; the findings its captured models measured are final.
+
+    Returns those findings (with verdicts from the run), the captured models, and ``(real file, class)`` of each
+    so that the synthetic build does not build them again.  ``by_path`` keeps the other findings.
+    """
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    from actlint.verify.traced_session import verify_command
+
+    scripts = training_files(files)
+    if not scripts:
+        return [], [], set()
+    everything = [f for fs in by_path.values() for f in fs if f.code != "ACT000"]
+    if not everything:
+        return [], [], set()
+    if progress:
+        progress.preparing(0, len(scripts), f"running {scripts[0].name}")
+
+    def one(script: Path):
+        return verify_command([sys.executable, script.name], script.resolve().parent, everything,
+                              project_root=root, steps=max(1, settings.train_steps), timeout=settings.timeout,
+                              device=settings.device)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        runs = list(pool.map(one, scripts))
+    final: list[Finding] = []
+    models: list[ModelRun] = []
+    captured: set[tuple[str, str]] = set()
+    taken: set[int] = set()
+    index = {id(f): i for i, f in enumerate(everything)}
+    for outcome, _rest, traced in runs:
+        for run in outcome.models:
+            run.target.assumptions.append(f"built by running {Path(traced.command[-1]).name} under the tracer")
+            if run.ok:
+                captured.add((os.path.realpath(str(run.target.file)), run.target.name.partition("@")[0]))
+            models.append(run)
+        for f in outcome.findings:
+            if f.extra.get("verdict") == "observed":
+                final.append(f)
+                continue
+            key = _key(f)
+            i = next((index[id(g)] for g in everything if _key(g) == key), None)
+            if i is None or i in taken or not _measured_verdict(f):
+                continue
+            taken.add(i)
+            final.append(f)
+    kept = {id(everything[i]) for i in taken}
+    for path in list(by_path):
+        by_path[path] = [f for f in by_path[path] if id(f) not in kept]
+    return final, models, captured
+
+
+def _key(f: Finding) -> tuple:
+    return (f.path, f.line, f.column, f.code)
+
+
+def _measured_verdict(f: Finding) -> bool:
+    """A verdict of the run that rests on its own numbers (else the synthetic build gets its turn)."""
+    verdict = f.extra.get("verdict")
+    evidence = f.extra.get("evidence") or {}
+    return verdict in (CONFIRMED, REFUTED) or (verdict == INCONCLUSIVE and evidence.get("measured") is True)
+
+
 def _judge(t: Target, results: dict, notebook: NotebookProgram | None) -> ModelRun:
     """Verdicts and diagnostics of one model's run (raises on an internal error; the caller contains it)."""
     res = results[t.label]
@@ -273,6 +366,8 @@ def _judge(t: Target, results: dict, notebook: NotebookProgram | None) -> ModelR
     second = results.get(t.label + "#second")
     if second is not None:
         data["digest_second"] = second.data.get("digest")
+        data["digest_second_params"] = second.data.get("digest_params")
+        data["digest_unbuilt"] = bool(data.get("digest_unbuilt") or second.data.get("digest_unbuilt"))
         data["second_reason"] = second.data.get("reason")
     t.assumptions.extend(a for a in data.get("assumptions", []) if a not in t.assumptions)  # from the child
     run = ModelRun(t, data, res.wall_s)
@@ -282,7 +377,8 @@ def _judge(t: Target, results: dict, notebook: NotebookProgram | None) -> ModelR
     show = notebook.original if notebook else (lambda f: f)
     probes = data.get("probes", {})
     for i, f in enumerate(t.findings):
-        if f.code == "ACT107" and data.get("digest") and data.get("digest_second"):
+        if f.code == "ACT107" and (data.get("digest_params") or data.get("digest_unbuilt")) and second is not None \
+                and (second.data.get("digest_params") or second.data.get("digest_unbuilt")):
             v = judge(f.code, None, data)  # two builds suffice: the forward pass need not work
         elif not run.ok:
             why = data.get("reason", "the model could not be run")

@@ -88,10 +88,30 @@ def _evidence(v: Verdict, record: dict, model: str, run_assumptions: list[str]) 
 def judge_run(findings: list[Finding], traced: TracedRun, second: TracedRun | None, shown_by_real: dict[str, str],
               script_files: set[str]) -> tuple[list[Finding], list[ModelRun], list[Finding]]:
     """Verdicts for the findings of the files the run touched; the models as the report shows them; the rest."""
+    if second is None:
+        seed = "the command was not run a second time to compare the weights"
+    else:
+        seed = {"digests": {m.get("label"): m.get("digest") for m in second.models},
+                "params": {m.get("label"): m.get("digest_params") for m in second.models},
+                "reason": second.reason() if not second.models else "the second run trained another model",
+                "how": "two runs of the command"}
+    return judge_records(findings, traced.models, source="run", assumptions=list(traced.result.get("assumptions")
+                                                                                   or []),
+                         nothing=traced.reason(), wall_s=traced.wall_s, seed=seed, shown_by_real=shown_by_real,
+                         script_files=script_files)
+
+
+def judge_records(findings: list[Finding], records: list[dict], *, source: str, assumptions: list[str], nothing: str,
+                  wall_s: float, seed, shown_by_real: dict[str, str], script_files: set[str] = frozenset()
+                  ) -> tuple[list[Finding], list[ModelRun], list[Finding]]:
+    """Verdicts from captured records (a traced run, or the Python API): the findings of the files that defined a
+    captured model, its loss, its init or its training step; the models; the findings of other files.
+
+    ``seed``: for ACT107, ``{"digests": {label: sha256}, "reason", "how"}`` of a second run, or the sentence
+    saying why there is none.  A verdict that rests on the model's own numbers says ``evidence.measured``.
+    """
     from actlint.verify.session import _with_verdict
 
-    records = traced.models
-    run_assumptions = list(traced.result.get("assumptions") or [])
     shown = lambda real: _shown_path(real, shown_by_real)  # noqa: E731
     touched = set(script_files)
     for r in records:
@@ -101,9 +121,7 @@ def judge_run(findings: list[Finding], traced: TracedRun, second: TracedRun | No
     for r in records:
         loc = localize(r, r.get("file"), shown)
         local.append((r, loc))
-        run = ModelRun(_target(r, shown(r["file"]) if r.get("file") else None), loc, traced.wall_s)
-        models.append(run)
-    second_digests = {m.get("label"): m.get("digest") for m in (second.models if second else [])}
+        models.append(ModelRun(_target(r, shown(r["file"]) if r.get("file") else None), loc, wall_s))
     out: list[Finding] = []
     rest: list[Finding] = []
     for i, f in enumerate(findings):
@@ -115,40 +133,51 @@ def judge_run(findings: list[Finding], traced: TracedRun, second: TracedRun | No
             rest.append(f)
             continue
         owners = [(n, raw, loc) for n, (raw, loc) in enumerate(local) if real in (raw.get("files") or [])]
-        v, owner = _verdict(f, str(i), owners, traced, second, second_digests)
+        v, owner = _verdict(f, str(i), owners, nothing if not records else None, seed)
+        if owner is not None and _measured(f.code, str(i), owner[1], v):
+            v.evidence["measured"] = True
         label = owner[1].get("label") if owner else None
         if owner is not None:
-            v = _evidence(v, owner[2], label, run_assumptions)
+            v = _evidence(v, owner[2], label, assumptions)
             models[owner[0]].verdicts.append((f, v))
-        else:
-            v.evidence["source"] = "run"
+        v.evidence["source"] = source
         out.append(_with_verdict(f, v, label, (owner[2].get("device") if owner else None)))
     for n, (raw, loc) in enumerate(local):
         if not raw.get("ok"):
             continue
         run = models[n]
-        path = run.target.path
-        run.diagnostics = diagnose(loc, path, run.target.label, min(run.target.lines) if run.target.lines else 1)
+        run.diagnostics = diagnose(loc, run.target.path, run.target.label,
+                                   min(run.target.lines) if run.target.lines else 1)
         for d in run.diagnostics:
-            d.extra["evidence"].update(device=loc.get("device"), source="run")
+            d.extra["evidence"].update(device=loc.get("device"), source=source)
         out.extend(run.diagnostics)
     return out, models, rest
 
 
-def _verdict(f: Finding, fid: str, owners, traced: TracedRun, second: TracedRun | None, second_digests):
+def _measured(code: str, fid: str, raw: dict, v: Verdict) -> bool:
+    """Whether the verdict comes from the captured model's own numbers (not from a failure to measure)."""
+    if v.verdict in DECIDED:
+        return True
+    if not raw.get("ok") or code == "ACT107":
+        return False
+    probe = (raw.get("probes") or {}).get(fid)
+    return probe is not None and not probe.get("error")
+
+
+def _verdict(f: Finding, fid: str, owners, nothing: str | None, seed):
     """The verdict of one finding, and the model ``(index, raw, localized)`` it came from."""
     if not owners:
-        return Verdict(INCONCLUSIVE, traced.reason() if not traced.models else
-                       "the run trained no model defined, lost or initialised in this file"), None
+        return Verdict(INCONCLUSIVE, nothing or "the run trained no model defined, lost or initialised in this "
+                                                "file"), None
     if f.code == "ACT107":
         n, raw, loc = owners[0]
-        if second is None:
-            return Verdict(INCONCLUSIVE, "the command was not run a second time to compare the weights"), owners[0]
-        data = dict(loc, digest_second=second_digests.get(raw.get("label")),
-                    second_reason=second.reason() if not second.models else "the second run trained another model")
+        if isinstance(seed, str):
+            return Verdict(INCONCLUSIVE, seed), owners[0]
+        data = dict(loc, digest_second=seed["digests"].get(raw.get("label")), second_reason=seed["reason"],
+                    digest_second_params=seed.get("params", {}).get(raw.get("label")))
         v = judge(f.code, None, data)
         if v.verdict in DECIDED:
-            v.summary = v.summary.replace("two builds in fresh processes", "two runs of the command")
+            v.summary = v.summary.replace("two builds in fresh processes", seed["how"])
         return v, owners[0]
     best = None
     for owner in owners:
@@ -158,6 +187,8 @@ def _verdict(f: Finding, fid: str, owners, traced: TracedRun, second: TracedRun 
         else:
             probe = (raw.get("probes") or {}).get(fid)
             v = judge(f.code, localize(probe, raw.get("file"), lambda p: p) if probe is not None else None, loc)
+            if probe and probe.get("observed"):
+                v.evidence["observed"] = probe["observed"]
             cand = (v, owner)
             if v.verdict in DECIDED:
                 return cand
@@ -191,17 +222,28 @@ def verify_command(command: list[str], cwd: Path, findings: list[Finding], *, pr
     diagnostics), the findings of files the run did not touch, and the traced run itself."""
     start = time.perf_counter()
     specs = finding_specs(findings)
+    seeded = {s["path"] for s in specs if s["code"] == "ACT107"}
+    scripts = script_files(command, cwd)
+
+    def second_run():  # the command again, to its first step: the weights its model starts from
+        return run_traced(command, cwd, [], project_root=project_root, steps=steps, timeout=timeout,
+                          allow_network=allow_network, digest_only=True, device=device)
+
+    second_job = None
+    if seeded & scripts:  # the script itself trains unseeded: the second run goes beside the first
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=1)
+        second_job = pool.submit(second_run)
+        pool.shutdown(wait=False)
     traced = run_traced(command, cwd, specs, project_root=project_root, steps=steps, timeout=timeout,
                         allow_network=allow_network, keep_going=keep_going, device=device, stream=stream)
-    second = None
-    seeded = [s for s in specs if s["code"] == "ACT107"]
-    if seeded and traced.models:
-        touched = {p for m in traced.models for p in (m.get("files") or [])}
-        if any(s["path"] in touched for s in seeded):
-            second = run_traced(command, cwd, [], project_root=project_root, steps=steps, timeout=timeout,
-                                allow_network=allow_network, digest_only=True, device=device, stream=None)
+    second = second_job.result() if second_job is not None else None
+    touched = {p for m in traced.models for p in (m.get("files") or [])}
+    if second is None and seeded & touched:  # the training loop lives in a module the script imports
+        second = second_run()
     by_real = {_real(f.path): f.path for f in findings}
-    out, models, rest = judge_run(findings, traced, second, by_real, script_files(command, cwd))
+    out, models, rest = judge_run(findings, traced, second, by_real, scripts)
     out.sort(key=lambda f: f.sort_key)
     devices = sorted({m.result.get("device") for m in models if m.result.get("device")})
     outcome = Outcome(out, models, devices, [], time.perf_counter() - start)
@@ -209,4 +251,4 @@ def verify_command(command: list[str], cwd: Path, findings: list[Finding], *, pr
     return outcome, rest, traced
 
 
-__all__ = ["verify_command", "judge_run", "finding_specs", "localize", "script_files"]
+__all__ = ["verify_command", "judge_run", "judge_records", "finding_specs", "localize", "script_files"]

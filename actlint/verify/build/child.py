@@ -25,7 +25,7 @@ from actlint.verify.build import loader  # noqa: E402
 from actlint.verify.measure import recorder as measure  # noqa: E402
 from actlint.verify.sandbox import guard  # noqa: E402
 from actlint.verify.measure.record import base_record, run_probes  # noqa: E402
-from actlint.verify.measure.recorder import (INIT_CALLS, Run, digest, input_candidates,  # noqa: E402
+from actlint.verify.measure.recorder import (INIT_CALLS, Run, digest, input_candidates, named_params,  # noqa: E402
                                              output_tensor, patch_constructors, patch_inits, train_steps,
                                              zero_grads)
 
@@ -266,6 +266,55 @@ def _first_run(model, framework: str, device: str, seed: int, ns: dict | None = 
     return run, shown, [desc] + others[:2]
 
 
+def _known(desc: dict) -> bool:
+    """A candidate input the file or the configuration states (not one guessed from the first layer)."""
+    return not (desc.get("why") or "").startswith("guessed")
+
+
+def _unbuilt(model, framework: str) -> bool:
+    """Weights not made yet: a Keras model whose layers wait for an input, a torch lazy module."""
+    if framework == "keras":
+        return not getattr(model, "weights", None) and bool(getattr(model, "layers", None) or
+                                                            not getattr(model, "built", True))
+    import torch
+
+    return any(isinstance(p, torch.nn.parameter.UninitializedParameter) for p in model.parameters())
+
+
+def _digest(model, framework: str, device: str, seed: int, ns: dict) -> dict:
+    """ACT107's record of one build: the weights' sha256 and how many it hashed.
+
+    A model whose weights are not made yet is first called on the input the file states (never a
+    guessed one), as the user's own first step would; if none fits, it stays unbuilt and says so.
+    """
+    out: dict = {"digest_model": type(model).__name__, "digest_framework": framework}
+    if _unbuilt(model, framework):
+        out["digest_unbuilt"] = True
+        hints = SPEC.get("input_hints") or {}
+        known = [c for c in input_candidates(model, framework, TRIAL_BATCH, SPEC.get("input"), hints, ns)
+                 if _known(c)]
+        for desc in known:
+            try:
+                xs = measure.make_inputs(desc, device, seed, model)
+                import torch
+
+                with torch.no_grad():
+                    model(*xs)
+            except Exception:  # noqa: BLE001 - this input does not fit: try the next one the file states
+                continue
+            if not _unbuilt(model, framework):
+                out.update(digest_unbuilt=False, digest_built_from=f"{tuple(desc['shape'][1:])} per sample, "
+                                                                    f"{desc.get('why')}")
+                break
+    if out.get("digest_unbuilt"):
+        out.update(digest=None, digest_params={"tensors": 0, "elements": 0})
+        return out
+    params = named_params(model)
+    out["digest_params"] = {"tensors": len(params), "elements": int(sum(p.numel() for _, p in params))}
+    out["digest"] = digest(model)
+    return out
+
+
 def _copy(pristine):
     if pristine is None:
         raise RuntimeError("the model cannot be deep-copied, so no twin can start from its weights")
@@ -281,7 +330,7 @@ def main() -> int:
         from actlint.verify.measure.function_probes import run_spec
 
         return run_spec(SPEC, SCRATCH, lambda: guard.install(SCRATCH))
-    result: dict = {"ok": False, "timings": {}}
+    result: dict = {"ok": False, "timings": {}, "source": "synthetic"}
     timings = result["timings"]
     t0 = time.perf_counter()
     stage = "importing the framework"
@@ -304,7 +353,8 @@ def main() -> int:
         if SPEC.get("digest") or SPEC.get("digest_only"):
             # ACT107: the weights as the user's own code makes them, with no seed of ours.
             stage = "building the model"
-            result["digest"] = digest(_build(_exec_module()))
+            unseeded = _exec_module()
+            result.update(_digest(_build(unseeded), framework, device, seed, unseeded.__dict__))
             if SPEC.get("digest_only"):
                 result["ok"] = True
                 return 0

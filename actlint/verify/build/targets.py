@@ -27,6 +27,7 @@ PROBE_KIND = {
     "ACT101": "twin_relu", "ACT102": "normalised", "ACT110": "normalised", "ACT113": "normalised",
     "ACT103": "fused", "ACT109": "fused", "ACT104": "implicit_dim", "ACT105": "output_range",
     "ACT111": "output_range", "ACT114": "output_range", "ACT106": "matched_init", "ACT112": "float16",
+    "ACT108": "leading",
 }
 TWIN_CODES = frozenset({"ACT101", "ACT106"})
 _TORCH_BASES = {"Module", "LightningModule"}
@@ -45,11 +46,12 @@ class Settings:
     timeout: float = 60.0
     train_steps: int = 3
     batch: int = 64
+    run_scripts: bool = True     # run a training file under the tracer first (its own model, batch and loss)
 
     @classmethod
     def from_config(cls, items: tuple) -> "Settings":
         table = dict(items)
-        known = {"models", "factory", "device", "timeout", "train-steps", "train_steps", "batch"}
+        known = {"models", "factory", "device", "timeout", "train-steps", "train_steps", "batch", "run-scripts"}
         for key in table:
             if key not in known:
                 raise ConfigError(f"[tool.actlint.verify] unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -72,7 +74,10 @@ class Settings:
             batch = int(table.get("batch", 64))
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"[tool.actlint.verify] {exc}") from exc
-        return cls(models, factories, table.get("device"), timeout, steps, batch)
+        run_scripts = table.get("run-scripts", True)
+        if not isinstance(run_scripts, bool):
+            raise ConfigError(f"[tool.actlint.verify] run-scripts = {run_scripts!r}: expected true or false")
+        return cls(models, factories, table.get("device"), timeout, steps, batch, run_scripts)
 
     def model_override(self, path: str, name: str) -> dict | None:
         posix = Path(path).as_posix()
@@ -249,6 +254,19 @@ def _usage_guess(param: str, init: ast.FunctionDef) -> Any:
     return None
 
 
+# Layers with parameters (their constructors, by the last part of the name), for ACT107's choice of model.
+_LEARNED = re.compile(r"^(Lazy)?(Linear|Bilinear|Conv(Transpose)?[123]d|Embedding(Bag)?|(LSTM|GRU|RNN)(Cell)?|"
+                      r"MultiheadAttention|Transformer\w*|BatchNorm[123]d|LayerNorm|GroupNorm|InstanceNorm[123]d|"
+                      r"PReLU|Parameter|Dense|Conv[123]D(Transpose)?|DepthwiseConv2D|SeparableConv[12]D|SimpleRNN|"
+                      r"MultiHeadAttention|BatchNormalization|LayerNormalization|Bidirectional|EinsumDense)$")
+# Packages whose calls make no model on their own (a model's layers are counted by _LEARNED).
+_PLAIN_PACKAGES = frozenset({"torch", "keras", "tensorflow", "tf", "numpy", "np", "math", "random", "os", "sys",
+                             "functools", "itertools", "collections", "typing", "dataclasses", "argparse", "json",
+                             "pathlib", "re", "time", "copy", "einops", "matplotlib", "pandas", "sklearn",
+                             "scipy", "tqdm", "logging", "warnings", "pytorch_lightning", "lightning"})
+_NO_PARAMS = ("ReLU", "Sigmoid", "Tanh", "Dropout", "Flatten", "Identity", "Softmax", "load", "open", "print")
+
+
 class FileModels:
     """The models of one file and what the verifier needs to build them."""
 
@@ -259,6 +277,11 @@ class FileModels:
         self.evaluable = module_level_names(text) | {"True", "False", "None"}
         self.classes = self._model_classes()
         self.targets: list[Target] = []
+        # What the static picture says the script trains: model classes by name, other models by the
+        # line that makes them (see :func:`trained_models`).
+        self.trained_names: set[str] = set()
+        self.trained_lines: set[int] = set()
+        self._learned: dict[str, int] = {}
         self._find_targets()
 
     # ---- discovery
@@ -500,7 +523,10 @@ class FileModels:
         for f in findings:
             fed_by = set().union(*(links.get(ln, set()) for ln in range(f.line, f.end_line + 1))) if links else set()
             producer = next((t for t in self.targets if t.lines & fed_by), None)
-            target = producer or self._target_for(f)
+            if f.code == "ACT107" and self.targets:
+                target = self._seed_target(f)  # the model the script trains, never a helper beside it
+            else:
+                target = producer or self._target_for(f)
             if isinstance(target, Target):
                 target.findings.append(f)
             else:
@@ -517,10 +543,6 @@ class FileModels:
             named = self._target_named(stmt)
             if named is not None:
                 return named
-        if f.code == "ACT107" and self.targets:
-            # No seed anywhere in the file: any model it defines shows whether fresh builds repeat;
-            # prefer the one whose parameters an optimiser gets.
-            return self._optimised_target() or self.targets[0]
         top = next(iter(reversed(self._statements_at(f.line))), None)
         if top is None:
             return "not inside a model the verifier can build"
@@ -530,18 +552,77 @@ class FileModels:
             return self.targets[0]
         return "no model in this file could be matched to this line"
 
+    def _seed_target(self, f: Finding) -> Target | str:
+        """ACT107's model: the one the script trains (its parameters go to an optimiser, it is compiled or
+        fitted), the one named where training starts first; else, when the file trains nothing it defines,
+        the one with the most learned layers.  A model without any (``Swish()``, ``Reshape()``) never
+        answers: its two builds hash nothing."""
+        named = [t for t in self.targets if t.lines & set(range(f.line, f.end_line + 1))]
+        for stmt in self._statements_at(f.line):
+            named += [t for t in self._targets_named(stmt) if t not in named]
+        trained = [t for t in self.targets if self._trained(t)]
+        learned = [t for t in self.targets if self._learned_count(t) > 0]
+        for pool in (trained, learned):
+            for t in named:
+                if t in pool:
+                    return t
+            if pool:
+                return max(pool, key=self._learned_count)  # the first of the largest
+        names = ", ".join(t.name for t in self.targets)
+        return (f"the model the script trains is not one the verifier builds (the models defined here have no "
+                f"learned layers: {names})")
+
+    def _trained(self, t: Target) -> bool:
+        if t.name in self.trained_names or t.lines & self.trained_lines:
+            return True
+        return t in self._optimised_targets()
+
+    def _learned_count(self, t: Target) -> int:
+        """Learned layers the target's code constructs (a rough count of its parameters' owners), or calls that
+        may make some (a model from another package); a base class from elsewhere counts as one."""
+        if t.label in self._learned:
+            return self._learned[t.label]
+        count = 0
+        for node in ast.walk(self.tree):
+            if not isinstance(node, (ast.Call, ast.ClassDef)) or node.lineno not in t.lines:
+                continue
+            if isinstance(node, ast.ClassDef):
+                if node.name == t.name and any(self._foreign_base(b) for b in node.bases):
+                    count += 1
+                continue
+            dotted = _dotted(node.func)
+            last = dotted.rsplit(".", 1)[-1]
+            if _LEARNED.match(last) or self._foreign_call(dotted):
+                count += 1
+        self._learned[t.label] = count
+        return count
+
+    def _foreign_base(self, base: ast.expr) -> bool:
+        """A base class that may bring its own layers: neither a framework's plain model class nor this file's."""
+        dotted = _dotted(base)
+        last = dotted.rsplit(".", 1)[-1]
+        if dotted in self.classes or last in _TORCH_BASES | _KERAS_BASES | {"Sequential", "object"}:
+            return False
+        return dotted.split(".")[0] in self.imports
+
+    def _foreign_call(self, dotted: str) -> bool:
+        """A call into a package that is not a framework (``torchvision.models.resnet18()``, ``timm.create_model``)."""
+        head = dotted.split(".")[0]
+        full = self.imports.get(head)
+        return bool(full) and full.split(".")[0] not in _PLAIN_PACKAGES and not dotted.endswith(_NO_PARAMS)
+
     def _statements_at(self, line: int) -> list[ast.stmt]:
         """The statements containing ``line``, innermost first."""
         found = [n for n in ast.walk(self.tree) if isinstance(n, ast.stmt) and n.lineno <= line <= n.end_lineno]
         return sorted(found, key=lambda n: n.end_lineno - n.lineno)
 
     def _target_named(self, stmt: ast.stmt) -> Target | None:
+        return next(iter(self._targets_named(stmt)), None)
+
+    def _targets_named(self, stmt: ast.stmt) -> list[Target]:
         names = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
         names |= {n.attr for n in ast.walk(stmt) if isinstance(n, ast.Attribute)}
-        for t in self.targets:
-            if t.name in names or self._instances(t.name) & names:
-                return t
-        return None
+        return [t for t in self.targets if t.name in names or self._instances(t.name) & names]
 
     def loss_for(self, target: Target, sites: list[dict]) -> dict | None:
         """The loss site this model's output reaches: by the producing op, else by the loss call's names."""
@@ -554,16 +635,28 @@ class FileModels:
                 return s
         return sites[0] if sites and len(self.targets) == 1 else None
 
-    def _optimised_target(self) -> Target | None:
-        """The model whose ``.parameters()`` the file hands to an optimiser, if it is one of the targets."""
+    def _optimised_targets(self) -> list[Target]:
+        """The targets the file trains by name: ``.parameters()`` taken (for an optimiser), ``.compile``/``.fit``
+        called on them, or passed to a trainer's ``fit``."""
+        if hasattr(self, "_optimised"):
+            return self._optimised
+        found: list[Target] = []
+
+        def mark(expr) -> None:
+            name = expr.id if isinstance(expr, ast.Name) else getattr(expr, "attr", None)
+            for t in self.targets:
+                if name and (name == t.name or name in self._instances(t.name)) and t not in found:
+                    found.append(t)
+
         for node in ast.walk(self.tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "parameters":
-                root = node.func.value
-                name = root.id if isinstance(root, ast.Name) else getattr(root, "attr", None)
-                for t in self.targets:
-                    if name == t.name or (name and name in self._instances(t.name)):
-                        return t
-        return None
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr in ("parameters", "named_parameters", "compile", "fit", "fit_generator",
+                                      "train_on_batch"):
+                    mark(node.func.value)
+                if node.func.attr == "fit" and node.args:  # trainer.fit(model)
+                    mark(node.args[0])
+        self._optimised = found
+        return found
 
     def _instances(self, name: str) -> set[str]:
         """Variables assigned an instance of model class ``name`` anywhere in the file."""
@@ -624,9 +717,31 @@ def _picture(text: str):
         return None, None
 
 
-def picture_links(text: str) -> tuple[list[dict], dict[int, set[int]]]:
+def trained_models(built) -> tuple[set[str], set[int]]:
+    """What the static picture says the file trains (handed to an optimiser, compiled or fitted): the names
+    of model classes, and the lines where other models (``nn.Sequential``, Keras models) are made."""
+    from actlint.picture.values import options
+
+    picture, index = built
+    names: set[str] = set()
+    lines: set[int] = set()
+    if picture is None:
+        return names, lines
+    for value in picture.trained:
+        for v in options(value):
+            info = getattr(v, "info", None)
+            if getattr(info, "name", None):
+                names.add(info.name)
+            node = getattr(v, "node", None)
+            where = index.find_position(node) if node is not None else None
+            if where is not None:
+                lines.add(where[0])
+    return names, lines
+
+
+def picture_links(text: str, built=None) -> tuple[list[dict], dict[int, set[int]]]:
     """The loss sites, and for each loss or log line the lines of the ops that feed it."""
-    picture, index = _picture(text)
+    picture, index = built or _picture(text)
     if picture is None:
         return [], {}
     sites = loss_sites(text, (picture, index))
@@ -668,7 +783,9 @@ def file_targets(path: str, file: Path, text: str, findings: list[Finding], sett
         models = FileModels(path, file, text, settings)
     except SyntaxError:
         return [], [(f, "the file does not parse") for f in findings]
-    sites, links = picture_links(text) if models.targets else ([], {})
+    built = _picture(text) if models.targets else (None, None)
+    sites, links = picture_links(text, built) if models.targets else ([], {})
+    models.trained_names, models.trained_lines = trained_models(built)
     unmapped = models.assign(findings, links)
     for t in models.targets:
         t.loss = models.loss_for(t, sites)

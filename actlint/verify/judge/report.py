@@ -41,9 +41,15 @@ def summary_counts(outcome) -> dict:
             key = verdict or "not verified"
             verdicts[key] = verdicts.get(key, 0) + 1
     return {"models": len(outcome.models), "built": sum(1 for m in outcome.models if m.ok),
+            "from_runs": sum(1 for m in outcome.models if m.ok and _built_by_run(m)),
             "devices": list(outcome.devices), "verdicts": verdicts, "runtime_diagnostics": diagnostics,
             "internal_errors": len(getattr(outcome, "faults", [])),
             "elapsed_s": round(getattr(outcome, "elapsed_s", 0.0), 3)}
+
+
+def _built_by_run(run) -> bool:
+    build = getattr(getattr(run, "target", None), "build", None) or {}
+    return build.get("kind") == "run"
 
 
 def _n(count: int, word: str) -> str:
@@ -53,7 +59,10 @@ def _n(count: int, word: str) -> str:
 def summary_line(outcome) -> str:
     """``verify: 12 models, 10 built (cpu); 7 confirmed, 1 refuted, 3 inconclusive; 2 runtime diagnostics; 41.2 s``."""
     c = summary_counts(outcome)
-    devices = f" ({', '.join(c['devices'])})" if c["devices"] else ""
+    how = list(c["devices"])
+    if c.get("from_runs"):
+        how.append(f"{c['from_runs']} from their scripts' own runs")
+    devices = f" ({'; '.join(how)})" if how else ""
     always = ("confirmed", "refuted", "inconclusive")
     verdicts = ", ".join(f"{n} {k}" for k, n in c["verdicts"].items() if n or k in always)
     parts = [f"verify: {_n(c['models'], 'model')}, {c['built']} built{devices}", verdicts,

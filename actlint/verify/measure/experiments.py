@@ -8,9 +8,10 @@ The verdicts are decided in the parent (:mod:`actlint.verify.judge.verdicts`).
 from __future__ import annotations
 
 import math
+import re
 
-from actlint.verify.measure.recorder import (INIT_CALLS, SATURATION, Run, grad_ratio, learned_weight, make_inputs, num,
-                                    output_tensor)
+from actlint.verify.measure.recorder import (INIT_CALLS, SATURATION, Batch, Run, call_model, grad_ratio,
+                                             learned_weight, make_inputs, num, output_tensor)
 
 RELU_LIKE = ("relu", "relu6", "gelu", "silu", "leaky_relu", "elu")
 
@@ -55,10 +56,16 @@ def probe_twin_relu(ctx, probe):
     trun = Run(twin, ctx["x"], ctx["framework"], swap=lines)
     trun.forward()
     trun.backward(ctx["loss"], ctx["seed"])
+    result["swapped"] = _swapped(trun, lines)
     result["twin_grad_ratio"] = grad_ratio(trun.layer_table())
     result["grad_norms"] = [r["grad_norm"] for r in base_layers]
     result["twin_grad_norms"] = [r["grad_norm"] for r in trun.layer_table()]
     return result
+
+
+def _swapped(trun: Run, lines) -> int:
+    """How many flagged saturating calls the twin computed as ReLU (the recorder keeps their own name)."""
+    return sum(1 for k in trun.rec.order if k[0] in SATURATION and (k[1] in lines or k[2] in lines))
 
 
 def _same_layers(twin, base_model, layers):
@@ -85,10 +92,12 @@ def probe_matched_init(ctx, probe):
     pairs = [(init_name, params[id(t)]) for _, init_name, t in flagged if id(t) in params]
     twin = ctx["fresh"]()
     tparams = dict(twin.named_parameters())
+    reinitialised = 0
     for init_name, name in pairs:
         p = tparams.get(name)
         if p is None:
             continue
+        reinitialised += 1
         with torch.no_grad():
             if family == "relu":
                 (torch.nn.init.kaiming_uniform_ if "uniform" in init_name else torch.nn.init.kaiming_normal_)(
@@ -111,7 +120,7 @@ def probe_matched_init(ctx, probe):
             "std": stds([a for a in acts if a["fn"] == acts[0]["fn"]]), "twin_std": stds(tacts),
             "saturated": [a.get("saturated_frac") for a in acts if a["fn"] == acts[0]["fn"]],
             "twin_saturated": [a.get("saturated_frac") for a in tacts],
-            "input_std": 1.0}
+            "input_std": 1.0, "reinitialised": reinitialised}
 
 
 # --------------------------------------------------------------------------- Keras twins
@@ -176,6 +185,7 @@ def probe_twin_relu_keras(ctx, probe):
         trun.forward()
         trun.backward(ctx["loss"], ctx["seed"])
         twin_layers = trun.layer_table()
+    result["swapped"] = _swapped(trun, lines)
     result["twin_grad_ratio"] = grad_ratio(twin_layers)
     result["grad_norms"] = [r["grad_norm"] for r in base_layers]
     result["twin_grad_norms"] = [r["grad_norm"] for r in twin_layers]
@@ -235,7 +245,8 @@ def probe_matched_init_keras(ctx, probe):
                        f"{' or '.join(sorted(how))} it in place)",
             "std": stds(mine), "twin_std": stds(tacts),
             "saturated": [a.get("saturated_frac") for a in mine],
-            "twin_saturated": [a.get("saturated_frac") for a in tacts], "input_std": 1.0}
+            "twin_saturated": [a.get("saturated_frac") for a in tacts], "input_std": 1.0,
+            "reinitialised": len(flagged)}
 
 
 def _variance(init, shape) -> float | None:
@@ -255,31 +266,63 @@ def _variance(init, shape) -> float | None:
 KERAS_PROBES = {"twin_relu": probe_twin_relu_keras, "matched_init": probe_matched_init_keras}
 
 
+def _op_dim(op: dict, fn: str, ndim: int) -> int:
+    """The dim a recorded softmax normalised over (its own, else the implicit one); the last for a sigmoid."""
+    d = op.get("dim") if fn != "sigmoid" else None
+    if d is None and fn != "sigmoid":
+        d = op.get("implicit_dim")
+    if not isinstance(d, int) or ndim == 0:
+        return max(ndim - 1, 0)
+    return d % ndim
+
+
+def _as_rows(t, d: int):
+    """``t`` with dim ``d`` last, flattened to rows of that dim."""
+    t = t.detach().float()
+    if t.dim() == 0:
+        return t.reshape(1, 1)
+    return t.movedim(d, -1).reshape(-1, t.shape[d])
+
+
+def _place(key):
+    """The line an op ran at (or its module was built at): ``12``, or ``model.py:12`` in a traced run."""
+    place = key[1] if key[1] is not None else key[2]
+    if isinstance(place, tuple):  # (file, line) in a traced run
+        place = f"{place[0].rsplit('/', 1)[-1]}:{place[1]}"
+    return place
+
+
+def _where(key) -> str:
+    place = _place(key)
+    return f"the output of the {key[0]} at line {place}" if place is not None else f"the output of the {key[0]}"
+
+
 def probe_normalised(ctx, probe):
-    """ACT102/ACT110/ACT113: is what reaches the loss normalised, and how much smaller its gradient is."""
+    """ACT102/ACT110/ACT113: is the flagged softmax/sigmoid's output normalised, and how much smaller its gradient is.
+
+    Rows and gradients come from the same tensor, the flagged op's own (in a model with several heads,
+    the head the finding names), never from the model's first output.
+    """
     import torch
     import torch.nn.functional as F
 
     base = ctx["base"]
     keys = [k for k in _ops_at(base, probe["lines"]) if k[0] in ("softmax", "sigmoid")]
-    out = output_tensor(base.out)
-    result = {}
-    if out is not None:
-        o = out.detach().float()
-        flat = o.reshape(-1, o.shape[-1]) if o.dim() >= 2 else o.reshape(-1, 1)
-        sums = flat.sum(dim=-1)
-        result.update(output_min=num(flat.min()), output_max=num(flat.max()),
-                      row_sum_min=num(sums.min()), row_sum_max=num(sums.max()), units=int(flat.shape[-1]))
     if not keys:
-        result["error"] = "the flagged softmax/sigmoid did not run on the synthetic input"
-        return result
+        return {"error": "the flagged softmax/sigmoid did not run on the synthetic input"}
     key = keys[-1]
-    z = base.rec.inputs.get(key)
     fn = key[0]
-    if z is None:
-        return result
-    z = z.float()
-    z = z.reshape(-1, z.shape[-1]) if z.dim() >= 2 else z.reshape(-1, 1)
+    z, y = base.rec.inputs.get(key), base.rec.outputs.get(key)
+    if z is None or y is None:
+        return {"error": f"the output of the flagged {fn} was not recorded"}
+    op = base.rec.ops[key]
+    d = _op_dim(op, fn, y.dim())
+    rows_y, z = _as_rows(y, d), _as_rows(z, d)
+    sums = rows_y.sum(dim=-1)
+    result = {"fn": fn, "tensor": _where(key), "op_line": key[1], "op_module_line": key[2], "dim": d,
+              "units": int(rows_y.shape[-1]), "output_min": num(rows_y.min()), "output_max": num(rows_y.max()),
+              "row_sum_min": num(sums.min()), "row_sum_max": num(sums.max()),
+              "activation_min": (op.get("out") or {}).get("min")}
     gen = torch.Generator().manual_seed(ctx["seed"] + 15485863)
     labels = torch.randint(0, z.shape[-1], (z.shape[0],), generator=gen).to(z.device)
     targets = torch.randint(0, 2, z.shape, generator=gen).float().to(z.device)
@@ -305,10 +348,8 @@ def probe_normalised(ctx, probe):
             right = grad(lambda t: F.cross_entropy(t, labels), zz)
         result[f"grad_{tag}"] = wrong
         result[f"grad_logits_{tag}"] = right
-    p = base.rec.ops[key].get("out", {})
-    result["fn"] = fn
-    result["activation_min"] = p.get("min")
     return result
+
 
 
 def probe_fused(ctx, probe):
@@ -325,7 +366,7 @@ def probe_fused(ctx, probe):
     inside = [k for k in _ops_at(base, probe["lines"]) if k[0] == fn]
     if inside and base.rec.inputs.get(inside[0]) is not None:
         z0 = base.rec.inputs[inside[0]].float()  # the model applies it itself: its input is the logits
-        source = f"the input of the {fn} at line {inside[0][1] or inside[0][2]}"
+        source = f"the input of the {fn} at line {_place(inside[0])}"
     else:
         out = output_tensor(base.out)
         if out is None:
@@ -391,7 +432,7 @@ def _probe_log_sigmoid(ctx, probe):
     z0 = base.rec.inputs.get(keys[0]) if keys else None
     if z0 is None:
         return {"error": "no sigmoid input was recorded"}
-    source = f"the input of the sigmoid at line {keys[0][1] or keys[0][2]}"
+    source = f"the input of the sigmoid at line {_place(keys[0])}"
     z0 = z0.float()
     z0 = (z0 - z0.mean()) / (z0.std() + 1e-12) if z0.numel() > 1 else z0
     rows = []
@@ -409,50 +450,105 @@ def _probe_log_sigmoid(ctx, probe):
     return {"rows": rows, "logits_from": source, "fn": "sigmoid"}
 
 
+# A first layer that fixes the rank of the model's input: a rank guessed from it is not an invention.
+_RANK_FIXED = re.compile(r"^guessed from (Lazy)?(Conv|ConvTranspose)[123]d\(|^guessed from (LSTM|GRU|RNN)\(|"
+                         r"^guessed from (BatchNorm[23]d|InstanceNorm2d|GroupNorm|Transformer\w*|MultiheadAttention)\(")
+
+
+def rank_known(desc: dict | None) -> bool:
+    """Whether the rank of candidate ``desc`` comes from the code (the file, the configuration, a layer that
+    fixes it), not from a guess: only such a rank may decide ACT104."""
+    why = (desc or {}).get("why") or ""
+    return bool(why) and (not why.startswith("guessed") or bool(_RANK_FIXED.search(why)))
+
+
+def _with_first(xs: tuple, first):
+    """The arguments ``xs`` with the first replaced (keyword arguments of a captured call kept)."""
+    rest = (first,) + tuple(xs[1:])
+    return Batch.of(rest, xs.kwargs) if isinstance(xs, Batch) else rest
+
+
 def probe_implicit_dim(ctx, probe):
-    """ACT104: the dim the implicit choice took, for each input shape the model accepts."""
+    """ACT104: the dim the implicit choice took, at the input the model got (and, as evidence, other ranks).
+
+    With ``ctx["inputs"]`` (real call arguments from a traced run) those are run and decide; otherwise
+    the measured synthetic input decides when its rank comes from the code (:func:`rank_known`), and
+    candidates of other ranks are run for the record only.
+    """
     import torch
 
+    model = ctx["base"].model
+    real = ctx.get("inputs")
+    runs = []  # (arguments, where they come from, whether they may decide)
+    if real:
+        for x in real:
+            runs.append((x if isinstance(x, tuple) else (x,), "the input of the traced run", True))
+    else:
+        for i, desc in enumerate(ctx.get("candidates") or []):
+            if i == 0:
+                x = ctx["x"]
+                xs = x if isinstance(x, tuple) else (x,)
+            else:
+                xs = make_inputs(desc, ctx["device"], ctx["seed"], model)
+            runs.append((xs, desc.get("why") or "", i == 0 and rank_known(desc)))
     found = []
-    for desc in ctx["candidates"]:
-        model = ctx["base"].model
-        xs = make_inputs(desc, ctx["device"], ctx["seed"], model)
-        x = xs[0]
+    for xs, why, decides in runs:
+        first = xs[0] if xs else None
+        shape = list(first.shape) if hasattr(first, "shape") else None
+        row = {"input_shape": shape, "from": why, "decides": decides}
         run = Run(model, xs, ctx["framework"])
         try:
             with torch.no_grad():
                 y = run.forward()
         except Exception as exc:  # this shape does not fit the model
-            found.append({"input_shape": desc["shape"], "error": f"{type(exc).__name__}: {exc}"[:200]})
+            found.append(dict(row, error=f"{type(exc).__name__}: {exc}"[:200]))
             continue
         keys = [k for k in _ops_at(run, probe["lines"]) if k[0] in ("softmax", "log_softmax", "softmin")]
         if not keys:
-            found.append({"input_shape": desc["shape"], "error": "the flagged softmax did not run"})
+            found.append(dict(row, error="the flagged softmax did not run"))
             continue
         op = run.rec.ops[keys[0]]
-        row = {"input_shape": desc["shape"], "softmax_input_shape": op.get("in_shape"),
-               "implicit_dim": op.get("implicit_dim"), "dim": op.get("dim")}
-        if y is not None and x.shape[0] > 1 and x.is_floating_point():
-            x2 = x.clone()
+        row.update(softmax_input_shape=op.get("in_shape"), implicit_dim=op.get("implicit_dim"), dim=op.get("dim"))
+        if (y is not None and isinstance(first, torch.Tensor) and first.dim() and first.shape[0] > 1
+                and first.is_floating_point()):
+            x2 = first.clone()  # the real first tensor (or the synthetic one), never changed in place
             x2[0] = x2[0] + 1.0
             with torch.no_grad():
-                y2 = output_tensor(model(x2, *xs[1:]))
-            if y2 is not None and y2.shape == y.shape and y.shape[0] == x.shape[0]:
+                y2 = output_tensor(call_model(model, _with_first(xs, x2)))
+            if y2 is not None and y2.shape == y.shape and y.shape[0] == first.shape[0]:
                 row["other_samples_change"] = num((y2[1:] - y[1:]).abs().max())
         found.append(row)
     return {"runs": found}
 
 
+
 def probe_output_range(ctx, probe):
-    """ACT105/ACT111/ACT114: the observed output against what the loss needs."""
+    """ACT105/ACT111/ACT114: the observed output against what the loss needs.
+
+    ACT111 reads the flagged softmax itself (its units are the size of the dim it normalises over);
+    the others, and ACT111 when the softmax did not run as an op, the model's output.
+    """
     import torch
     import torch.nn.functional as F
 
-    out = output_tensor(ctx["base"].out)
-    if out is None:
-        return {"error": "the model gave no tensor output"}
-    o = out.detach().float()
-    result = {"min": num(o.min()), "max": num(o.max()), "units": int(o.shape[-1]) if o.dim() else 1,
+    base = ctx["base"]
+    tensor, units = None, None
+    if probe["code"] == "ACT111":
+        keys = [k for k in _ops_at(base, probe["lines"]) if k[0] == "softmax" and k in base.rec.outputs]
+        if keys:
+            key = keys[-1]
+            y = base.rec.outputs[key]
+            d = _op_dim(base.rec.ops[key], "softmax", y.dim())
+            o = _as_rows(y, d)
+            tensor, units = _where(key), int(o.shape[-1])
+    if tensor is None:
+        out = output_tensor(base.out)
+        if out is None:
+            return {"error": "the model gave no tensor output"}
+        o = out.detach().float()
+        units = int(o.shape[-1]) if o.dim() else 1
+        tensor = "the model's output"
+    result = {"tensor": tensor, "min": num(o.min()), "max": num(o.max()), "units": units,
               "below_0_frac": num((o < 0).float().mean()), "above_1_frac": num((o > 1).float().mean()),
               "exact_0_frac": num((o == 0).float().mean()), "exact_1_frac": num((o == 1).float().mean()),
               "std": num(o.std()) if o.numel() > 1 else 0.0}
@@ -465,6 +561,19 @@ def probe_output_range(ctx, probe):
         norms = [r["grad_norm"] for r in ctx["base_layers"]]
         result["last_layer_grad_norm"] = norms[-1] if norms else None
     return result
+
+
+def probe_leading(ctx, probe):
+    """ACT108: the flagged activation as it ran on the model's input (the first such call)."""
+    base = ctx["base"]
+    ops = [base.rec.ops[k] for k in _ops_at(base, probe["lines"])]
+    if not ops:
+        return {"error": "the flagged activation did not run on the synthetic input"}
+    op = next((o for o in ops if o.get("before_learned")), ops[0])
+    return {"fn": op["fn"], "line": op["line"] or op["module_line"], "before_learned": bool(op.get("before_learned")),
+            "zero_fraction": (op.get("out") or {}).get("zero_frac"), "saturated_fraction": op.get("saturated_frac"),
+            "input_std": (op.get("in") or {}).get("std")}
+
 
 
 def probe_float16(ctx, probe):
@@ -497,4 +606,4 @@ def probe_float16(ctx, probe):
 
 PROBES = {"twin_relu": probe_twin_relu, "matched_init": probe_matched_init, "normalised": probe_normalised,
           "fused": probe_fused, "implicit_dim": probe_implicit_dim, "output_range": probe_output_range,
-          "float16": probe_float16}
+          "float16": probe_float16, "leading": probe_leading}

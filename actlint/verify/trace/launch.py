@@ -49,7 +49,7 @@ class TracedRun:
         if self.exit_code not in (0, None) and "raised" not in why:
             last = self.output_tail.strip().splitlines()[-1][:200] if self.output_tail.strip() else ""
             why = f"the command exited with status {self.exit_code}" + (f" ({last})" if last else "") + \
-                f" before any model took a training step"
+                " before any model took a training step"
         return why
 
 

@@ -1,0 +1,221 @@
+"""``actlint run -- COMMAND``: the user's own training run, traced; verdicts from its model, batch and loss.
+
+Each case of ``fixtures/run`` is copied into a temporary folder (a user's checkout) and run as
+``actlint run --format json -- python SCRIPT`` once per module.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+RUN = ROOT / "fixtures" / "run"
+
+
+def _needs(*modules):
+    for name in modules:
+        if importlib.util.find_spec(name) is None:
+            pytest.skip(f"actlint run needs {name} here (pip install 'actlint[verify]')")
+
+
+def actlint_run(folder: Path, *args, script="train.py", timeout=300, env=None):
+    """``actlint run --format json [args] -- python SCRIPT`` in ``folder``: (exit, findings by place, stderr)."""
+    start = time.perf_counter()
+    environment = dict(os.environ, **(env or {}))
+    environment.pop("ACTLINT_TRACE", None)
+    proc = subprocess.run([sys.executable, "-m", "actlint", "run", "--format", "json", *map(str, args), "--",
+                           sys.executable, script], cwd=folder, capture_output=True, text=True, timeout=timeout,
+                          env=environment)
+    findings = json.loads(proc.stdout) if proc.stdout.strip().startswith("[") else []
+    places = {(Path(f["path"]).name, f["line"], f["code"]): f for f in findings}
+    return proc.returncode, places, proc.stderr, time.perf_counter() - start
+
+
+def _copy(case: str, tmp_path_factory) -> Path:
+    into = tmp_path_factory.mktemp(case) / case
+    shutil.copytree(RUN / case, into)
+    return into
+
+
+@pytest.fixture(scope="module")
+def tanh_run(tmp_path_factory):
+    _needs("torch")
+    folder = _copy("unscaled_tanh", tmp_path_factory)
+    return folder, actlint_run(folder, "--report", folder / "report")
+
+
+@pytest.fixture(scope="module")
+def two_files(tmp_path_factory):
+    _needs("torch")
+    folder = _copy("two_files", tmp_path_factory)
+    return actlint_run(folder)
+
+
+@pytest.fixture(scope="module")
+def helper_run(tmp_path_factory):
+    _needs("torch")
+    return actlint_run(_copy("helper_module", tmp_path_factory))
+
+
+@pytest.fixture(scope="module")
+def failing(tmp_path_factory):
+    _needs("torch")
+    return _copy("failing", tmp_path_factory)
+
+
+def test_unscaled_inputs_saturate_the_tanh_stack_in_the_run(tanh_run):
+    folder, (code, places, err, _) = tanh_run
+    first = places[("train.py", 17, "ACT101")]
+    assert first["verdict"] == "confirmed", first["evidence"]["summary"]
+    evidence = first["evidence"]
+    assert evidence["source"] == "run"
+    assert evidence["measured"] is True
+    assert evidence["saturated_fraction"] > 0.5
+    assert evidence["batch_shape"] == [[100, 1]]
+    assert "before its first training step" in evidence["batch"]
+    assert evidence["loss"]["fn"] == "F.cross_entropy" and evidence["loss"]["replay"] == "exact"
+    assert code == 1
+
+
+def test_the_same_stack_on_synthetic_input_is_not_refuted(tanh_run, tmp_path):
+    folder, _ = tanh_run
+    (folder / "pyproject.toml").write_text("[tool.actlint.verify]\nrun-scripts = false\n", encoding="utf-8")
+    try:
+        proc = subprocess.run([sys.executable, "-m", "actlint", "--no-cache", "--verify", "--format", "json",
+                               "train.py"], cwd=folder, capture_output=True, text=True, timeout=300)
+    finally:
+        (folder / "pyproject.toml").unlink()
+    f = {(x["line"], x["code"]): x for x in json.loads(proc.stdout)}[(17, "ACT101")]
+    assert f["evidence"].get("source") != "run"
+    assert f["verdict"] != "refuted"
+
+
+def test_report_says_how_the_model_was_built(tanh_run):
+    folder, _ = tanh_run
+    report = json.loads((folder / "report" / "report.json").read_text())
+    assert report["run"]["captured"] == ["train.py:Deep"]
+    assert report["run"]["reason"] is None
+    assert [m["built"] for m in report["models"]] == ["run"]
+    assert report["models"][0]["batch"]["shape"] == [100, 1]
+
+
+def test_model_and_loss_in_two_files_get_the_loss_of_train_py(two_files):
+    code, places, err, _ = two_files
+    f = places[("model.py", 15, "ACT103")]
+    assert f["verdict"] == "confirmed", f["evidence"]["summary"]
+    assert f["evidence"]["source"] == "run"
+    assert f["evidence"]["loss"]["kind"] == "bce"
+    assert f["evidence"]["loss"]["where"] == "train.py:15"
+    hidden = places[("model.py", 13, "ACT101")]
+    assert hidden["evidence"]["source"] == "run" and hidden["evidence"]["loss"]["kind"] == "bce"
+    assert hidden["verdict"] in ("confirmed", "inconclusive")
+
+
+def test_a_parameterless_helper_never_decides_the_seed(helper_run):
+    code, places, err, _ = helper_run
+    f = places[("train.py", 29, "ACT107")]
+    assert f["verdict"] == "confirmed"
+    assert f["evidence"]["model"] == "train.py:Net"
+    a, b = f["evidence"]["weights_sha256"]
+    assert a != b and not a.startswith("e3b0c44298fc1c14")  # not the hash of nothing
+
+
+def test_a_script_that_raises_before_training(failing):
+    code, places, err, _ = actlint_run(failing, script="raises.py")
+    assert code == 2
+    f = places[("raises.py", 4, "ACT101")]
+    assert f["verdict"] == "inconclusive"
+    assert "raised RuntimeError at raises.py:7 before any model took a training step" in f["evidence"]["summary"]
+    assert "actlint run: nothing verified" in err
+
+
+def test_a_script_that_never_trains(failing):
+    code, places, err, _ = actlint_run(failing, script="no_training.py")
+    assert code == 2
+    f = places[("no_training.py", 4, "ACT101")]
+    assert "ended before any model took a training step" in f["evidence"]["summary"]
+
+
+def test_the_network_is_refused(failing):
+    code, places, err, _ = actlint_run(failing, script="downloads.py")
+    assert code == 2
+    assert "network access is disabled" in places[("downloads.py", 9, "ACT107")]["evidence"]["summary"]
+
+
+def test_writes_land_in_scratch_or_are_refused(failing):
+    code, places, err, _ = actlint_run(failing, script="writes_back.py")
+    assert code == 2
+    summary = places[("writes_back.py", 13, "ACT107")]["evidence"]["summary"]
+    assert "data/notes.txt is disabled (only the scratch folder is writable)" in summary
+    assert not (failing / "outputs").exists()  # created in the run's scratch copy of the folder
+    assert not (failing / "data" / "notes.txt").exists()
+
+
+def test_usage_errors(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "actlint", "run"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 2 and "give the command to run after --" in proc.stderr
+    code, places, err, _ = actlint_run(tmp_path, script="does_not_exist.py")
+    assert code == 2 and "nothing verified" in err
+
+
+def test_verify_runs_a_training_script_first(tmp_path):
+    _needs("torch")
+    folder = tmp_path / "proj"
+    shutil.copytree(RUN / "helper_module", folder)
+    proc = subprocess.run([sys.executable, "-m", "actlint", "--no-cache", "--verify", "--format", "json",
+                           "train.py"], cwd=folder, capture_output=True, text=True, timeout=300)
+    f = {(x["line"], x["code"]): x for x in json.loads(proc.stdout)}[(29, "ACT107")]
+    assert f["verdict"] == "confirmed"
+    assert f["evidence"]["source"] == "run"
+    assert "two runs of the command" in f["evidence"]["summary"]
+
+
+def _torchvision_imports() -> str | None:
+    """Why torchvision cannot be used here, or None (its CUDA wheels do not import next to the CPU torch)."""
+    if importlib.util.find_spec("torchvision") is None:
+        return "torchvision is not installed (pip install torchvision)"
+    proc = subprocess.run([sys.executable, "-c", "import torchvision.datasets, torchvision.transforms"],
+                          capture_output=True, text=True, timeout=120)
+    if proc.returncode:
+        last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
+        return f"torchvision does not import here ({last[:160]})"
+    return None
+
+
+def test_keras_mnist_offline_gets_a_stand_in_and_verdicts_from_the_run(tmp_path_factory):
+    _needs("torch", "keras")
+    folder = _copy("mnist_keras", tmp_path_factory)
+    code, places, err, _ = actlint_run(folder, env={"HOME": str(folder)})  # no Keras dataset cache
+    for line, rule in ((9, "ACT101"), (11, "ACT102"), (15, "ACT107")):
+        f = places[("train.py", line, rule)]
+        assert f["verdict"] == "confirmed", f["evidence"]["summary"]
+        assert f["evidence"]["source"] == "run"
+    evidence = places[("train.py", 11, "ACT102")]["evidence"]
+    assert "synthetic stand-in for mnist" in evidence["batch"]
+    assert any("mnist" in a and "could not be loaded offline" in a for a in evidence["assumptions"])
+    assert evidence["batch_shape"] == [[64, 784]]
+    assert code == 1
+
+
+def test_torch_mnist_offline_gets_a_stand_in_and_verdicts_from_the_run(tmp_path_factory):
+    _needs("torch")
+    why = _torchvision_imports()
+    if why:
+        pytest.skip(why)
+    folder = _copy("mnist_torch", tmp_path_factory)
+    code, places, err, _ = actlint_run(folder)
+    f = places[("train.py", 18, "ACT102")]
+    assert f["verdict"] == "confirmed", f["evidence"]["summary"]
+    assert f["evidence"]["source"] == "run"
+    assert "synthetic stand-in for MNIST" in f["evidence"]["batch"]
+    assert f["evidence"]["batch_shape"] == [[64, 1, 28, 28]]
