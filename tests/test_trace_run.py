@@ -152,13 +152,55 @@ def test_the_network_is_refused(failing):
     assert "network access is disabled" in places[("downloads.py", 9, "ACT107")]["evidence"]["summary"]
 
 
-def test_writes_land_in_scratch_or_are_refused(failing):
-    code, places, err, _ = actlint_run(failing, script="writes_back.py")
+def test_writes_outside_the_folder_are_refused(failing, tmp_path):
+    elsewhere = tmp_path / "elsewhere.txt"
+    code, places, err, _ = actlint_run(failing, script="writes_outside.py", env={"ELSEWHERE": str(elsewhere)})
     assert code == 2
-    summary = places[("writes_back.py", 13, "ACT107")]["evidence"]["summary"]
-    assert "data/notes.txt is disabled (only the scratch folder is writable)" in summary
+    summary = places[("writes_outside.py", 13, "ACT107")]["evidence"]["summary"]
+    assert "raised PermissionError at writes_outside.py:9" in summary
+    assert "elsewhere.txt is disabled (only the scratch folder is writable)" in summary
     assert not (failing / "outputs").exists()  # created in the run's scratch copy of the folder
-    assert not (failing / "data" / "notes.txt").exists()
+    assert not elsewhere.exists()
+
+
+@pytest.fixture(scope="module")
+def as_written(tmp_path_factory):
+    _needs("torch", "matplotlib")
+    folder = _copy("as_written", tmp_path_factory)
+    return folder, actlint_run(folder)
+
+
+def test_a_script_written_for_a_gpu_desktop_is_run_as_it_stands(as_written):
+    """CUDA hard-coded, a Tk backend, writes into folders that exist: the run trains the user's model."""
+    folder, (code, places, err, _) = as_written
+    assert code == 1, err
+    for line in (15, 17):
+        f = places[("train.py", line, "ACT101")]
+        assert f["verdict"] == "confirmed" and f["evidence"]["source"] == "run", f["evidence"]
+        assumptions = f["evidence"]["assumptions"]
+        assert "matplotlib.use('TkAgg') kept the off-screen Agg backend (a traced run opens no window)" in assumptions
+    import torch
+
+    if not torch.cuda.is_available():
+        assert ('run on the CPU: the script asks for CUDA (.cuda(), .to("cuda"), torch.randint(device="cuda")), '
+                'which this machine does not have') in assumptions
+        assert f["evidence"]["device"] == "cpu"
+
+
+def test_the_run_writes_its_own_copy_of_the_users_folder(as_written):
+    folder, _ = as_written
+    assert (folder / "outputs" / "log.txt").read_text() == "epoch 0\n"  # appended to in the copy only
+    assert sorted(p.name for p in (folder / "outputs").iterdir()) == ["README.txt", "log.txt"]
+    assert (folder / "outputs" / "README.txt").read_text() == "kept\n"
+
+
+def test_keras_fit_on_python_lists_is_captured(tmp_path_factory):
+    _needs("keras", "torch")
+    code, places, err, _ = actlint_run(_copy("keras_lists", tmp_path_factory), env={"KERAS_BACKEND": "torch"})
+    f = places[("train.py", 9, "ACT107")]
+    assert f["verdict"] == "confirmed", f["evidence"]
+    assert f["evidence"]["digest_params"] == {"tensors": 4, "elements": 6 + 6 + 6 + 1}
+    assert code == 1, err
 
 
 def test_usage_errors(tmp_path):

@@ -48,7 +48,9 @@ def sweep():
     mp = pytest.MonkeyPatch()
     mp.setattr(session, "file_targets", answering)
     try:
-        outcome = session.verify(findings, files, Settings(timeout=60), ROOT, workers=2, show_progress=False)
+        # synthetic builds only: what a run of the script decides is tested in test_trace_run.py
+        outcome = session.verify(findings, files, Settings(timeout=60, run_scripts=False), ROOT, workers=2,
+                                 show_progress=False)
     finally:
         mp.undo()
     out = [f.to_dict() for f in outcome.findings if f.code in all_rules()]

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from actlint.findings import Finding
-from actlint.verify.build.targets import Target
+from actlint.verify.build.targets import Target, log_form
 from actlint.verify.judge.diagnostics import diagnose
 from actlint.verify.judge.verdicts import CONFIRMED, INCONCLUSIVE, REFUTED, Verdict, judge
 from actlint.verify.session import ModelRun, Outcome
@@ -30,9 +30,15 @@ def _real(path: str) -> str:
 
 
 def finding_specs(findings: list[Finding]) -> list[dict]:
-    """The static findings as the tracer reads them: an id, the code and the real file and lines."""
-    return [{"id": str(i), "code": f.code, "path": _real(f.path), "line": f.line, "end_line": f.end_line}
-            for i, f in enumerate(findings)]
+    """The static findings as the tracer reads them: an id, the code and the real file and lines
+    (and, for a log of a sigmoid, which of ``log(p)`` and ``log(1 - p)`` the flagged call takes)."""
+    specs = []
+    for i, f in enumerate(findings):
+        spec = {"id": str(i), "code": f.code, "path": _real(f.path), "line": f.line, "end_line": f.end_line}
+        if f.code == "ACT109":
+            spec.update(log_form(f))
+        specs.append(spec)
+    return specs
 
 
 def localize(value, primary: str | None, shown):

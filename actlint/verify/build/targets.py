@@ -115,7 +115,8 @@ class Target:
                 same = [g for g in self.findings if g.code == f.code] if f.code in TWIN_CODES else [f]
                 lines = sorted({ln for g in same for ln in range(g.line, g.end_line + 1)})
                 probes.append({"id": str(i), "code": f.code, "kind": kind, "lines": lines,
-                               "loss_family": "binary" if f.code == "ACT110" else "categorical"})
+                               "loss_family": "binary" if f.code == "ACT110" else "categorical",
+                               **(log_form(f) if f.code == "ACT109" else {})})
         needs_tf = bool(re.search(r"^\s*(import|from)\s+tensorflow\b", self.source, re.M))
         module_name, root = package_module(self.file, self.source)
         return {"source": self.source, "user_file": str(self.file.resolve()), "build": self.build,
@@ -805,4 +806,34 @@ def factory_targets(settings: Settings, root: Path) -> list[Target]:
     return out
 
 
-__all__ = ["Settings", "Target", "file_targets", "factory_targets"]
+def log_form(f: Finding) -> dict:
+    """Which form the log call ``f`` flags takes: ``{"complement": log(1 - p)?, "eps": an epsilon added?}``,
+    each None where the flagged text is not a call the verifier can read."""
+    import libcst as cst
+
+    from actlint.checks.rewrite import call_input, strip_epsilon
+
+    try:
+        lines = Path(f.path).read_text(encoding="utf-8").splitlines()
+        if f.cell is not None or not 0 < f.line <= f.end_line <= len(lines):
+            return {"complement": None, "eps": None}
+        chunk = lines[f.line - 1:f.end_line]
+        end = f.end_column - 1  # columns are 1-based, the end one past the call
+        chunk[-1] = chunk[-1][:end] if f.end_line > f.line else chunk[-1][f.column - 1:end]
+        if f.end_line > f.line:
+            chunk[0] = chunk[0][f.column - 1:]
+        node = cst.parse_expression("\n".join(chunk))
+    except (OSError, UnicodeDecodeError, cst.ParserSyntaxError, IndexError):
+        return {"complement": None, "eps": None}
+    arg = call_input(node)
+    if arg is None:
+        return {"complement": None, "eps": None}
+    base = strip_epsilon(arg)
+    if isinstance(base, cst.BinaryOperation) and isinstance(base.operator, cst.Subtract) \
+            and isinstance(base.left, (cst.Integer, cst.Float)):
+        inner = strip_epsilon(base.right)  # 1 - (p + eps) / 1 - p
+        return {"complement": True, "eps": base is not arg or inner is not base.right}
+    return {"complement": False, "eps": base is not arg}
+
+
+__all__ = ["Settings", "Target", "file_targets", "factory_targets", "log_form"]

@@ -258,20 +258,27 @@ def judge_fused(code, p, result) -> Verdict:
                 f"while BCEWithLogitsLoss stays exact"), evidence)
         return Verdict(REFUTED, "BCELoss(sigmoid(x)) matched BCEWithLogitsLoss at every logit size tried", evidence)
     fn, fused = ("sigmoid", "logsigmoid") if p.get("fn") == "sigmoid" else ("softmax", "log_softmax")
+    if p.get("form"):  # the flagged form, run as written (a log of a sigmoid in a traced run)
+        evidence["form"] = p["form"]
     off = [r for r in rows if r["fused_finite"] and r["max_error_eps"] > LOSS_ERROR]
     inf = [r for r in rows if r["fused_finite"] and r["neg_inf_frac"] > 0]
     if off or inf:
         parts = []
+        form = p.get("form")
         if off:
             r = off[0]
-            parts.append(f"at logits up to |{_f(r['max_abs_logit'], 3)}| log({fn} + 1e-9) is off by up to "
+            what = f"{form} as written" if form else f"log({fn} + 1e-9)"
+            parts.append(f"at logits up to |{_f(r['max_abs_logit'], 3)}| {what} is off by up to "
                          f"{_f(r['max_error_eps'])} ({fused} reaches {_f(r['fused_min'])})")
         if inf:
             r = inf[0]
-            parts.append(f"at |{_f(r['max_abs_logit'], 3)}| plain log({fn}) is -inf for {_pct(r['neg_inf_frac'])} "
+            what = form or f"plain log({fn})"
+            parts.append(f"at |{_f(r['max_abs_logit'], 3)}| {what} is -inf for {_pct(r['neg_inf_frac'])} "
                          f"of entries")
         return Verdict(CONFIRMED, "; ".join(parts) + f", while {fused} stays finite", evidence)
-    return Verdict(REFUTED, f"log({fn}) matched {fused} at every logit size tried", evidence)
+    what = p.get("form") or f"log({fn})"
+    return Verdict(REFUTED, f"{what} matched {fused} at every logit size tried"
+                   + (f" (up to |{_f(rows[-1]['max_abs_logit'], 3)}|)" if rows else ""), evidence)
 
 
 def _shape(s) -> str:

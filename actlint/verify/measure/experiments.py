@@ -422,9 +422,12 @@ def _log_of(base: Run, lines) -> str:
 
 
 def _probe_log_sigmoid(ctx, probe):
-    """ACT109 on a sigmoid: log(sigmoid(z)) and log(1 - sigmoid(z)) against logsigmoid(±z)."""
+    """ACT109 on a sigmoid: the flagged form (log(sigmoid(z)) or log(1 - sigmoid(z)), with its epsilon if it
+    has one) against logsigmoid(±z), on the recorded logits scaled to the sizes the expression probe uses."""
     import torch
     import torch.nn.functional as F
+
+    from actlint.verify.measure.function_probes import SCALES
 
     base = ctx["base"]
     keys = [k for k in _ops_at(base, probe["lines"]) if k[0] == "sigmoid"] or \
@@ -434,20 +437,30 @@ def _probe_log_sigmoid(ctx, probe):
         return {"error": "no sigmoid input was recorded"}
     source = f"the input of the sigmoid at line {_place(keys[0])}"
     z0 = z0.float()
-    z0 = (z0 - z0.mean()) / (z0.std() + 1e-12) if z0.numel() > 1 else z0
+    z0 = z0 - z0.mean() if z0.numel() > 1 else z0
+    z0 = z0 / (z0.abs().max() + 1e-12)  # the recorded logits' shape, at largest magnitude 1
+    # the form the flagged call takes where the static finding says (log(p) or log(1 - p)); else both
+    signs = {True: (-1.0,), False: (1.0,)}.get(probe.get("complement"), (1.0, -1.0))
+    eps = 1e-9 if probe.get("eps", True) else 0.0
+
+    def written(z, sign, e):  # log(1 - sigmoid(z)) is logsigmoid(-z) only in exact arithmetic: run as written
+        p = torch.sigmoid(z)
+        return torch.log(p + e) if sign > 0 else torch.log(1 - p + e)  # noqa: ACT109 - measured on purpose
+
     rows = []
-    for scale in (5.0, 10.0, 20.0, 40.0):
-        z = z0 * scale
-        s = torch.sigmoid(z)
-        unfused = torch.cat([torch.log(s).flatten(), torch.log(1 - s).flatten()])  # noqa: ACT109 - on purpose
-        unfused_eps = torch.cat([torch.log(s + 1e-9).flatten(), torch.log(1 - s + 1e-9).flatten()])  # noqa: ACT109
-        fused = torch.cat([F.logsigmoid(z).flatten(), F.logsigmoid(-z).flatten()])
-        rows.append({"scale": scale, "max_abs_logit": num(z.abs().max()),
+    for a in SCALES[1:]:
+        z = z0 * a
+        unfused = torch.cat([written(z, s, 0.0).flatten() for s in signs])
+        as_written = torch.cat([written(z, s, eps).flatten() for s in signs])
+        fused = torch.cat([F.logsigmoid(s * z).flatten() for s in signs])
+        finite = torch.isfinite(as_written)
+        rows.append({"scale": a, "max_abs_logit": num(z.abs().max()),
                      "neg_inf_frac": num(torch.isinf(unfused).float().mean()),
-                     "max_error_eps": num((unfused_eps - fused).abs().max()),
+                     "max_error_eps": num((as_written - fused).abs()[finite].max()) if finite.any() else 0.0,
                      "fused_min": num(fused.min()),
                      "fused_finite": bool(torch.isfinite(fused).all())})
-    return {"rows": rows, "logits_from": source, "fn": "sigmoid"}
+    return {"rows": rows, "logits_from": source, "fn": "sigmoid",
+            "form": {(1.0,): "log(p)", (-1.0,): "log(1 - p)"}.get(signs, "log(p) and log(1 - p)")}
 
 
 # A first layer that fixes the rank of the model's input: a rank guessed from it is not an invention.

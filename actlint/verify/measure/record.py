@@ -45,7 +45,8 @@ def run_probes(ctx: dict, probes: list[dict], framework: str, reason) -> dict:
         fn = (KERAS_PROBES if framework == "keras" else {}).get(probe["kind"]) or PROBES.get(probe["kind"])
         if fn is None:
             continue
-        same = (probe["kind"], probe["code"], tuple(_hashable(ln) for ln in probe["lines"]))
+        same = (probe["kind"], probe["code"], tuple(_hashable(ln) for ln in probe["lines"]),
+                probe.get("complement"), probe.get("eps"))
         if same in done:  # a twin fixes every finding of its rule at once: they read the same numbers
             out[probe["id"]] = done[same]
             continue

@@ -13,7 +13,7 @@ import os
 import sys
 
 STATE = {"on": False, "scratch": os.getcwd(), "network": False, "processes": False, "pickle": False,
-         "label": "actlint --verify"}
+         "label": "actlint --verify", "mirror": None}
 _NETWORK = ("socket.connect", "socket.bind", "socket.getaddrinfo", "urllib.Request")
 _PROGRAMS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn")
 _CHANGES = ("os.remove", "os.rename", "os.mkdir", "os.rmdir", "shutil.rmtree", "os.truncate")
@@ -39,11 +39,31 @@ def _audit(event: str, args) -> None:
         writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
             isinstance(args[2], int) and args[2] & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
         if writing and isinstance(path, (str, bytes, os.PathLike)):
+            if STATE["mirror"]:
+                flags = args[2] if isinstance(args[2], int) else 0
+                _own_copy(path, keep="w" not in mode if isinstance(mode, str) else not flags & os.O_TRUNC)
             refuse_outside(path)
     elif event in _CHANGES:
-        if args and isinstance(args[0], (str, bytes, os.PathLike)):
+        if not args or not isinstance(args[0], (str, bytes, os.PathLike)):
+            return
+        if STATE["mirror"]:
+            _change_in_mirror(event, args)
+        else:
             refuse_outside(args[0])
 
+
+def _change_in_mirror(event: str, args) -> None:
+    """A change in a traced run's folder: links of the mirror may go; what a change writes is copied first."""
+    if event in ("os.remove", "os.rename") and _link_in_mirror(args[0]):
+        pass  # the link goes (or moves), the user's file stays
+    elif event in ("os.mkdir", "os.truncate"):
+        _own_copy(args[0], keep=event == "os.truncate")
+        refuse_outside(args[0])
+    else:
+        refuse_outside(args[0])
+    if event == "os.rename" and len(args) > 1 and isinstance(args[1], (str, bytes, os.PathLike)):
+        _own_copy(args[1], keep=False)
+        refuse_outside(args[1])
 
 def _allowed_program(event: str, args) -> bool:
     """A traced run may start Python itself (multiprocessing's spawn, a compile worker), nothing else."""
@@ -57,6 +77,60 @@ def _allowed_program(event: str, args) -> bool:
     return os.path.realpath(exe) == os.path.realpath(sys.executable)
 
 
+def _inside_mirror(path) -> str | None:
+    """``path`` made absolute (links not followed) where it lies in the mirrored working folder, else None."""
+    try:
+        full = os.path.abspath(os.fsdecode(path))
+    except (TypeError, ValueError):
+        return None
+    mirror = STATE["mirror"]
+    return full if full == mirror or full.startswith(mirror + os.sep) else None
+
+
+def _link_in_mirror(path) -> bool:
+    full = _inside_mirror(path)
+    return bool(full) and os.path.islink(full) and _inside_mirror(os.path.dirname(full)) is not None and \
+        os.path.realpath(os.path.dirname(full)).startswith(STATE["scratch"])
+
+
+def _own_copy(path, *, keep: bool) -> None:
+    """Copy-on-write for the mirror of the user's folder: before the run writes ``path``, each linked folder
+    on the way becomes a real one (of links), and a linked file becomes the run's own (copied if ``keep``:
+    appended to or updated in place).  The user's files are never written."""
+    import shutil
+
+    full = _inside_mirror(path)
+    if full is None:
+        return
+    STATE["on"] = False
+    try:
+        here = STATE["mirror"]
+        parts = os.path.relpath(full, here).split(os.sep)
+        for i, part in enumerate(parts):
+            here = os.path.join(here, part)
+            last = i == len(parts) - 1
+            if not os.path.islink(here):
+                if not os.path.isdir(here):
+                    return
+                continue
+            target = os.path.realpath(here)
+            if os.path.isdir(target) and not last:
+                os.unlink(here)
+                os.mkdir(here)
+                for entry in os.scandir(target):
+                    os.symlink(entry.path, os.path.join(here, entry.name), target_is_directory=entry.is_dir())
+            elif last and not os.path.isdir(target):
+                os.unlink(here)
+                if keep and os.path.exists(target):
+                    shutil.copyfile(target, here)
+            else:
+                return
+    except OSError:
+        pass
+    finally:
+        STATE["on"] = True
+
+
 def refuse_outside(path) -> None:
     scratch = STATE["scratch"]
     full = os.path.realpath(os.fsdecode(path))
@@ -65,10 +139,11 @@ def refuse_outside(path) -> None:
 
 
 def install(scratch: str, *, network: bool = False, processes: bool = False, pickle: bool = False,
-            label: str = "actlint --verify") -> None:
-    """Add the hook (once per process) and switch it on for ``scratch``."""
+            label: str = "actlint --verify", mirror: str | None = None) -> None:
+    """Add the hook (once per process) and switch it on for ``scratch``; ``mirror``: a folder of ``scratch``
+    whose entries link to the user's (a traced run's working folder), written copy-on-write."""
     STATE.update(scratch=os.path.realpath(scratch), network=network, processes=processes, pickle=pickle,
-                 label=label)
+                 label=label, mirror=os.path.abspath(mirror) if mirror else None)
     if not STATE.get("installed"):
         sys.addaudithook(_audit)
         STATE["installed"] = True

@@ -66,6 +66,8 @@ def _first_batch(x, y, batch_size):
         return _np(x[:bs]), _slice(y, bs), x
     if isinstance(x, dict):
         return {k: _np(v[:bs]) for k, v in x.items()}, _slice(y, bs), x
+    if isinstance(x, (list, tuple)) and x and not hasattr(x[0], "shape"):  # nested Python numbers: one array
+        return np.asarray(x)[:bs], _slice(y, bs), x
     if hasattr(x, "__getitem__") and hasattr(x, "__len__") and not isinstance(x, (list, tuple)):  # PyDataset
         first = x[0]
         return _unpack(first) + (x,)
@@ -87,6 +89,10 @@ def _unpack(item):
 def _slice(y, bs):
     if y is None:
         return None
+    if isinstance(y, (list, tuple)) and y and not hasattr(y[0], "shape"):  # Python numbers: one array
+        import numpy as np
+
+        return np.asarray(y)[:bs]
     if isinstance(y, (list, tuple)):
         return [_np(a[:bs]) for a in y]
     if isinstance(y, dict):
@@ -116,10 +122,11 @@ def _capture_keras(model, x, y, batch_size, fit_kwargs, train_on_batch, single: 
     except Exception as exc:  # noqa: BLE001
         STATE["notes"].append(f"internal error while measuring a Keras model: {type(exc).__name__}: {exc}")
         STATE.setdefault("internal", traceback.format_exc()[-3000:])
+        return  # the user's own fit runs next: an error in their data is theirs to raise, and is reported so
     finally:
         set_rng_state(torch, rng)
         STATE["measuring"] = False
-    write()
+        write()
     if not SPEC.get("continue") or SPEC.get("digest_only"):
         finish()
 

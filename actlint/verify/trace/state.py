@@ -153,6 +153,9 @@ def no_model_reason(final: bool) -> str:
         where = f" at {shown(user_file(frames[-1].filename))}:{frames[-1].lineno}" if frames else ""
         text = str(value).strip().splitlines()[0] if str(value).strip() else ""
         return f"the command raised {kind.__name__}{where} before any model took a training step: {text}"[:500]
+    failed = [n for n in STATE["notes"] if n.startswith("internal error")]
+    if failed:  # a training step came, but measuring its model failed: actlint's fault, said as such
+        return "a model took a training step, but actlint could not measure it (" + "; ".join(failed) + ")"
     if STATE.get("optimizers"):
         return "; ".join(STATE["notes"]) or "an optimizer stepped, but no model could be captured"
     return "the command ended before any model took a training step (no optimizer step, fit or train_on_batch)"
@@ -218,7 +221,8 @@ def probes_for(files: set[str]) -> list[dict]:
         same = [g for g in findings if g["code"] == f["code"]] if f["code"] in TWIN_CODES else [f]
         lines = sorted({(g["path"], ln) for g in same for ln in range(g["line"], g["end_line"] + 1)})
         probes.append({"id": f["id"], "code": f["code"], "kind": kind, "lines": lines,
-                       "loss_family": "binary" if f["code"] == "ACT110" else "categorical"})
+                       "loss_family": "binary" if f["code"] == "ACT110" else "categorical",
+                       "complement": f.get("complement"), "eps": f.get("eps")})
     return probes
 
 

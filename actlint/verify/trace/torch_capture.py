@@ -75,6 +75,9 @@ def install(torch) -> None:
         recorder.USER_FILES = user_file
         recorder.patch_constructors("torch")
         recorder.patch_inits()
+        from actlint.verify.trace import cpu_fallback
+
+        cpu_fallback.install(torch, ASSUMPTIONS)  # a script that hard-codes CUDA, on a machine without it
     from torch.nn.modules import module as torch_module
     from torch.optim import optimizer as torch_optim
 
@@ -101,6 +104,9 @@ def install(torch) -> None:
     torch.Tensor.backward = traced_backward
 
 
+_RAISED = object()  # the output a forward hook gets when the forward raised
+
+
 def _wrap_loss(name: str, original):
     def loss(input, target=None, *args, **kwargs):
         value = original(input, target, *args, **kwargs) if target is not None or args else original(input, **kwargs)
@@ -122,11 +128,12 @@ def _pre_forward(module, args):
     STATE["depth"] += 1
 
 
-def _post_forward(module, args, kwargs, output):
+def _post_forward(module, args, kwargs, output=_RAISED):
+    """After every forward; torch calls it without ``output`` when the forward raised (always_call)."""
     if STATE["measuring"]:
         return
     STATE["depth"] = max(0, STATE["depth"] - 1)
-    if STATE["depth"] or STATE["done"]:
+    if STATE["depth"] or STATE["done"] or output is _RAISED:
         return
     try:
         ref = weakref.ref(module)

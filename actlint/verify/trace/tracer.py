@@ -29,7 +29,7 @@ def start(spec_path: str) -> None:
     root = SPEC.get("project_root") or os.getcwd()
     SPEC["_roots"] = [os.path.realpath(r) for r in [root] + list(SPEC.get("extra_roots", []))]
     guard.install(SPEC["scratch"], network=bool(SPEC.get("allow_network")), processes=True, pickle=True,
-                  label="actlint run")
+                  label="actlint run", mirror=os.path.join(SPEC["scratch"], "work"))
     try:
         from actlint.verify.trace import datasets
 
@@ -44,6 +44,7 @@ def start(spec_path: str) -> None:
     hooks.when_imported("keras", keras_capture.install)
     for name in ("lightning.pytorch", "pytorch_lightning"):
         hooks.when_imported(name, _on_lightning)
+    hooks.when_imported("matplotlib", _on_matplotlib)
     atexit.register(_at_exit)
     previous = sys.excepthook
 
@@ -108,6 +109,11 @@ def _on_lightning(module) -> None:
     init = trainer_cls.__init__
 
     def traced_init(self, *args, **kwargs):
+        import torch
+
+        from actlint.verify.trace import cpu_fallback
+
+        kwargs = cpu_fallback.lightning_kwargs(kwargs, torch.cuda.is_available(), ASSUMPTIONS)
         if "default_root_dir" not in kwargs:
             kwargs["default_root_dir"] = os.path.join(SPEC["scratch"], "lightning")
             note = "Lightning's logs and checkpoints written to the run's scratch folder"
@@ -116,6 +122,25 @@ def _on_lightning(module) -> None:
         init(self, *args, **kwargs)
 
     trainer_cls.__init__ = traced_init
+
+
+_FILE_BACKENDS = ("agg", "pdf", "svg", "ps", "pgf", "cairo", "template")
+
+
+def _on_matplotlib(module) -> None:
+    """Plots draw off screen: ``matplotlib.use("TkAgg")`` keeps Agg (a traced run has no display to open)."""
+    use = module.use
+
+    def traced_use(backend, *args, **kwargs):
+        name = str(backend).lower()
+        if name.startswith("module://") or name in _FILE_BACKENDS:
+            return use(backend, *args, **kwargs)
+        note = f"matplotlib.use({backend!r}) kept the off-screen Agg backend (a traced run opens no window)"
+        if note not in ASSUMPTIONS:
+            ASSUMPTIONS.append(note)
+        return None
+
+    module.use = traced_use
 
 
 def _at_exit() -> None:
