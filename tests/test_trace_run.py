@@ -194,6 +194,17 @@ def test_the_run_writes_its_own_copy_of_the_users_folder(as_written):
     assert (folder / "outputs" / "README.txt").read_text() == "kept\n"
 
 
+def test_bce_of_a_sigmoid_on_a_batch_of_three_is_judged_against_both_labels(tmp_path_factory):
+    """Three logits and random labels could all miss the saturating side: each logit meets both labels."""
+    _needs("torch")
+    code, places, err, _ = actlint_run(_copy("tiny_logistic", tmp_path_factory))
+    f = places[("train.py", 16, "ACT103")]
+    assert f["verdict"] == "confirmed", f["evidence"]
+    assert f["evidence"]["source"] == "run" and f["evidence"]["batch_shape"] == [[3, 1]]
+    assert "(the input of the sigmoid at train.py:16 scaled)" in f["evidence"]["summary"]
+    assert any(r["clamped_frac"] > 0 for r in f["evidence"]["rows"])
+
+
 def test_keras_fit_on_python_lists_is_captured(tmp_path_factory):
     _needs("keras", "torch")
     code, places, err, _ = actlint_run(_copy("keras_lists", tmp_path_factory), env={"KERAS_BACKEND": "torch"})

@@ -292,9 +292,16 @@ def _place(key):
     return place
 
 
-def _where(key) -> str:
+def _at(key) -> str:
+    """`` at line 12``, `` at model.py:12`` (a traced run), or nothing where the op has no place."""
     place = _place(key)
-    return f"the output of the {key[0]} at line {place}" if place is not None else f"the output of the {key[0]}"
+    if place is None:
+        return ""
+    return f" at {place}" if isinstance(place, str) else f" at line {place}"
+
+
+def _where(key) -> str:
+    return f"the output of the {key[0]}{_at(key)}"
 
 
 def probe_normalised(ctx, probe):
@@ -366,7 +373,7 @@ def probe_fused(ctx, probe):
     inside = [k for k in _ops_at(base, probe["lines"]) if k[0] == fn]
     if inside and base.rec.inputs.get(inside[0]) is not None:
         z0 = base.rec.inputs[inside[0]].float()  # the model applies it itself: its input is the logits
-        source = f"the input of the {fn} at line {_place(inside[0])}"
+        source = f"the input of the {fn}{_at(inside[0])}"
     else:
         out = output_tensor(base.out)
         if out is None:
@@ -375,11 +382,12 @@ def probe_fused(ctx, probe):
         source = "the model's output"
     z0 = (z0 - z0.mean()) / (z0.std() + 1e-12) if z0.numel() > 1 else z0
     rows = []
-    gen = torch.Generator().manual_seed(ctx["seed"] + 32452843)
     for scale in (5.0, 10.0, 20.0, 40.0):
         z = (z0 * scale)
         if probe["code"] == "ACT103":
-            target = torch.randint(0, 2, z.shape, generator=gen).float().to(z.device)
+            # every logit against both labels: a small batch cannot miss the label that saturates
+            target = torch.cat([torch.zeros_like(z), torch.ones_like(z)])
+            z = torch.cat([z, z])
             zz = z.clone().requires_grad_(True)
             # the unfused form on purpose: it is what the finding is about
             unfused = F.binary_cross_entropy(torch.sigmoid(zz), target, reduction="none")  # noqa: ACT103
@@ -435,7 +443,7 @@ def _probe_log_sigmoid(ctx, probe):
     z0 = base.rec.inputs.get(keys[0]) if keys else None
     if z0 is None:
         return {"error": "no sigmoid input was recorded"}
-    source = f"the input of the sigmoid at line {_place(keys[0])}"
+    source = f"the input of the sigmoid{_at(keys[0])}"
     z0 = z0.float()
     z0 = z0 - z0.mean() if z0.numel() > 1 else z0
     z0 = z0 / (z0.abs().max() + 1e-12)  # the recorded logits' shape, at largest magnitude 1
