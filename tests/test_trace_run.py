@@ -205,6 +205,17 @@ def test_bce_of_a_sigmoid_on_a_batch_of_three_is_judged_against_both_labels(tmp_
     assert any(r["clamped_frac"] > 0 for r in f["evidence"]["rows"])
 
 
+def test_a_script_that_reaches_up_a_folder_runs_there(tmp_path_factory):
+    """``sys.path.append("..")`` and ``../data``: the folders above the working one are mirrored too."""
+    _needs("torch")
+    folder = _copy("parent_import", tmp_path_factory)
+    code, places, err, _ = actlint_run(folder / "experiments")
+    f = places[("train.py", 18, "ACT102")]
+    assert f["verdict"] == "confirmed" and f["evidence"]["source"] == "run", f["evidence"]
+    assert f["evidence"]["batch_shape"] == [[32, 12]]  # the width the script read from ../data
+    assert code == 1, err
+
+
 def test_keras_fit_on_python_lists_is_captured(tmp_path_factory):
     _needs("keras", "torch")
     code, places, err, _ = actlint_run(_copy("keras_lists", tmp_path_factory), env={"KERAS_BACKEND": "torch"})

@@ -53,18 +53,40 @@ class TracedRun:
         return why
 
 
-def _mirror(cwd: Path, into: Path) -> None:
-    """Link every entry of ``cwd`` into ``into`` (the command's working folder)."""
+PARENTS = 2  # folders above the working one mirrored too: ``sys.path.append("..")``, ``../data``
+
+
+def _link_entries(source: Path, into: Path, skip: str | None = None) -> None:
+    """Link every entry of ``source`` into the real folder ``into`` (but ``skip``, made real by the caller)."""
     into.mkdir(parents=True, exist_ok=True)
     try:
-        entries = list(os.scandir(cwd))
+        entries = list(os.scandir(source))
     except OSError:
         return
     for entry in entries:
+        if entry.name == skip:
+            continue
         try:
             os.symlink(entry.path, into / entry.name, target_is_directory=entry.is_dir())
         except OSError:
             pass
+
+
+def _mirror(cwd: Path, into: Path) -> Path:
+    """Mirror ``cwd`` and up to :data:`PARENTS` folders above it into ``into``: each folder on the way a real
+    one, every other entry a link (written copy-on-write by the guard).  Returns the command's working folder."""
+    cwd = Path(cwd).resolve()
+    chain = [cwd]
+    while len(chain) <= PARENTS and chain[-1].parent != chain[-1]:
+        chain.append(chain[-1].parent)
+    top = chain[-1]
+    here = into
+    _link_entries(top, here, skip=chain[-2].name if len(chain) > 1 else None)
+    for upper, lower in zip(chain[::-1], chain[-2::-1]):
+        here = here / lower.name
+        nxt = chain[chain.index(lower) - 1].name if lower != cwd else None
+        _link_entries(lower, here, skip=nxt)
+    return here
 
 
 def command_env(scratch: Path, spec_path: Path, allow_network: bool, device: str | None) -> dict:
@@ -94,8 +116,7 @@ def run_traced(command: list[str], cwd: Path, findings: list[dict], *, project_r
     scratch = Path(tempfile.mkdtemp(prefix="actlint-run-")).resolve()
     start = time.perf_counter()
     try:
-        work = scratch / "work"
-        _mirror(cwd, work)
+        work = _mirror(cwd, scratch / "work")
         spec = {"scratch": str(scratch), "project_root": str(Path(project_root).resolve()),
                 "extra_roots": [str(Path(cwd).resolve())], "steps": steps, "continue": keep_going,
                 "digest_only": digest_only, "allow_network": allow_network, "findings": findings}
