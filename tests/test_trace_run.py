@@ -146,6 +146,14 @@ def test_a_script_that_never_trains(failing):
     assert "ended before any model took a training step" in f["evidence"]["summary"]
 
 
+def test_a_network_of_bare_tensors_is_named_not_waited_for(failing):
+    """An optimizer over tensors no module owns: the run stops after its steps and says why."""
+    code, places, err, _ = actlint_run(failing, "--timeout", "250", script="bare_tensors.py")
+    assert code == 2
+    assert "a SGD stepped parameters that no module called since its previous step owns" in err
+    assert "--timeout" not in err  # stopped after its steps, not killed at the time limit
+
+
 def test_the_network_is_refused(failing):
     code, places, err, _ = actlint_run(failing, script="downloads.py")
     assert code == 2

@@ -43,6 +43,9 @@ class TracedRun:
 
     def reason(self) -> str:
         """Why no model was captured, in one sentence."""
+        if self.timed_out and not self.models and self.result.get("claimed"):
+            return (f"the command reached a training step, but measuring its model did not finish within "
+                    f"{self.wall_s:.0f} s (--timeout; a longer one may let it)")
         if self.timed_out and not self.models:
             return f"the command did not reach a training step within {self.wall_s:.0f} s (--timeout)"
         why = self.result.get("reason") or "the command ended before any model took a training step"
@@ -144,6 +147,8 @@ def run_traced(command: list[str], cwd: Path, findings: list[dict], *, project_r
         _kill(proc)  # whatever it left running (a data loader's workers)
         tail = out_path.read_bytes()[-4000:].decode("utf-8", "replace")
         result = _read(scratch / "result.json")
+        if timed_out and (scratch / "claimed").exists():  # it reached a step: the measuring ran out of time
+            result["claimed"] = True
         return TracedRun(result, proc.returncode, time.perf_counter() - start, timed_out, tail, list(command))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

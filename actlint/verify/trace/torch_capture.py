@@ -251,6 +251,7 @@ def _capture_torch(optimizer, state) -> None:
 
     found = _model_for(optimizer, state["since"])
     if found is None:
+        state["unowned"] = True
         STATE["notes"].append(f"a {type(optimizer).__name__} stepped parameters that no module called since its "
                                f"previous step owns (parameters used without a module, or a model called "
                                f"outside torch's module hooks)")
@@ -620,9 +621,13 @@ def _after_torch(optimizer, state) -> None:
 
 def maybe_finish() -> None:
     states = [s for s in _OPTIMIZERS.values() if s.get("model") is not None]
+    steps = int(SPEC.get("steps", 3))
+    if not states and _OPTIMIZERS and all(s.get("unowned") and s["steps"] >= steps for s in _OPTIMIZERS.values()) \
+            and not SPEC.get("continue"):
+        write(final=True)  # every optimizer steps bare tensors: nothing to capture, no reason to wait for the timeout
+        finish()
     if not states:
         return
-    steps = int(SPEC.get("steps", 3))
     if SPEC.get("digest_only") or all(s["steps"] >= steps for s in states):
         write()
         if not SPEC.get("continue") or SPEC.get("digest_only"):
