@@ -279,6 +279,23 @@ def test_keras_mnist_offline_gets_a_stand_in_and_verdicts_from_the_run(tmp_path_
     assert code == 1
 
 
+def test_torch_mnist_from_openml_offline_gets_a_stand_in_and_verdicts_from_the_run(tmp_path_factory, tmp_path):
+    """The torch case CI can run (torchvision needs the PyPI build of torch): MNIST via scikit-learn."""
+    _needs("torch", "sklearn")
+    folder = _copy("mnist_openml", tmp_path_factory)
+    code, places, err, _ = actlint_run(folder, env={"SCIKIT_LEARN_DATA": str(tmp_path / "no-cache")})
+    assert code == 1, err
+    for line, code_ in ((13, "ACT101"), (15, "ACT101"), (17, "ACT102"), (25, "ACT107")):
+        f = places[("train.py", line, code_)]
+        assert f["verdict"] == "confirmed" and f["evidence"]["source"] == "run", (line, f["evidence"])
+        assert f["evidence"]["batch"].endswith("(data: synthetic stand-in for mnist_784)")
+    assumption = places[("train.py", 17, "ACT102")]["evidence"]["assumptions"][0]
+    assert assumption.startswith("sklearn.datasets.fetch_openml('mnist_784', version=1, as_frame=False, "
+                                 "return_X_y=True) could not be loaded offline")
+    assert "synthetic stand-in of 70000 rows of 784 int64 pixels in [0, 255]" in assumption
+    assert places[("train.py", 17, "ACT102")]["evidence"]["batch_shape"] == [[64, 784]]
+
+
 def test_torch_mnist_offline_gets_a_stand_in_and_verdicts_from_the_run(tmp_path_factory):
     _needs("torch")
     why = _torchvision_imports()
