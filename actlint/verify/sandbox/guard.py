@@ -88,9 +88,10 @@ def _inside_mirror(path) -> str | None:
 
 
 def _link_in_mirror(path) -> bool:
+    """A link the mirror made (in a folder of scratch), not a path through one into the user's folder."""
     full = _inside_mirror(path)
-    return bool(full) and os.path.islink(full) and _inside_mirror(os.path.dirname(full)) is not None and \
-        os.path.realpath(os.path.dirname(full)).startswith(STATE["scratch"])
+    return bool(full) and os.path.islink(full) and \
+        os.path.realpath(os.path.dirname(full)).startswith(STATE["scratch"] + os.sep)
 
 
 def _own_copy(path, *, keep: bool) -> None:

@@ -100,5 +100,6 @@ def lightning_kwargs(kwargs: dict, cuda: bool, assumptions: list[str]) -> dict:
     out["accelerator"] = "cpu"
     if "devices" in out:
         out["devices"] = 1
-    out.pop("strategy", None) if str(out.get("strategy", "")).startswith("ddp") else None
+    if str(out.get("strategy", "")).startswith("ddp"):  # a multi-GPU strategy has no meaning on one CPU
+        out.pop("strategy")
     return out
