@@ -19,12 +19,13 @@ from honesty import problems
 from test_verify import _needs, actlint
 
 from actlint.verify.build.builder import restricted_source
+from actlint.verify.build.function_models import function_models
 from actlint.verify.build.targets import FileModels, Settings, _guess, package_module
 from actlint.verify.build.tf_alias import real_tensorflow_use
 
 BUILD = ROOT / "fixtures" / "verify" / "build"
 FILES = ["unused_imports.py", "uses_missing.py", "argparse_script.py", "main_block_args.py", "dataclass_config.py",
-         "pkg/models/net.py", "tf_keras_model.py", "tf_subclass.py", "tf_real.py"]
+         "pkg/models/net.py", "tf_keras_model.py", "tf_subclass.py", "tf_real.py", "function_models.py"]
 NO_TF = importlib.util.find_spec("tensorflow") is None
 
 
@@ -87,10 +88,12 @@ def test_relative_imports_inside_a_package(build_run):
 
 @pytest.mark.skipif(not NO_TF, reason="with TensorFlow installed the user's own TensorFlow runs")
 def test_tf_keras_runs_on_keras3_without_tensorflow(build_run):
-    model = _built(build_run, "tf_keras_model.py:model")
+    model = _built(build_run, "tf_keras_model.py:Sequential@9")  # the script fits it: built from its run
+    assert model["built"] == "run"
     assert "tf.keras run as Keras 3 (torch backend): TensorFlow is not installed" in model["assumptions"]
+    assert "tf_keras_model.py:model" not in build_run["models"]  # the same model: not built a second time
     f = build_run["findings"][("tf_keras_model.py", 12, "ACT111")]
-    assert f["verdict"] == "confirmed"
+    assert f["verdict"] == "confirmed" and f["evidence"]["source"] == "run"
     sub = build_run["models"]["tf_subclass.py:Scorer"]  # built; the input shape is another matter
     assert sub["ok"] or "building" not in sub["reason"] and "importing" not in sub["reason"], sub["reason"]
 
@@ -257,3 +260,58 @@ def test_legacy_conv2d_positional_kernel(args, expected):
     notes: list[str] = []
     assert _legacy_kernel("Conv2D", args, notes) == expected
     assert bool(notes) == (args != expected)
+
+
+def test_models_made_inside_functions_are_built_by_calling_them(build_run):
+    keras_fn = _built(build_run, "function_models.py:train_mnist")
+    assert keras_fn["built"] == "synthetic"
+    assert "the statements of train_mnist() that make model; the function's training is left out" in \
+        keras_fn["assumptions"][0]
+    for line in (32, 33, 34, 35):  # sigmoid Dense layers of the model train_mnist() fits
+        f = build_run["findings"][("function_models.py", line, "ACT101")]
+        assert f["verdict"] == "confirmed" and f["evidence"]["model"].endswith(":train_mnist"), f["evidence"]
+    assert _built(build_run, "function_models.py:make_mlp")["assumptions"] == [
+        "built by calling make_mlp(): the model it returns"]
+    assert build_run["findings"][("function_models.py", 23, "ACT101")]["verdict"] == "confirmed"
+    assert "function_models.py:conv_block" not in build_run["models"]  # a block of Net, built inside it
+    _built(build_run, "function_models.py:Net")
+
+
+def test_a_function_model_sized_by_its_data_loads_the_offline_stand_in(build_run):
+    model = _built(build_run, "function_models.py:train_fashion")
+    assert any(a.startswith("keras.datasets.fashion_mnist.load_data() could not be loaded offline") and
+               "synthetic stand-in of 60000 train + 10000 test 28x28 uint8 images" in a for a in model["assumptions"])
+
+
+def test_a_function_whose_model_needs_its_arguments_says_so(build_run):
+    assert "function_models.py:train_on" not in build_run["models"]
+    f = build_run["findings"][("function_models.py", 45, "ACT105")]
+    assert f["verdict"] == "inconclusive"
+    assert f["evidence"]["summary"] == ("in train_on(), whose model is made from its argument x (no call in the "
+                                        "file gives it): run the script with actlint run")
+
+
+def test_a_training_function_is_cut_before_its_first_step_with_lines_kept():
+    text = ("from keras import layers, models\n"
+            "def run(epochs=3):\n"
+            "    data = load()\n"
+            "    print(data)\n"
+            "    model = models.Sequential()\n"
+            "    model.add(layers.Dense(4, input_shape=(8,)))\n"
+            "    model.compile(loss='mse')\n"
+            "    model.fit(data, data, epochs=epochs)\n"
+            "    model.save('m.keras')\n"
+            "def helper():\n"
+            "    return 1\n")
+    framework = (lambda call: "keras" if ast.unparse(call.func).endswith("Sequential") else None)
+    (found,) = function_models(ast.parse(text), text, framework)
+    assert found.function.name == "run" and found.var == "model" and found.trains and found.params == []
+    lines = found.text.splitlines()
+    assert len(lines) == len(text.splitlines())
+    assert lines[2:4] == ["", ""]  # the data and the print are not needed to make the model
+    assert lines[4:7] == text.splitlines()[4:7]
+    assert lines[7] == "    return model" and lines[8] == ""  # in place of the fit; the save is gone
+    assert lines[9:] == text.splitlines()[9:]
+    ns: dict = {}
+    exec(compile(found.text.replace("from keras import layers, models", ""), "m.py", "exec"), ns)
+    assert set(ns) >= {"run", "helper"}

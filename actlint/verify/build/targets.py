@@ -19,6 +19,7 @@ from typing import Any
 from actlint.config import ConfigError
 from actlint.findings import Finding
 from actlint.verify.build.builder import module_level_names, restricted_source
+from actlint.verify.build.function_models import FunctionModel, function_models
 from actlint.verify.build.inputs import input_hints
 from actlint.verify.build.tf_alias import real_tensorflow_use
 
@@ -283,6 +284,7 @@ class FileModels:
         self.trained_names: set[str] = set()
         self.trained_lines: set[int] = set()
         self._learned: dict[str, int] = {}
+        self.unbuildable: dict[str, str] = {}  # function name -> why its model is not built
         self._find_targets()
 
     # ---- discovery
@@ -331,6 +333,68 @@ class FileModels:
                 self.targets.append(self._class_target(name, cls, fw))
         for node, fw in module_vars:
             self.targets.append(self._var_target(node, fw))
+        self._function_targets(used_inside)
+
+    def _container_framework(self, call: ast.Call) -> str | None:
+        dotted = _dotted(call.func)
+        fw = _framework_of(dotted, self.imports)
+        return fw if dotted.rsplit(".", 1)[-1] in _CONTAINERS and fw else None
+
+    def _function_targets(self, used_inside: set[str]) -> None:
+        """Models a module-level function makes (a factory, or a training function before its fit)."""
+        for fm in function_models(self.tree, self.text, self._container_framework):
+            name = fm.function.name
+            if name in used_inside or name in self.classes:
+                continue  # a block of another model: built as part of it
+            target = self._function_target(fm)
+            if isinstance(target, str):
+                self.unbuildable[name] = target
+            else:
+                self.targets.append(target)
+
+    def _function_target(self, fm: FunctionModel) -> "Target | str":
+        name, fn = fm.function.name, fm.function
+        source, kept = restricted_source(fm.text, {name})
+        made = f"the statements of {name}() that make {fm.var}" if fm.var else "the model it returns"
+        build: dict[str, Any] = {"kind": "function", "name": name, "args": [], "kwargs": {}, "source_args": True}
+        call = self._call_site(name)
+        if call is not None:
+            args, kwargs, line = call
+            roots = {n.id for src in list(args) + list(kwargs.values())
+                     for n in ast.walk(ast.parse(src, mode="eval")) if isinstance(n, ast.Name)}
+            if roots:
+                source, kept = restricted_source(fm.text, {name} | roots)
+            build.update(args=args, kwargs=kwargs)
+            shown = ", ".join(list(args) + [f"{k}={v}" for k, v in kwargs.items()])
+            how = f"built by calling {name}({shown}) as at line {line}: {made}"
+        else:
+            params = fn.args.posonlyargs + fn.args.args
+            required = params[:len(params) - len(fn.args.defaults)]
+            data = {p for p in fm.params if _read_as_data(fn, p)}
+            if data:
+                many = len(data) > 1
+                return (f"in {name}(), whose model is made from its argument{'s' if many else ''} "
+                        f"{', '.join(sorted(data))} (no call in the file gives {'them' if many else 'it'}): run "
+                        f"the script with actlint run")
+            values, notes = [], []
+            for p in required:
+                if p.arg in fm.params:
+                    value = _guess(p.arg, _dotted(p.annotation) if p.annotation is not None else None, fn)
+                    notes.append(f"{p.arg}={value!r}")
+                else:
+                    value = None
+                values.append(repr(value))
+            build["args"] = values
+            how = f"built by calling {name}({', '.join(values)}): {made}"
+            if notes:
+                how += " (arguments guessed, no call in the file: " + ", ".join(notes) + ")"
+        if fm.trains:
+            how += "; the function's training is left out"
+        lines = self._lines(kept) | set(range(fn.lineno, fn.end_lineno + 1))  # the training it leaves out too
+        target = Target(f"{self.path}:{name}", self.path, self.file, name, fm.framework, build, source, lines,
+                        assumptions=[how])
+        self._apply_input(target, self.settings.model_override(self.path, name))
+        return target
 
     def _trained_layer(self, var: str, dotted: str) -> bool:
         """A module-level ``model = nn.Linear(1, 1)`` whose parameters the file optimises: a model too."""
@@ -548,7 +612,8 @@ class FileModels:
         if top is None:
             return "not inside a model the verifier can build"
         if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            return f"in {top.name}(), which is not part of a model the verifier builds"
+            return (self.unbuildable.get(top.name)
+                    or f"in {top.name}(), which is not part of a model the verifier builds")
         if len(self.targets) == 1:
             return self.targets[0]
         return "no model in this file could be matched to this line"
@@ -676,6 +741,17 @@ class FileModels:
         return out
 
 
+def _read_as_data(fn: ast.FunctionDef, param: str) -> bool:
+    """``param`` is an array or an object in ``fn`` (``x.shape[1]``, ``x[0]``, ``len(x)``, ``x()``): no guess fits it."""
+    for n in ast.walk(fn):
+        if isinstance(n, (ast.Attribute, ast.Subscript)) and isinstance(n.value, ast.Name) and n.value.id == param:
+            return True
+        if isinstance(n, ast.Call) and (isinstance(n.func, ast.Name) and n.func.id == param or any(
+                isinstance(a, ast.Name) and a.id == param for a in n.args) and _dotted(n.func) == "len"):
+            return True
+    return False
+
+
 def _capped(name: str, value: int) -> int:
     """A config's size kept small enough for a CPU child (a 7B-parameter default would not fit):
     depth at most 2, width at most 256."""
@@ -790,7 +866,8 @@ def file_targets(path: str, file: Path, text: str, findings: list[Finding], sett
     unmapped = models.assign(findings, links)
     for t in models.targets:
         t.loss = models.loss_for(t, sites)
-        t.input_hints = input_hints(text, t.name, t.build.get("kind", "class"), t.framework)
+        kind = t.build.get("kind", "class")
+        t.input_hints = input_hints(text, t.name, "var" if kind == "function" else kind, t.framework)
     return models.targets, unmapped
 
 
