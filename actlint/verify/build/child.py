@@ -6,7 +6,9 @@ spec names the restricted module source (imports, definitions and constants only
 The result goes to ``result.json`` in the scratch folder, never to stdout (user code prints).
 
 Guards installed before user code runs: an audit hook refuses network connections, new
-processes, pickle loading and file writes outside the scratch folder.
+processes, pickle loading and file writes outside the scratch folder.  A standard dataset that
+the module loads and cannot reach offline gets the same stand-in as a traced run
+(:mod:`actlint.verify.trace.datasets`), said under ``assumptions``.
 """
 
 from __future__ import annotations
@@ -284,16 +286,18 @@ def _unbuilt(model, framework: str) -> bool:
 def _digest(model, framework: str, device: str, seed: int, ns: dict) -> dict:
     """ACT107's record of one build: the weights' sha256 and how many it hashed.
 
-    A model whose weights are not made yet is first called on the input the file states (never a
-    guessed one), as the user's own first step would; if none fits, it stays unbuilt and says so.
+    A model whose weights are not made yet is first called on an input, as the user's own first step
+    would: the ones the file states first, then the guessed ones, in the same order in both builds (the
+    weights' shapes follow the input's, their values come from the seed alone); if none fits, it
+    stays unbuilt and says so.
     """
     out: dict = {"digest_model": type(model).__name__, "digest_framework": framework}
     if _unbuilt(model, framework):
         out["digest_unbuilt"] = True
         hints = SPEC.get("input_hints") or {}
-        known = [c for c in input_candidates(model, framework, TRIAL_BATCH, SPEC.get("input"), hints, ns)
-                 if _known(c)]
-        for desc in known:
+        candidates = input_candidates(model, framework, TRIAL_BATCH, SPEC.get("input"), hints, ns)
+        ordered = [c for c in candidates if _known(c)] + [c for c in candidates if not _known(c)]
+        for desc in ordered[:measure.MAX_FAILURES]:
             try:
                 xs = measure.make_inputs(desc, device, seed, model)
                 import torch
@@ -313,6 +317,13 @@ def _digest(model, framework: str, device: str, seed: int, ns: dict) -> dict:
     out["digest_params"] = {"tensors": len(params), "elements": int(sum(p.numel() for _, p in params))}
     out["digest"] = digest(model)
     return out
+
+
+def _data_standins() -> None:
+    """A standard dataset the module loads at import (``mnist.load_data()``) gets the run's offline stand-in."""
+    from actlint.verify.trace import datasets
+
+    datasets.install(loader.ASSUMPTIONS, SCRATCH, allow_network=False)
 
 
 def _copy(pristine):
@@ -347,6 +358,7 @@ def main() -> int:
         patch_constructors(framework)
         patch_inits()
         guard.install(SCRATCH)
+        _data_standins()
 
         t1 = time.perf_counter()
         seed = int(SPEC.get("seed", 0))

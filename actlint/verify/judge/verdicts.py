@@ -409,7 +409,7 @@ def judge_seed(result) -> Verdict:
     model = result.get("digest_model") or "the model"
     if result.get("digest_unbuilt"):
         kind = "an unbuilt Keras model" if result.get("digest_framework") == "keras" else "lazy modules"
-        return inconclusive(f"no weights built yet ({kind}: {model}, and no input stated in the file builds it)",
+        return inconclusive(f"no weights built yet ({kind}: {model}, and no input the verifier tried builds it)",
                             **evidence)
     if not a:
         return inconclusive("the first build did not finish: " + str(result.get("reason", "no result")), **evidence)
