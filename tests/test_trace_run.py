@@ -252,6 +252,22 @@ def test_verify_runs_a_training_script_first(tmp_path):
     assert "two runs of the command" in f["evidence"]["summary"]
 
 
+def test_verify_starts_a_package_entry_point_as_a_module(tmp_path_factory):
+    """``python -m tutorial.sigmoid_mlp`` from the root: its loop lives in tutorial/common.py."""
+    _needs("torch")
+    folder = _copy("entry_package", tmp_path_factory)
+    report = folder.parent / "report"
+    proc = subprocess.run([sys.executable, "-m", "actlint", "--no-cache", "--verify", "--format", "json",
+                           "--report", str(report), "."], cwd=folder, capture_output=True, text=True, timeout=300)
+    found = {(x["path"], x["line"], x["code"]): x for x in json.loads(proc.stdout)}
+    for line in (17, 18, 19):
+        f = found[("tutorial/sigmoid_mlp.py", line, "ACT101")]
+        assert f["verdict"] == "confirmed" and f["evidence"]["source"] == "run", f["evidence"]
+    (model,) = json.loads((report / "report.json").read_text())["models"]
+    assert model["built"] == "run"
+    assert model["assumptions"] == ["built by running python -m tutorial.sigmoid_mlp under the tracer"]
+
+
 def _torchvision_imports() -> str | None:
     """Why torchvision cannot be used here, or None (its CUDA wheels do not import next to the CPU torch)."""
     if importlib.util.find_spec("torchvision") is None:

@@ -11,7 +11,6 @@ raises such an error on purpose, for the tests.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -26,6 +25,7 @@ from actlint.verify.build.notebooks import NotebookProgram
 from actlint.verify.judge.verdicts import CONFIRMED, INCONCLUSIVE, REFUTED, Verdict, judge, judge_function
 from actlint.verify.sandbox.runner import Progress, run_all
 from actlint.verify.build.targets import Settings, Target, factory_targets, file_targets
+from actlint.verify.entry_points import Launch, files_to_run, launch_for
 
 FRAMEWORK_TOKENS = ("torch", "keras", "tensorflow")
 FAULT_ENV = "ACTLINT_VERIFY_FAULT"
@@ -166,7 +166,7 @@ def _verify(findings, files, settings, root, workers, progress, scratch) -> Outc
         out.extend(_with_verdict(f, Verdict(INCONCLUSIVE, why), None, None) for f in own)
 
     traced_models: list[ModelRun] = []
-    captured: set[tuple[str, str]] = set()  # (real file, class) of the models a run measured
+    captured: set[tuple[str, str | int]] = set()  # (real file, class or line) of the models a run measured
     if settings.run_scripts:
         final, traced_models, captured = _traced_phase(files, by_path, settings, root, workers, progress)
         out.extend(final)
@@ -210,7 +210,7 @@ def _verify(findings, files, settings, root, workers, progress, scratch) -> Outc
     except Exception as exc:  # noqa: BLE001
         faults.append(_fault("pyproject.toml", None, "preparing", exc))
 
-    targets = [t for t in targets if (os.path.realpath(t.file), t.name) not in captured or t.findings]
+    targets = [t for t in targets if t.findings or not _was_captured(t, captured)]
     jobs = []
     early: dict[str, InternalFault] = {}  # targets whose spec could not be made
     for t in targets:
@@ -274,24 +274,19 @@ def _verify(findings, files, settings, root, workers, progress, scratch) -> Outc
     return Outcome(out, models, sorted(devices), faults, time.perf_counter() - start)
 
 
-_TRAINS = re.compile(r"\.backward\(|\.step\(|\.fit(_generator)?\(|\.train_on_batch\(|\bTrainer\(")
-
-
-def training_files(files: list[Path]) -> list[Path]:
-    """The Python files (not notebooks) whose code trains: each is first run as a script under the tracer."""
+def training_files(files: list[Path], root: Path) -> list[Launch]:
+    """How each file --verify runs under the tracer is started (see :mod:`actlint.verify.entry_points`)."""
     from actlint.engine import decode
 
-    out = []
+    texts = {}
     for file in files:
         if file.suffix != ".py":
             continue
         try:
-            text = decode(file.read_bytes())
+            texts[file] = decode(file.read_bytes())
         except (OSError, ValueError):
             continue
-        if any(tok in text for tok in FRAMEWORK_TOKENS) and _TRAINS.search(text):
-            out.append(file)
-    return out
+    return [launch_for(f, root) for f in files_to_run(list(texts), texts, root, FRAMEWORK_TOKENS)]
 
 
 def _traced_phase(files, by_path, settings, root, workers, progress):
@@ -305,32 +300,34 @@ def _traced_phase(files, by_path, settings, root, workers, progress):
 
     from actlint.verify.traced_session import verify_command
 
-    scripts = training_files(files)
+    scripts = training_files(files, root)
     if not scripts:
         return [], [], set()
     everything = [f for fs in by_path.values() for f in fs if f.code != "ACT000"]
     if not everything:
         return [], [], set()
     if progress:
-        progress.preparing(0, len(scripts), f"running {scripts[0].name}")
+        progress.preparing(0, len(scripts), f"running {scripts[0].file.name}")
 
-    def one(script: Path):
-        return verify_command([sys.executable, script.name], script.resolve().parent, everything,
-                              project_root=root, steps=max(1, settings.train_steps), timeout=settings.timeout,
-                              device=settings.device)
+    def one(launch: Launch):
+        return verify_command([sys.executable, *launch.argv], launch.cwd, everything, project_root=root,
+                              steps=max(1, settings.train_steps), timeout=settings.timeout, device=settings.device)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         runs = list(pool.map(one, scripts))
     final: list[Finding] = []
     models: list[ModelRun] = []
-    captured: set[tuple[str, str]] = set()
+    captured: set[tuple[str, str | int]] = set()
     taken: set[int] = set()
     index = {id(f): i for i, f in enumerate(everything)}
     for outcome, _rest, traced in runs:
         for run in outcome.models:
-            run.target.assumptions.append(f"built by running {Path(traced.command[-1]).name} under the tracer")
+            shown = " ".join(["python", *traced.command[1:-1], Path(traced.command[-1]).name])
+            run.target.assumptions.append(f"built by running {shown} under the tracer")
             if run.ok:
-                captured.add((os.path.realpath(str(run.target.file)), run.target.name.partition("@")[0]))
+                real = os.path.realpath(str(run.target.file))
+                captured.add((real, run.target.name.partition("@")[0]))
+                captured.update((real, line) for line in run.target.lines)
             models.append(run)
         for f in outcome.findings:
             if f.extra.get("verdict") == "observed":
@@ -346,6 +343,12 @@ def _traced_phase(files, by_path, settings, root, workers, progress):
     for path in list(by_path):
         by_path[path] = [f for f in by_path[path] if id(f) not in kept]
     return final, models, captured
+
+
+def _was_captured(t: Target, captured: set) -> bool:
+    """The run measured this model: same file and class, or its construction line lies in the target's lines."""
+    real = os.path.realpath(t.file)
+    return (real, t.name) in captured or any((real, line) in captured for line in t.lines)
 
 
 def _key(f: Finding) -> tuple:

@@ -127,7 +127,9 @@ def judge_records(findings: list[Finding], records: list[dict], *, source: str, 
     for r in records:
         loc = localize(r, r.get("file"), shown)
         local.append((r, loc))
-        models.append(ModelRun(_target(r, shown(r["file"]) if r.get("file") else None), loc, wall_s))
+        target = _target(r, shown(r["file"]) if r.get("file") else None)
+        target.assumptions[:0] = [a for a in assumptions if a not in target.assumptions]  # the run's, then its own
+        models.append(ModelRun(target, loc, wall_s))
     out: list[Finding] = []
     rest: list[Finding] = []
     for i, f in enumerate(findings):
