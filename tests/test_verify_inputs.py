@@ -175,6 +175,7 @@ def inputs_run(tmp_path_factory):
      "Conv2d(3, ...) feeding Linear(224, ...): 16x2x7 maps need a 37x77 input"),
     ("keras_subclass.py:Scorer", [64, 24], "float",
      "input np.random.random((256, 24)) at line 19, passed to the model at line 21"),
+    ("keras_two_inputs.py:model", [64, 16], "long", "from the Keras Inputs (None, None), (None, 8)"),
 ])
 def test_each_model_is_built_with_the_input_its_file_implies(inputs_run, model, shape, dtype, why):
     m = inputs_run[model]
@@ -188,6 +189,11 @@ def test_further_forward_arguments(inputs_run):
     assert inputs_run["hidden_state.py:WordRNN"]["input"]["inputs"] == [[64, 16], [2, 64, 40]]  # init_hidden(64)
     assert inputs_run["graph_adj.py:TwoLayerGCN"]["input"]["inputs"] == [[64, 12], [64, 64]]  # adjacency
     assert inputs_run["token_transformer.py:Seq2Seq"]["input"]["inputs"] == [[64, 16], [64, 16]]
+    two = inputs_run["keras_two_inputs.py:model"]  # token ids below the Embedding's 500, and the float vector
+    assert two["input"]["inputs"] == [[64, 16], [64, 8]] and two["input"]["high"] == 500
+    mine = [f for f in inputs_run["findings"] if f["path"].endswith("keras_two_inputs.py")]
+    assert [(f["line"], f["code"], f["verdict"]) for f in mine] == [  # sigmoid layers behind the concatenation
+        (10, "ACT101", "confirmed"), (11, "ACT101", "confirmed"), (12, "ACT101", "confirmed")]
 
 
 def test_an_expensive_model_runs_at_a_smaller_batch(inputs_run):

@@ -303,7 +303,7 @@ def _digest(model, framework: str, device: str, seed: int, ns: dict) -> dict:
                 import torch
 
                 with torch.no_grad():
-                    model(*xs)
+                    measure.call_model(model, tuple(xs))
             except Exception:  # noqa: BLE001 - this input does not fit: try the next one the file states
                 continue
             if not _unbuilt(model, framework):

@@ -510,12 +510,30 @@ def _hint_candidates(model, batch: int, hints: dict, ns, first_kind) -> list[dic
     return out
 
 
+def _keras_input(tensor, batch: int, vocabulary: int | None) -> dict:
+    """One Keras ``Input`` made concrete: unknown sizes 16; an integer input indexes the smallest vocabulary."""
+    shape = [batch] + [d or 16 for d in list(tensor.shape)[1:]]
+    integer = "int" in str(getattr(tensor, "dtype", "float32"))
+    return {"shape": shape, "dtype": "long" if integer else "float", "high": vocabulary if integer else None}
+
+
 def _keras_candidates(model, batch: int, hints: dict) -> list[dict]:
     inputs = getattr(model, "inputs", None)
     shape = None
+    embeddings = [lay for lay in getattr(model, "_flatten_layers", lambda **k: [])(include_self=False)
+                  if type(lay).__name__ == "Embedding"]
+    vocabulary = min((lay.input_dim for lay in embeddings), default=None)
+    if inputs and len(inputs) > 1:  # a functional model of several inputs: one tensor each, given as a list
+        first, *rest = [_keras_input(t, batch, vocabulary) for t in inputs]
+        shown = ", ".join(str(tuple(t.shape)) for t in inputs)
+        return [dict(first, why=f"from the Keras Inputs {shown}",
+                     rest=[dict(r, kind="tensor") for r in rest])]
     if inputs:
         shape = list(inputs[0].shape)
         why = f"from the Keras Input {tuple(shape)}"
+        made = _keras_input(inputs[0], batch, vocabulary)
+        if made["dtype"] == "long":
+            return [dict(made, why=why + f", integer ids below {vocabulary}")]
     elif getattr(model, "layers", None):
         first = model.layers[0]
         build_shape = getattr(first, "_build_shapes_dict", None) or {}
@@ -529,10 +547,10 @@ def _keras_candidates(model, batch: int, hints: dict) -> list[dict]:
         c, hh, w = ds["shape"]
         out.append(_t([batch, hh, w, c], f"{ds['name']} images, channels last ({ds['why']})"))
         out.append(_t([batch, hh * w * c], f"{ds['name']} images, flattened ({ds['why']})"))
-    first = next((lay for lay in getattr(model, "_flatten_layers", lambda **k: [])(include_self=False)
-                  if type(lay).__name__ in ("Embedding",)), None)
-    if first is not None:
+    first = embeddings[0] if embeddings else None
+    if first is not None:  # a short sequence, then one long enough for strided convolutions and pooling
         out.append(_t([batch, 16], f"guessed from Embedding({first.input_dim}, ...)", "long", first.input_dim))
+        out.append(_t([batch, 128], f"guessed from Embedding({first.input_dim}, ...)", "long", first.input_dim))
     out.append(_t([batch, 32], "guessed: a subclassed Keras model declares no input shape"))
     return out
 
@@ -835,7 +853,7 @@ def input_cost(model, xs):
                if isinstance(m, (torch.nn.Linear, torch.nn.modules.conv._ConvNd))] if hasattr(model, "modules") else []
     try:
         with torch.no_grad():
-            out = model(*xs)
+            out = call_model(model, tuple(xs))
     finally:
         for h in handles:
             h.remove()
@@ -903,8 +921,13 @@ class Batch(tuple):
 
 
 def call_model(model, x):
-    """``model(*x)`` for a tuple of arguments (a :class:`Batch` adds its keywords), else ``model(x)``."""
+    """``model(*x)`` for a tuple of arguments (a :class:`Batch` adds its keywords), else ``model(x)``.
+
+    A Keras functional model of several inputs takes them as one list (its second argument is ``training``)."""
     if isinstance(x, tuple):
+        inputs = getattr(model, "inputs", None)
+        if isinstance(inputs, list) and len(inputs) == len(x) > 1 and hasattr(model, "compute_output_spec"):
+            return model(list(x))
         return model(*x, **getattr(x, "kwargs", {}))
     return model(x)
 
