@@ -221,6 +221,15 @@ def test_keras_1_keyword_arguments_are_read_as_keras_3_names():
         assert any("output_dim → units" in a for a in f["evidence"]["assumptions"])
 
 
+def test_keras_2_int_shape_reads_as_the_static_shape():
+    _needs("torch", "keras")
+    code, data, err, _ = actlint("--verify", "--format", "json", BUILD / "keras2_int_shape.py")
+    (f,) = data
+    assert (f["code"], f["line"], f["verdict"]) == ("ACT105", 12, "confirmed"), f["evidence"]
+    assert "Keras 2 keras.backend.int_shape(x) read as tuple(x.shape)" in f["evidence"]["assumptions"]
+    assert code == 1, err
+
+
 def test_keras_1_initialisers_conv_and_image_ordering_build_the_model():
     _needs("torch", "keras")
     code, data, err, _ = actlint("--verify", "--format", "json", BUILD / "keras1_initializers.py")

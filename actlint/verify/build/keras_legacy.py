@@ -7,7 +7,8 @@ first rename adds an assumption to the result, so the verdict says the model was
 renames are read too where Keras 2 read them the same way, each under its own assumption:
 ``Convolution2D(32, 3, 3)`` as ``Conv2D(32, (3, 3))`` (Keras 2's own legacy reading), a Keras 1
 initialiser function ``init(shape, name=None)`` called without the ``dtype`` Keras 3 passes, and
-``keras.initializations.normal(shape, scale=…)`` as the matching Keras 3 initialiser.
+``keras.initializations.normal(shape, scale=…)`` as the matching Keras 3 initialiser, and
+``keras.backend.int_shape(x)`` (gone in Keras 3) as ``tuple(x.shape)``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ RENAMES = {
 CONV_ASSUMPTION = "Keras 1 Convolution2D(filters, rows, cols) read as Conv2D(filters, (rows, cols))"
 INIT_ASSUMPTION = "Keras 1 initialiser functions init(shape, name=None) called as Keras 3 initialisers " \
                   "(keras.initializations.X as keras.initializers.X)"
+INT_SHAPE_ASSUMPTION = "Keras 2 keras.backend.int_shape(x) read as tuple(x.shape)"
 _KERNEL_INTS = {"Conv2D": 2, "Conv3D": 3}
 
 
@@ -130,6 +132,12 @@ def install(assumptions: list[str]) -> None:
         cls.__init__ = init
     if not hasattr(keras, "initializations"):
         _initializations_module()
+    if not hasattr(keras.backend, "int_shape"):  # Keras 2's K.int_shape(x): the static shape, batch None
+        def int_shape(x):
+            _note(assumptions, INT_SHAPE_ASSUMPTION)
+            return tuple(x.shape)
+
+        keras.backend.int_shape = int_shape
 
 
 def install_functional(assumptions: list[str]) -> None:
