@@ -171,6 +171,37 @@ def test_writes_outside_the_folder_are_refused(failing, tmp_path):
     assert not elsewhere.exists()
 
 
+def test_a_script_may_ask_the_system_questions_that_change_nothing(tmp_path_factory):
+    """git rev-parse, uname through os.popen, nvidia-smi: allowed in a run; the user's script goes on."""
+    _needs("torch")
+    code, places, err, _ = actlint_run(_copy("asks_the_system", tmp_path_factory))
+    for line in (19, 21):
+        f = places[("train.py", line, "ACT101")]
+        assert f["verdict"] == "confirmed" and f["evidence"]["source"] == "run", f["evidence"]
+    assert code == 1, err
+
+
+@pytest.mark.parametrize("argv, allowed", [
+    (["git", "rev-parse", "--short", "HEAD"], True),
+    (["/usr/bin/git", "describe", "--tags"], True),
+    (["git", "config", "--get", "user.name"], True),
+    (["git", "config", "user.name", "someone"], False),     # a write
+    (["git", "commit", "-m", "x"], False),
+    (["/bin/sh", "-c", "stty size"], True),                 # os.popen("stty size")
+    (["sh", "-c", "uname -n"], True),
+    (["sh", "-c", "stty size > /tmp/x"], False),            # a redirection writes
+    (["sh", "-c", "nvidia-smi; rm -rf data"], False),       # two commands
+    (["nvidia-smi", "-L"], True),
+    (["rm", "-rf", "data"], False),
+    (["curl", "http://example.com"], False),
+    ([], False),
+])
+def test_which_programs_a_traced_run_may_start(argv, allowed):
+    from actlint.verify.sandbox.guard import _informational
+
+    assert _informational(argv) is allowed
+
+
 @pytest.fixture(scope="module")
 def as_written(tmp_path_factory):
     _needs("torch", "matplotlib")

@@ -65,10 +65,51 @@ def _change_in_mirror(event: str, args) -> None:
         _own_copy(args[1], keep=False)
         refuse_outside(args[1])
 
+# Programs a training script asks for facts (the terminal's width, the commit, the GPUs), that change nothing.
+INFORMATIONAL = frozenset({"stty", "tput", "nvidia-smi", "uname", "hostname", "whoami", "nproc", "lscpu", "id",
+                           "date"})
+_GIT_READS = frozenset({"rev-parse", "describe", "log", "status", "branch", "show", "diff", "config"})
+_SHELL = set(";&|<>`$()\n\\")
+
+
+def _informational(argv: list[str]) -> bool:
+    """``stty size``, ``git rev-parse HEAD``, ``nvidia-smi`` (directly, or as one plain shell command)."""
+    if len(argv) == 3 and os.path.basename(argv[0]) in ("sh", "bash", "dash") and argv[1] == "-c":
+        if _SHELL & set(argv[2]):
+            return False  # redirections, pipes, several commands: not a plain question
+        argv = argv[2].split()
+    if not argv:
+        return False
+    name = os.path.basename(argv[0])
+    if name == "git":
+        words = [a for a in argv[1:] if not a.startswith("-")]
+        return bool(words) and words[0] in _GIT_READS and (words[0] != "config" or "--get" in argv or
+                                                          "--list" in argv or "-l" in argv)
+    return name in INFORMATIONAL
+
+
+def _argv(event: str, args) -> list[str] | None:
+    try:
+        if event == "os.system":
+            return ["sh", "-c", os.fsdecode(args[0])]
+        if event == "subprocess.Popen":
+            cmd = args[1]
+            if isinstance(cmd, (str, bytes, os.PathLike)):
+                return [os.fsdecode(cmd)]
+            return [os.fsdecode(a) for a in cmd]
+    except (TypeError, IndexError):
+        return None
+    return None
+
+
 def _allowed_program(event: str, args) -> bool:
-    """A traced run may start Python itself (multiprocessing's spawn, a compile worker), nothing else."""
+    """A traced run may start Python itself (multiprocessing's spawn, a compile worker) and ask the system
+    a question that changes nothing (:data:`INFORMATIONAL`, git's reads); nothing else."""
     if not STATE["processes"]:
         return False
+    argv = _argv(event, args)
+    if argv and _informational(argv):
+        return True
     exe = args[0] if args else None
     try:
         exe = os.fsdecode(exe) if exe is not None else ""
