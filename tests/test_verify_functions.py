@@ -82,16 +82,28 @@ def test_hard_negatives_report_nothing(verdicts):
 
 def test_keras_loss_outside_a_model_stays_unmapped_with_reason(tmp_path):
     src = tmp_path / "other.py"
+    src.write_text("import keras\n\n\ndef evaluate(model, x, y):\n"
+                   "    p = keras.activations.softmax(model(x))\n"
+                   "    return keras.losses.CategoricalCrossentropy(from_logits=True)(y, p)\n", encoding="utf-8")
+    f = Finding("ACT102", "probabilities-where-logits-expected", "m", str(src), 5, 9, 5, 43)
+    found, unmapped = file_targets(str(src), src, src.read_text(), [f], Settings())
+    assert not found
+    targets, rest = function_targets(str(src), src, src.read_text(), unmapped)
+    assert not targets
+    assert rest[0][1] == ("in evaluate(), which is not part of a model the verifier builds; the loss is a Keras "
+                          "loss; only PyTorch losses are run outside a model")
+
+
+def test_a_keras_model_made_in_a_function_takes_its_findings(tmp_path):
+    src = tmp_path / "other.py"
     src.write_text("import keras\nfrom keras import layers\n\n\ndef make():\n"
                    "    model = keras.Sequential([layers.Dense(10, activation=\"softmax\")])\n"
                    "    model.compile(loss=keras.losses.CategoricalCrossentropy(from_logits=True))\n"
                    "    return model\n", encoding="utf-8")
     f = Finding("ACT102", "probabilities-where-logits-expected", "m", str(src), 6, 59, 6, 68)
-    _, unmapped = file_targets(str(src), src, src.read_text(), [f], Settings())
-    targets, rest = function_targets(str(src), src, src.read_text(), unmapped)
-    assert not targets
-    assert rest[0][1] == ("in make(), which is not part of a model the verifier builds; the loss is a Keras "
-                          "loss; only PyTorch losses are run outside a model")
+    (target,), unmapped = file_targets(str(src), src, src.read_text(), [f], Settings())
+    assert not unmapped and target.findings == [f]
+    assert (target.label, target.build["kind"]) == (f"{src}:make", "function")
 
 
 def test_module_level_log_of_a_model_output_runs_the_expression(verdicts):
