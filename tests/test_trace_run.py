@@ -181,6 +181,18 @@ def test_a_script_may_ask_the_system_questions_that_change_nothing(tmp_path_fact
     assert code == 1, err
 
 
+def test_a_model_trained_with_hand_written_updates_is_captured(tmp_path_factory):
+    """``param -= lr * param.grad`` and no torch.optim optimizer: each backward() is a step."""
+    _needs("torch")
+    code, places, err, _ = actlint_run(_copy("manual_updates", tmp_path_factory))
+    for line in (9, 11):
+        f = places[("train.py", line, "ACT101")]
+        assert f["verdict"] == "confirmed" and f["evidence"]["source"] == "run", f["evidence"]
+        assert "the script updates its parameters itself (no torch.optim optimizer): each backward() counts as a " \
+               "step" in f["evidence"]["assumptions"]
+    assert code == 1, err
+
+
 @pytest.mark.parametrize("argv, allowed", [
     (["git", "rev-parse", "--short", "HEAD"], True),
     (["/usr/bin/git", "describe", "--tags"], True),

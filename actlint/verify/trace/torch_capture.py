@@ -8,6 +8,9 @@
   runs the forward inside ``step``), measured on its batch with the user's loss replayed on the
   copy's output (:func:`_replay`), and every finding of its files gets its experiment.
 - After the ``steps``-th step the model is looked at again (the runtime diagnostics' second look).
+- A script that updates its parameters itself (``p -= lr * p.grad`` with no ``torch.optim``
+  optimizer owning them) counts each ``backward()`` as a step: the module called since the previous
+  one whose parameters got gradients is captured at the first, before the script's own update.
 """
 
 from __future__ import annotations
@@ -50,11 +53,25 @@ _OPTIMIZERS: dict = {}           # id(optimizer) -> its capture state
 _ORIGINAL: dict = {}             # the unwrapped loss functions (the replay calls these)
 
 
+_OWNED: set = set()              # ids of the parameters some torch.optim optimizer was built with
+
+
+class ManualUpdates:
+    """Stands for the optimizer of a script that updates its parameters itself (``p -= lr * p.grad``)."""
+
+    def __init__(self) -> None:
+        self.param_groups: list[dict] = [{"params": []}]
+
+
+MANUAL = "the script updates its parameters itself (no torch.optim optimizer): each backward() counts as a step"
+
+
 def _reset() -> None:
     _ROOTS.clear()
     _LOSSES.clear()
     _BACKWARDS.clear()
     _OPTIMIZERS.clear()
+    _OWNED.clear()
 
 
 RESETS.append(_reset)
@@ -93,13 +110,27 @@ def install(torch) -> None:
             continue
         _ORIGINAL[name] = original
         setattr(F, name, _wrap_loss(name, original))
+    built = torch_optim.Optimizer.__init__
+
+    def traced_init(self, *args, **kwargs):
+        built(self, *args, **kwargs)
+        _OWNED.update(id(p) for g in self.param_groups for p in g["params"])
+
+    torch_optim.Optimizer.__init__ = traced_init
     backward = torch.Tensor.backward
 
     def traced_backward(self, *args, **kwargs):
         if not STATE["measuring"] and self.numel() == 1:
             _BACKWARDS.append(float(self.detach().float().reshape(())))
             del _BACKWARDS[:-8]
-        return backward(self, *args, **kwargs)
+        out = backward(self, *args, **kwargs)
+        if not STATE["measuring"] and not STATE["done"]:
+            try:
+                _manual_step()
+            except Exception as exc:  # noqa: BLE001 - an actlint failure must not change the user's run
+                STATE["notes"].append(f"internal error while measuring: {type(exc).__name__}: {exc}")
+                STATE.setdefault("internal", traceback.format_exc()[-3000:])
+        return out
 
     torch.Tensor.backward = traced_backward
 
@@ -195,7 +226,7 @@ def _pre_step(optimizer, args, kwargs):
 def _post_step(optimizer, args, kwargs):
     if STATE["measuring"] or STATE["done"]:
         return
-    state = _OPTIMIZERS.get(id(optimizer))
+    state = _OPTIMIZERS.get("manual" if isinstance(optimizer, ManualUpdates) else id(optimizer))
     if state is None:
         return
     state["steps"] += 1
@@ -215,6 +246,33 @@ def _post_step(optimizer, args, kwargs):
         state["since"] = now
         _LOSSES.clear()
     maybe_finish()
+
+
+def _manual_step() -> None:
+    """A backward() whose gradients no optimizer will apply: the script's own update follows (see the module doc)."""
+    state = _OPTIMIZERS.get("manual")
+    if state is None:
+        since = STATE.get("last_step", 0.0)
+        for entry in sorted(_ROOTS.values(), key=lambda e: -e["at"]):
+            module = entry["ref"]()
+            if module is None or entry["at"] < since or _keras(module):
+                continue  # a Keras model on the torch backend steps with its own optimizer
+            params = [p for p in module.parameters() if p.requires_grad]
+            if params and all(p.grad is not None for p in params) and not any(id(p) in _OWNED for p in params):
+                break
+        else:
+            return  # an optimizer's step will follow, or no module made this loss
+        manual = ManualUpdates()
+        manual.param_groups[0]["params"] = params
+        state = _OPTIMIZERS["manual"] = {"steps": 0, "model": None, "since": since, "optimizer": manual,
+                                         "snapshot": {id(p): p.detach().clone() for p in params}}
+        if MANUAL not in ASSUMPTIONS:
+            ASSUMPTIONS.append(MANUAL)
+    _post_step(state["optimizer"], (), {})
+
+
+def _keras(module) -> bool:
+    return any(c.__module__.split(".")[0] == "keras" for c in type(module).__mro__)
 
 
 def _model_for(optimizer, since: float):
