@@ -193,6 +193,19 @@ def test_a_model_trained_with_hand_written_updates_is_captured(tmp_path_factory)
     assert code == 1, err
 
 
+def test_actlint_run_gives_the_command_its_own_standard_input(tmp_path_factory):
+    """The user's terminal stays the script's (``input()``, ``stty size``), for both runs of the command."""
+    _needs("torch")
+    folder = _copy("reads_stdin", tmp_path_factory)
+    proc = subprocess.run([sys.executable, "-m", "actlint", "run", "--format", "json", "--", sys.executable,
+                           "train.py"], cwd=folder, capture_output=True, text=True, timeout=300, input="24\n")
+    found = {(f["line"], f["code"]): f for f in json.loads(proc.stdout)}
+    f = found[(9, "ACT101")]
+    assert f["verdict"] == "confirmed" and f["evidence"]["source"] == "run", f["evidence"]
+    assert f["evidence"]["batch_shape"] == [[64, 10]]
+    assert proc.returncode == 1, proc.stderr
+
+
 @pytest.mark.parametrize("argv, allowed", [
     (["git", "rev-parse", "--short", "HEAD"], True),
     (["/usr/bin/git", "describe", "--tags"], True),

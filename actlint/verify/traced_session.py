@@ -235,7 +235,7 @@ def verify_command(command: list[str], cwd: Path, findings: list[Finding], *, pr
 
     def second_run():  # the command again, to its first step: the weights its model starts from
         return run_traced(command, cwd, [], project_root=project_root, steps=steps, timeout=timeout,
-                          allow_network=allow_network, digest_only=True, device=device)
+                          allow_network=allow_network, digest_only=True, device=device, own_stdin=stream is not None)
 
     second_job = None
     if seeded & scripts:  # the script itself trains unseeded: the second run goes beside the first
@@ -245,7 +245,8 @@ def verify_command(command: list[str], cwd: Path, findings: list[Finding], *, pr
         second_job = pool.submit(second_run)
         pool.shutdown(wait=False)
     traced = run_traced(command, cwd, specs, project_root=project_root, steps=steps, timeout=timeout,
-                        allow_network=allow_network, keep_going=keep_going, device=device, stream=stream)
+                        allow_network=allow_network, keep_going=keep_going, device=device, stream=stream,
+                        own_stdin=stream is not None)
     second = second_job.result() if second_job is not None else None
     touched = {p for m in traced.models for p in (m.get("files") or [])}
     if second is None and seeded & touched:  # the training loop lives in a module the script imports

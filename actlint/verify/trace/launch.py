@@ -110,11 +110,13 @@ def command_env(scratch: Path, spec_path: Path, allow_network: bool, device: str
 
 def run_traced(command: list[str], cwd: Path, findings: list[dict], *, project_root: Path, steps: int = 3,
                timeout: float = 120.0, allow_network: bool = False, keep_going: bool = False,
-               digest_only: bool = False, device: str | None = None, stream=None) -> TracedRun:
+               digest_only: bool = False, device: str | None = None, stream=None,
+               own_stdin: bool = False) -> TracedRun:
     """Run ``command`` in (a mirror of) ``cwd`` under the tracer; ``findings`` are the static ones to probe.
 
     ``stream``: where the command's output goes (a file object: the user's terminal); None keeps only its
-    tail, for the reason when it fails.
+    tail, for the reason when it fails.  ``own_stdin``: the command reads actlint's own standard input (the
+    user's terminal under ``actlint run``: ``stty size`` works); else it reads nothing.
     """
     scratch = Path(tempfile.mkdtemp(prefix="actlint-run-")).resolve()
     start = time.perf_counter()
@@ -129,7 +131,7 @@ def run_traced(command: list[str], cwd: Path, findings: list[dict], *, project_r
         out_path = scratch / "output.txt"
         with open(out_path, "wb") as out:
             try:
-                proc = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.DEVNULL,
+                proc = subprocess.Popen(command, cwd=work, env=env, stdin=None if own_stdin else subprocess.DEVNULL,
                                         stdout=subprocess.PIPE if stream is not None else out,
                                         stderr=subprocess.STDOUT, start_new_session=True)
             except OSError as exc:
