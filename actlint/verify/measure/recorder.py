@@ -326,6 +326,15 @@ def digest(model) -> str:
     return h.hexdigest()
 
 
+def tensors_digest(tensors) -> str:
+    """The sha256 of bare tensors (a network without a module), in the order given, each with its shape."""
+    h = hashlib.sha256()
+    for t in tensors:
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.detach().float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 def named_params(model):
     import torch
 

@@ -120,13 +120,17 @@ def install(torch) -> None:
     backward = torch.Tensor.backward
 
     def traced_backward(self, *args, **kwargs):
+        leaves = None
         if not STATE["measuring"] and self.numel() == 1:
             _BACKWARDS.append(float(self.detach().float().reshape(())))
             del _BACKWARDS[:-8]
+            if not STATE["done"] and not STATE.get("optimizers") and "manual" not in _OPTIMIZERS:
+                leaves = _leaves(self)  # before the graph is freed: the tensors this loss trains
         out = backward(self, *args, **kwargs)
         if not STATE["measuring"] and not STATE["done"]:
             try:
-                _manual_step()
+                if not _manual_step() and leaves:
+                    _bare_step(leaves)
             except Exception as exc:  # noqa: BLE001 - an actlint failure must not change the user's run
                 STATE["notes"].append(f"internal error while measuring: {type(exc).__name__}: {exc}")
                 STATE.setdefault("internal", traceback.format_exc()[-3000:])
@@ -261,7 +265,7 @@ def _manual_step() -> None:
             if params and all(p.grad is not None for p in params) and not any(id(p) in _OWNED for p in params):
                 break
         else:
-            return  # an optimizer's step will follow, or no module made this loss
+            return False  # an optimizer's step will follow, or no module made this loss
         manual = ManualUpdates()
         manual.param_groups[0]["params"] = params
         state = _OPTIMIZERS["manual"] = {"steps": 0, "model": None, "since": since, "optimizer": manual,
@@ -269,6 +273,56 @@ def _manual_step() -> None:
         if MANUAL not in ASSUMPTIONS:
             ASSUMPTIONS.append(MANUAL)
     _post_step(state["optimizer"], (), {})
+    return True
+
+
+def _leaves(loss) -> list:
+    """The leaf tensors ``loss`` sends gradients to (its graph's AccumulateGrad nodes), in a fixed order."""
+    found, seen, stack = [], set(), [loss.grad_fn]
+    while stack:
+        fn = stack.pop()
+        if fn is None or id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        variable = getattr(fn, "variable", None)
+        if variable is not None:
+            found.append(variable)
+        stack.extend(f for f, _ in reversed(getattr(fn, "next_functions", ())))
+    return found
+
+
+BARE = "a network of bare tensors (no nn.Module, no torch.optim optimizer): only its initial values are compared " \
+       "(ACT107); the other rules need a module to measure"
+
+
+def _bare_step(leaves) -> None:
+    """A backward() into tensors that no module and no optimizer own: a network of bare tensors, updated by hand.
+
+    Its record holds the digest of those tensors before the first update (for ACT107's two runs) and the
+    reason nothing else is measured; the run stops after ``steps`` of them."""
+    from actlint.verify.measure.recorder import tensors_digest
+
+    import torch
+
+    if any(id(t) in _OWNED or isinstance(t, torch.nn.Parameter) for t in leaves):
+        return  # an optimizer's tensors, or a module's (a Keras model on the torch backend steps its own way)
+    state = _OPTIMIZERS.get("bare")
+    if state is None:
+        if not claim():
+            return
+        place = user_place() or (None, None)
+        names = [_bound_name(t, place[0]) for t in leaves] if place[0] else []
+        shown_names = ", ".join(n for n in names if n) or f"{len(leaves)} tensors"
+        record = {"ok": False, "source": "run", "label": f"{shown(place[0]) if place[0] else '?'}:{shown_names}",
+                  "file": place[0], "line": place[1], "framework": "torch", "optimizer": None,
+                  "files": [place[0]] if place[0] else [], "reason": BARE, "assumptions": [BARE],
+                  "digest": tensors_digest(leaves), "digest_model": shown_names,
+                  "digest_params": {"tensors": len(leaves), "elements": int(sum(t.numel() for t in leaves))}}
+        state = _OPTIMIZERS["bare"] = {"steps": 0, "model": None, "unowned": True, "bare": True}
+        STATE["models"].append(record)
+        write()
+    state["steps"] += 1
+    maybe_finish()
 
 
 def _keras(module) -> bool:
