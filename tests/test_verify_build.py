@@ -230,6 +230,30 @@ def test_keras_2_int_shape_reads_as_the_static_shape():
     assert code == 1, err
 
 
+def test_keras_2_module_paths_read_as_keras_3_modules():
+    _needs("torch", "keras")
+    code, data, err, _ = actlint("--verify", "--format", "json", BUILD / "keras2_modules.py")
+    assert [(f["line"], f["code"], f["verdict"]) for f in data] == [(10, "ACT101", "confirmed"),
+                                                                    (12, "ACT101", "confirmed")], data
+    assert any(a.startswith("Keras 1/2 module paths read as Keras 3's (keras.layers.core → keras.layers")
+               for a in data[0]["evidence"]["assumptions"])
+    assert code == 1, err
+
+
+def test_a_module_the_installed_package_lacks_is_not_called_a_missing_package():
+    import sys as _sys
+
+    from actlint.verify.build.loader import Missing
+
+    err = ModuleNotFoundError("No module named 'os.nothing_here'", name="os.nothing_here")
+    assert "os" in _sys.modules
+    with pytest.raises(ModuleNotFoundError, match=r"^os.nothing_here does not exist in the installed os "
+                                                  r"\(imported at line 3\)$"):
+        Missing(err, 3, "thing").anything
+    with pytest.raises(ModuleNotFoundError, match=r"^not_a_pkg_xyz is not installed \(imported at line 4\)$"):
+        Missing(ModuleNotFoundError("x", name="not_a_pkg_xyz.sub"), 4, "thing")()
+
+
 def test_keras_1_initialisers_conv_and_image_ordering_build_the_model():
     _needs("torch", "keras")
     code, data, err, _ = actlint("--verify", "--format", "json", BUILD / "keras1_initializers.py")

@@ -8,13 +8,15 @@ renames are read too where Keras 2 read them the same way, each under its own as
 ``Convolution2D(32, 3, 3)`` as ``Conv2D(32, (3, 3))`` (Keras 2's own legacy reading), a Keras 1
 initialiser function ``init(shape, name=None)`` called without the ``dtype`` Keras 3 passes, and
 ``keras.initializations.normal(shape, scale=…)`` as the matching Keras 3 initialiser, and
-``keras.backend.int_shape(x)`` (gone in Keras 3) as ``tuple(x.shape)``.
+``keras.backend.int_shape(x)`` (gone in Keras 3) as ``tuple(x.shape)``, and Keras 1/2 module paths
+(``keras.layers.core``, ``keras.utils.np_utils``) as the Keras 3 modules that hold the same classes.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import sys
 
 ASSUMPTION = "Keras 1/2 keyword arguments read as their Keras 3 names (output_dim → units, init → " \
              "kernel_initializer, border_mode → padding, subsample → strides, lr → learning_rate, " \
@@ -103,9 +105,51 @@ def _initializations_module():
     return mod
 
 
+# Keras 1/2 modules whose classes Keras 3 keeps, under the same names, in one public module.
+MOVED_MODULES = {f"keras.layers.{m}": "keras.layers" for m in (
+    "core", "convolutional", "recurrent", "pooling", "embeddings", "normalization", "advanced_activations",
+    "merge", "wrappers", "noise", "local", "convolutional_recurrent")}
+MOVED_MODULES.update({"keras.utils.np_utils": "keras.utils", "keras.utils.generic_utils": "keras.utils",
+                      "keras.engine.topology": "keras.layers", "keras.engine.training": "keras.models"})
+MOVED_ASSUMPTION = "Keras 1/2 module paths read as Keras 3's (keras.layers.core → keras.layers, " \
+                   "keras.utils.np_utils → keras.utils, ...): the same classes under the same names"
+
+
+def _moved_modules(assumptions: list[str]) -> None:
+    """``from keras.layers.core import Dense`` finds Keras 3's ``keras.layers.Dense`` (said once when used)."""
+    import importlib
+    import importlib.util
+    import types
+
+    for old, new in MOVED_MODULES.items():
+        if old in sys.modules:
+            continue
+        try:
+            if importlib.util.find_spec(old) is not None:
+                continue  # this Keras still has it
+        except (ImportError, ValueError):
+            pass
+        target = importlib.import_module(new)
+        module = types.ModuleType(old, f"actlint: Keras 1/2's {old}, read as {new}")
+
+        def __getattr__(name, _target=target):
+            value = getattr(_target, name)  # AttributeError: Keras 3 has no such name there either
+            _note(assumptions, MOVED_ASSUMPTION)
+            return value
+
+        module.__getattr__ = __getattr__
+        sys.modules[old] = module
+        parent, _, last = old.rpartition(".")
+        holder = sys.modules.get(parent)
+        if holder is not None and not hasattr(holder, last):  # from keras.utils import np_utils
+            setattr(holder, last, module)
+
+
 def install(assumptions: list[str]) -> None:
     """Wrap the constructors of :data:`RENAMES` so the old keywords read as the new ones."""
     import keras
+
+    _moved_modules(assumptions)
 
     for name, renames in RENAMES.items():
         cls = getattr(keras.layers, name, None) or getattr(keras.optimizers, name, None)

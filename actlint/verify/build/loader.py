@@ -41,7 +41,11 @@ class Missing:
         err, line = object.__getattribute__(self, "_error"), object.__getattribute__(self, "_line")
         if isinstance(err, ModuleNotFoundError) and err.name:
             top = err.name.split(".")[0]
-            exc = ModuleNotFoundError(f"{top} is not installed (imported at line {line})", name=top)
+            if top != err.name and top in sys.modules:  # keras.layers.core: the package is there, the module not
+                exc = ModuleNotFoundError(f"{err.name} does not exist in the installed {top} (imported at line "
+                                          f"{line})", name=err.name)
+            else:
+                exc = ModuleNotFoundError(f"{top} is not installed (imported at line {line})", name=top)
         else:
             text = str(err).splitlines()[0] if str(err) else type(err).__name__
             exc = ImportError(f"{object.__getattribute__(self, '_name')} could not be imported (line {line}): {text}")
