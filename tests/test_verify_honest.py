@@ -72,10 +72,18 @@ def test_seed_is_judged_on_the_trained_model_not_a_helper(sweep):
     assert f["evidence"]["digest_params"]["elements"] == 20 * 32 + 32 + 32 * 2 + 2
 
 
-def test_seed_without_the_trained_model_is_inconclusive(sweep):
+def test_seed_is_judged_on_the_model_a_function_returns_not_the_helpers(sweep):
     f = sweep["places"][("bad_only_helpers.py", 31, "ACT107")]
+    assert f["verdict"] == "confirmed", f["evidence"]
+    assert f["evidence"]["model"].endswith(":make_model")
+    assert f["evidence"]["digest_params"] == {"tensors": 4, "elements": 784 * 128 + 128 + 128 * 10 + 10}
+
+
+def test_seed_without_the_trained_model_is_inconclusive(sweep):
+    f = sweep["places"][("bad_helpers_model_loaded.py", 26, "ACT107")]
     assert f["verdict"] == "inconclusive"
     assert "not one the verifier builds" in f["evidence"]["summary"]
+    assert "Swish, Reshape" in f["evidence"]["summary"]
 
 
 def test_unbuilt_keras_model_is_built_from_the_input_the_file_states_else_a_guessed_one(sweep):

@@ -9,8 +9,9 @@
   copy's output (:func:`_replay`), and every finding of its files gets its experiment.
 - After the ``steps``-th step the model is looked at again (the runtime diagnostics' second look).
 - A script that updates its parameters itself (``p -= lr * p.grad`` with no ``torch.optim``
-  optimizer owning them) counts each ``backward()`` as a step: the module called since the previous
-  one whose parameters got gradients is captured at the first, before the script's own update.
+  optimizer owning them) counts each ``backward()`` as a step once the second finds the parameters
+  changed: the module whose parameters got gradients is captured, with its weights from before the
+  script's first update.
 """
 
 from __future__ import annotations
@@ -268,8 +269,16 @@ def _manual_step() -> None:
             return False  # an optimizer's step will follow, or no module made this loss
         manual = ManualUpdates()
         manual.param_groups[0]["params"] = params
-        state = _OPTIMIZERS["manual"] = {"steps": 0, "model": None, "since": since, "optimizer": manual,
-                                         "snapshot": {id(p): p.detach().clone() for p in params}}
+        _OPTIMIZERS["manual"] = {"steps": 0, "model": None, "since": since, "optimizer": manual, "pending": True,
+                                 "snapshot": {id(p): p.detach().clone() for p in params}}
+        return True
+    if state.get("pending"):  # the second backward: did the script update the parameters in between?
+        params = state["optimizer"].param_groups[0]["params"]
+        before = state["snapshot"]
+        if not any(id(p) in before and not p.detach().equal(before[id(p)]) for p in params):
+            _OPTIMIZERS.pop("manual", None)  # backward() without any update: not training
+            return False
+        state["pending"] = False
         if MANUAL not in ASSUMPTIONS:
             ASSUMPTIONS.append(MANUAL)
     _post_step(state["optimizer"], (), {})
