@@ -18,6 +18,19 @@ from actlint.findings import Edit, Finding, Fix
 _FORMAT = 3  # 3: findings carry their related locations
 
 
+def _code_fingerprint() -> str:
+    """actlint's own source files (name, size, mtime): an edited checkout never reads a stale result."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
 def _finding_to_json(f: Finding) -> dict:
     data = f.to_dict()
     data["extra"] = f.extra
@@ -41,7 +54,8 @@ def _finding_from_json(data: dict) -> Finding:
 class Cache:
     def __init__(self, folder: Path, settings: str) -> None:
         self.folder = Path(folder)
-        self.settings = hashlib.sha256(f"{__version__}|{_FORMAT}|{settings}".encode()).hexdigest()[:16]
+        self.settings = hashlib.sha256(
+            f"{__version__}|{_FORMAT}|{_code_fingerprint()}|{settings}".encode()).hexdigest()[:16]
         self.hits = self.misses = 0
 
     def key(self, data: bytes, path: str, config_fingerprint: str) -> str:

@@ -20,8 +20,10 @@ class SaturatingHiddenActivation(Rule):
         smooth = self._differentiated(picture)
         flagged: dict[int, tuple] = {}
         for trail in picture.trails:
-            hidden = [op for op in hidden_activations(trail) if op.fn in SATURATING and not smooth(op)]
-            tanh_depth = sum(op.fn == "tanh" for op in hidden)
+            hidden = [op for op in hidden_activations(trail) if op.fn in SATURATING and not smooth(op)
+                      and not dict(op.extra).get("conditional")]
+            # depth is counted: a pass the analysis only assumes a loop of unknown length makes is not a layer
+            tanh_depth = sum(op.fn == "tanh" and not dict(op.extra).get("assumed") for op in hidden)
             for op in hidden:
                 if op.fn == "tanh" and tanh_depth < min_tanh:
                     continue

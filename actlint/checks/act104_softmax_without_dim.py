@@ -53,8 +53,9 @@ class SoftmaxWithoutDim(Rule):
             short = qualname.rsplit(".", 1)[1]
             yield self.finding(
                 call,
-                f"{short} without dim: PyTorch picks dim 0 for 0-, 1- and 3-D input, which normalises "
-                f"across the batch; pass dim=-1 (or the class dimension)",
+                f"{short} without dim: PyTorch infers it from the input's rank, a deprecated choice that is "
+                f"dim 1 for 2-D input but dim 0 for 3-D input, the batch of (batch, seq, classes); pass dim "
+                f"explicitly (dim=-1 for classes last)",
                 fix=self._fix(call, arg),
             )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from actlint.checks.base import Rule
 from actlint.picture import picture_of
-from actlint.picture.catalog import LEARNED, RELU_FAMILY, UNBOUNDED_OUTPUT
+from actlint.picture.catalog import LEARNED, UNBOUNDED_OUTPUT
 
 
 class NonProbabilityOutput(Rule):
@@ -44,7 +44,26 @@ class NonProbabilityOutput(Rule):
             if op.fn in UNBOUNDED_OUTPUT:
                 return (f"{name()} output is not a probability, but {spec.label} at line {loss_line()} expects values "
                         f"in [0, 1]; use {want} here, or {logits}")
-        if spec.expects == "logits" and spec.family == "categorical" and op.fn in RELU_FAMILY - {"gelu", "silu"}:
-            return (f"{name()} on the logits fed to {spec.label} at line {loss_line()} clips every negative score "
-                    f"to the same value; return the last layer's output without an activation")
+        if spec.expects == "logits" and spec.family == "categorical" and op.fn in _WHAT_IT_DOES_TO_LOGITS:
+            return (f"{name()} on the logits fed to {spec.label} at line {loss_line()} "
+                    f"{_WHAT_IT_DOES_TO_LOGITS[op.fn]}; return the last layer's output without an activation")
         return None
+
+
+# What each activation of the ReLU family does to the scores a softmax then reads.
+_WHAT_IT_DOES_TO_LOGITS = {
+    "relu": "clips every negative score to 0, so classes the model rules out all tie and get no gradient",
+    "relu6": "clips every score into [0, 6], so ruled-out classes tie at 0 and confident ones at 6",
+    "leaky_relu": "shrinks every negative score by its slope (0.01 by default), so the scores of the classes "
+                  "the model rules out are squeezed together near 0",
+    "prelu": "scales every negative score by a learned slope, so the scores of ruled-out classes are bent "
+             "unlike the others'",
+    "rrelu": "shrinks every negative score by a random slope, so the scores of ruled-out classes are squeezed "
+             "together near 0",
+    "elu": "squashes every negative score into (-1, 0], so classes the model rules out nearly tie",
+    "celu": "squashes every negative score into (-alpha, 0], so classes the model rules out nearly tie",
+    "selu": "squashes every negative score into (-1.76, 0], so classes the model rules out nearly tie",
+    "softplus": "squashes every negative score towards 0, so classes the model rules out nearly tie",
+    "mish": "bounds every score below at about -0.31, so classes the model rules out nearly tie",
+    "hardswish": "sets every score below -3 to 0, so classes the model rules out tie there",
+}

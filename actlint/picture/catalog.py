@@ -203,6 +203,48 @@ TF_FUNCTIONS: dict[str, tuple[str, str]] = {
 }
 
 
+# Learned tensors made by hand, and the products that make a layer of them (``tf.matmul(x, w) + b``).
+LEARNED_TENSORS = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Parameter", "tensorflow.Variable",
+                             "tensorflow.get_variable", "tensorflow.compat.v1.get_variable",
+                             "tensorflow.compat.v1.Variable"})
+PRODUCTS = frozenset({"matmul", "mm", "bmm", "dot"})
+# Functions that add a bias or scale: with a learned tensor or a number, the data keeps its meaning.
+BIAS_FUNCTIONS = frozenset({"add", "bias_add", "mul", "multiply"})
+# TensorFlow 1's functional layers (``tf.layers.dense(x, 64, activation=tf.nn.relu)``): the Keras layer each
+# builds, and the name of its activation argument (tf.contrib's layers apply a ReLU unless told otherwise).
+TF1_LAYERS = {}
+for _prefix in ("tensorflow.layers.", "tensorflow.compat.v1.layers."):
+    for _name, _layer in (("dense", "Dense"), ("conv1d", "Conv1D"), ("conv2d", "Conv2D"), ("conv3d", "Conv3D"),
+                          ("conv2d_transpose", "Conv2DTranspose"), ("dropout", "Dropout"),
+                          ("batch_normalization", "BatchNormalization"), ("max_pooling2d", "MaxPooling2D"),
+                          ("average_pooling2d", "AveragePooling2D"), ("flatten", "Flatten")):
+        TF1_LAYERS[_prefix + _name] = (f"keras.layers.{_layer}", "activation", None)
+for _name, _layer in (("fully_connected", "Dense"), ("conv2d", "Conv2D"), ("convolution2d", "Conv2D")):
+    TF1_LAYERS[f"tensorflow.contrib.layers.{_name}"] = (f"keras.layers.{_layer}", "activation_fn", "relu")
+for _name, _layer in (("dropout", "Dropout"), ("batch_norm", "BatchNormalization"), ("flatten", "Flatten"),
+                      ("max_pool2d", "MaxPooling2D")):
+    TF1_LAYERS[f"tensorflow.contrib.layers.{_name}"] = (f"keras.layers.{_layer}", "", None)
+TF_FUNCTIONS.update({
+    "tensorflow.linalg.matmul": (MERGE, "matmul"),
+    "keras.ops.matmul": (MERGE, "matmul"),
+    "tensorflow.add": (MERGE, "add"),
+    "tensorflow.math.add": (MERGE, "add"),
+    "tensorflow.nn.bias_add": (MERGE, "bias_add"),
+    "tensorflow.multiply": (MERGE, "multiply"),
+    "tensorflow.math.multiply": (MERGE, "multiply"),
+    "tensorflow.nn.relu6": (ACTIVATION, "relu6"),
+    "tensorflow.nn.elu": (ACTIVATION, "elu"),
+    "tensorflow.nn.leaky_relu": (ACTIVATION, "leaky_relu"),
+    "tensorflow.nn.selu": (ACTIVATION, "selu"),
+    "tensorflow.nn.gelu": (ACTIVATION, "gelu"),
+    "tensorflow.nn.silu": (ACTIVATION, "silu"),
+    "tensorflow.nn.swish": (ACTIVATION, "silu"),
+    "tensorflow.nn.softplus": (ACTIVATION, "softplus"),
+    "tensorflow.nn.dropout": (DROPOUT, "dropout"),
+})
+TORCH_FUNCTIONS["torch.mm"] = (MERGE, "mm")
+
+
 @dataclass(frozen=True)
 class LossSpec:
     """What a loss expects of its input."""

@@ -31,8 +31,8 @@ from actlint.picture.sites import (LogSite, LossSite, Picture, TrainingCall, hid
                                    producer)
 from actlint.picture.syntax import body, call_arg, head, int_of, literal
 from actlint.picture.values import (UNKNOWN, ClassRef, Const, Criterion, EachModule, Function, Handle, Instance,
-                                    KerasModel, Layer, LayerList, ModuleRef, Op, Tensor, Union, Value, Weight,
-                                    options, union)
+                                    KerasModel, Layer, LayerList, Mapping, ModuleRef, Op, Parameter, Tensor, Union,
+                                    Value, Weight, options, union)
 from actlint.project import is_library
 
 # What framework names mean, one module per framework, asked in this order.
@@ -109,6 +109,9 @@ class Flow:
         self.sequentials: list[Layer] = []
         self.autocast = 0  # depth of ``with torch.autocast(...)`` blocks being executed
         self.no_grad = 0  # depth of no-grad code being executed (``with torch.no_grad()``, ``@torch.no_grad()``)
+        self.conditional = 0  # depth of branches being executed whose condition is not known
+        self._owners = None   # (classes known, method node id -> ClassInfo)
+        self.assumed = 0  # depth of loop passes run on the assumption that a loop of unknown length repeats
         self.instances: dict[tuple, Instance] = {}
         self.memo: dict[tuple, Value] = {}  # calls whose arguments carry no trail: same call, same result
         self.uses_torch = index.bindings.imports_any("torch")
@@ -497,6 +500,14 @@ class Flow:
             owner = self.ev(target.value, scope)
             if isinstance(owner, Instance):
                 owner.attrs[target.attr.value] = value
+        elif isinstance(target, cst.Subscript):
+            owner = self.ev(target.value, scope)
+            key = self._key(target, scope)
+            if isinstance(owner, Mapping) and key is not None:
+                owner.entries[key.value] = value
+            elif isinstance(owner, LayerList) and key is not None and int_of(key) is not None \
+                    and -len(owner.items) <= key.value < len(owner.items):
+                owner.items[key.value] = value
         elif isinstance(target, (cst.Tuple, cst.List)):
             elements = [e.value for e in target.elements]
             if isinstance(value, LayerList) and len(value.items) == len(elements):
@@ -511,7 +522,24 @@ class Flow:
                     self.assign(element, part, scope)
 
     def exec_if(self, stmt: cst.If, scope: Scope) -> None:
-        self.ev(stmt.test, scope)
+        test = self.ev(stmt.test, scope)
+        if isinstance(test, Const):
+            # a known condition (a default argument, a flag in the file): the path the code takes
+            if _truth(test.value):
+                self.exec_block(body(stmt), scope)
+            elif isinstance(stmt.orelse, cst.If):
+                self.exec_if(stmt.orelse, scope)
+            elif stmt.orelse is not None:
+                self.exec_block(body(stmt.orelse), scope)
+            return
+        self.conditional += 1
+        try:
+            self._exec_branches(stmt, scope)
+        finally:
+            self.conditional -= 1
+
+    def _exec_branches(self, stmt: cst.If, scope: Scope) -> None:
+        """Both branches of an ``if`` whose condition is not known; names they bind become unions."""
         before = dict(scope.vars)
         narrowed = self._isinstance_filter(stmt.test, scope)
         if narrowed is not None:
@@ -547,6 +575,8 @@ class Flow:
 
     def exec_for(self, stmt: cst.For, scope: Scope) -> None:
         iterable = self.ev(stmt.iter, scope)
+        if isinstance(iterable, Mapping):
+            iterable = LayerList([Const(k) for k in iterable.entries])
         if isinstance(iterable, LayerList) and 0 < len(iterable.items) <= MAX_ITEMS:
             for item in list(iterable.items):
                 self.assign(stmt.target, item, scope)
@@ -559,9 +589,13 @@ class Flow:
             if isinstance(iterable, Layer) and iterable.container:
                 element = LayerList([p for p in iterable.parts])
                 element = Union(tuple(iterable.parts[:6])) if len(iterable.parts) > 1 else UNKNOWN
-            for _ in range(2):
+            for repeat in range(2):
                 self.assign(stmt.target, element, scope)
-                self.exec_block(body(stmt), scope)
+                self.assumed += repeat
+                try:
+                    self.exec_block(body(stmt), scope)
+                finally:
+                    self.assumed -= repeat
         if stmt.orelse is not None:
             self.exec_block(body(stmt.orelse), scope)
 
@@ -591,6 +625,8 @@ class Flow:
             except ValueError:
                 pass
             value = self.ev(node.expression, scope)
+            if isinstance(node.operator, cst.Not):
+                return Const(not _truth(value.value)) if isinstance(value, Const) else UNKNOWN
             return self.extend(value, Op(C.AFFINE, "neg", node)) if isinstance(value, Tensor) else UNKNOWN
         if cls in (cst.List, cst.Tuple):
             items = []
@@ -616,18 +652,49 @@ class Flow:
             except (ValueError, Exception):
                 return UNKNOWN
         if cls is cst.Dict:
+            entries = {}
             for element in node.elements:
                 if isinstance(element, cst.DictElement):
-                    self.ev(element.value, scope)
-            return UNKNOWN
+                    key, value = self.ev(element.key, scope), self.ev(element.value, scope)
+                    if isinstance(key, Const) and _hashable(key.value):
+                        entries[key.value] = value
+                else:
+                    spread = self.ev(element.value, scope)
+                    if isinstance(spread, Mapping):
+                        entries.update(spread.entries)
+            return Mapping(entries)
+        if cls is cst.FormattedString:
+            return self.formatted(node, scope)
         if cls is cst.Comparison:
-            self.ev(node.left, scope)  # the comparators are not evaluated
-            return UNKNOWN
+            return self.compare(node, scope)
         if cls is cst.BooleanOperation:
-            self.ev(node.left, scope)
-            self.ev(node.right, scope)
+            left, right = self.ev(node.left, scope), self.ev(node.right, scope)
+            if isinstance(left, Const) and isinstance(right, Const):
+                is_and = isinstance(node.operator, cst.And)
+                return left if _truth(left.value) != is_and else right
+            if isinstance(left, Const) and _truth(left.value) == isinstance(node.operator, cst.Or):
+                return left  # ``True or x``, ``False and x``
             return UNKNOWN
         return UNKNOWN
+
+    def compare(self, node: cst.Comparison, scope: Scope) -> Value:
+        """A comparison of known values (``self.act == "tanh"``, ``i < len(self.layers) - 1``), else unknown."""
+        left = self.ev(node.left, scope)
+        known = isinstance(left, Const)
+        result = True
+        for target in node.comparisons:
+            right = self.ev(target.comparator, scope)
+            if not known:
+                continue
+            if isinstance(right, LayerList) and all(isinstance(i, Const) for i in right.items):
+                right = Const(tuple(i.value for i in right.items))
+            outcome = _compare(left.value, target.operator, right.value) if isinstance(right, Const) else None
+            if outcome is None:
+                known = False
+                continue
+            result = result and outcome
+            left = right
+        return Const(result) if known else UNKNOWN
 
     def call_lambda(self, node: cst.Lambda, args: list, scope: Scope) -> Value:
         """The value of ``(lambda a, b: body)(*args)``."""
@@ -651,7 +718,31 @@ class Flow:
         element = self.ev(node.elt, inner)
         return LayerList([element, element])
 
+    def _key(self, node: cst.Subscript, scope: Scope) -> Const | None:
+        """The literal key of ``d[key]``, or None."""
+        if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+            key = self.ev(node.slice[0].slice.value, scope)
+            if isinstance(key, Const) and _hashable(key.value):
+                return key
+        return None
+
+    def formatted(self, node: cst.FormattedString, scope: Scope) -> Value:
+        """An f-string whose parts are all known (``f"fc{i}"`` in a loop over ``range``)."""
+        pieces = []
+        for part in node.parts:
+            if isinstance(part, cst.FormattedStringText):
+                pieces.append(part.value)
+                continue
+            value = self.ev(part.expression, scope)
+            if not isinstance(value, Const) or part.format_spec or part.conversion:
+                return UNKNOWN
+            pieces.append(str(value.value))
+        return Const("".join(pieces))
+
     def subscript(self, value: Value, node: cst.Subscript, scope: Scope) -> Value:
+        if isinstance(value, Mapping):
+            key = self._key(node, scope)
+            return value.entries.get(key.value, UNKNOWN) if key is not None else UNKNOWN
         index = None
         if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
             index = int_of(self.ev(node.slice[0].slice.value, scope))
@@ -698,7 +789,14 @@ class Flow:
         results = []
         for a in options(left):
             for b in options(right):
-                if isinstance(a, Tensor) and isinstance(b, Const) or isinstance(b, Tensor) and isinstance(a, Const):
+                if isinstance(a, Const) and isinstance(b, Const):
+                    results.append(_arithmetic(a.value, operator, b.value))
+                elif isinstance(a, Parameter) or isinstance(b, Parameter):
+                    fn = _PRODUCT_OPERATORS.get(type(operator))
+                    pair = [a, b] if isinstance(a, Tensor) or isinstance(b, Tensor) else []
+                    made = self.learned_product(pair, fn, node, None) if fn and pair else None
+                    results.append(made if made is not None else UNKNOWN)
+                elif isinstance(a, Tensor) and isinstance(b, Const) or isinstance(b, Tensor) and isinstance(a, Const):
                     # scaling or shifting by a number keeps the data's meaning (1 - p, p + eps, x / 2)
                     tensor = a if isinstance(a, Tensor) else b
                     results.append(self.extend(tensor, Op(C.AFFINE, type(operator).__name__.lower(), node)))
@@ -714,9 +812,16 @@ class Flow:
         return union(results)
 
     # ------------------------------------------------------------ tensors & layers
-    def extend(self, value: Value, op: Op) -> Tensor:
+    def extend(self, value: Value, op: Op) -> Value:
+        if isinstance(value, Union):
+            # data that took one of several paths (an optional layer): each path goes on
+            return union([self.extend(option, op) for option in value.options])
         tensor = value if isinstance(value, Tensor) else Tensor(origin="opaque")
         trail = tensor.trail
+        if op.kind == C.ACTIVATION and self.conditional:
+            op = replace(op, extra=op.extra + (("conditional", True),))
+        if self.assumed and any(o.node is op.node for o in trail):
+            op = replace(op, extra=op.extra + (("assumed", True),))
         if op.kind not in C.NEUTRAL_KINDS:
             between = next((i for i in range(len(trail) - 1, -1, -1) if trail[i].kind not in C.NEUTRAL_KINDS), None)
             before = trail[between] if between is not None else None
@@ -737,6 +842,10 @@ class Flow:
     def apply(self, layer: Value, value: Value) -> Value:
         """Run data through a callable value."""
         results = []
+        if self._model_boundary(layer, value):
+            # one model's output read by another model (a generator's images by a discriminator):
+            # what the second model does starts afresh, the first one's last activation is its output
+            value = Tensor((Op(C.UNKNOWN, "model input", None),), origin="opaque")
         for option in options(layer):
             if isinstance(option, Layer):
                 current = value
@@ -760,6 +869,29 @@ class Flow:
                 results.append(Tensor((Op(C.UNKNOWN, "call", None),), origin="opaque"))
         return union(results)
 
+    def _model_boundary(self, layer: Value, value: Value) -> bool:
+        """Whether ``layer`` is a whole model applied, outside any model's forward, to another model's output."""
+        if not any(isinstance(o, Tensor) and any(op.kind == C.LEARNED for op in o.trail) for o in options(value)):
+            return False
+        if not all(isinstance(o, Instance) and self.framework_of(o.info) is not None
+                   or isinstance(o, Layer) and o.container for o in options(layer)):
+            return False
+        for frame in reversed(self.frames):
+            owner = self._model_method_owner(frame.node)
+            if owner is not None:
+                return frame.node.name.value not in _FORWARD_METHODS
+        return True
+
+    def _model_method_owner(self, node) -> ClassInfo | None:
+        """The model class (torch or Keras) that ``node`` is a method of, or None."""
+        if not isinstance(node, cst.FunctionDef):
+            return None
+        if self._owners is None or self._owners[0] != len(self.classes):
+            owners = {id(m): info for info in self.classes.values() for m in info.methods.values()}
+            self._owners = (len(self.classes), owners)
+        info = self._owners[1].get(id(node))
+        return info if info is not None and self.framework_of(info) is not None else None
+
     def layers_of(self, root: Value, only: frozenset | None, seen=None) -> list[Layer]:
         """Every layer a model holds (``model.modules()``), filtered by isinstance classes."""
         seen = seen if seen is not None else set()
@@ -781,8 +913,10 @@ class Flow:
                         found.append(Layer([part], node=part.node, framework=root.framework))
                 else:
                     found.extend(self.layers_of(part, only, seen))
-        elif isinstance(root, (LayerList, Union)):
-            for item in (root.items if isinstance(root, LayerList) else root.options):
+        elif isinstance(root, (LayerList, Union, Mapping)):
+            items = root.items if isinstance(root, LayerList) else \
+                list(root.entries.values()) if isinstance(root, Mapping) else root.options
+            for item in items:
                 found.extend(self.layers_of(item, only, seen))
         return found
 
@@ -817,13 +951,9 @@ class Flow:
             func = self.attribute(obj, node.func.attr.value)
         elif isinstance(node.func, cst.Name) and node.func.value == "super":
             return UNKNOWN
-        elif isinstance(node.func, cst.Name) and node.func.value == "range" and local is None:
-            args, _ = self.args(node, scope)
-            bounds = [int_of(a) for a in args]
-            if args and None not in bounds and len(bounds) <= 2:
-                # a known count: the loop runs that many times (capped: the depth pattern shows by then)
-                return LayerList([Const(i) for i in range(*bounds)][:8])
-            return UNKNOWN
+        elif isinstance(node.func, cst.Name) and node.func.value in _BUILTINS and local is None \
+                and self.module_scope.get(node.func.value) is None:
+            return self.builtin(node.func.value, node, scope)
         else:
             func = self.ev(node.func, scope)
         if func is UNKNOWN and self.watch and not self.missed:
@@ -831,6 +961,46 @@ class Flow:
         args, kwargs = self.args(node, scope)
         results = [self.call_value(f, args, kwargs, node) for f in options(func)]
         return union(results)
+
+    def builtin(self, name: str, node: cst.Call, scope: Scope) -> Value:
+        """The Python builtins that move layers around: ``range``, ``len``, ``enumerate``, ``zip``, ``dict``, ..."""
+        args, kwargs = self.args(node, scope)
+        lists = [a for a in args if isinstance(a, LayerList)]
+        if name == "range":
+            bounds = [int_of(a) for a in args]
+            if args and None not in bounds and len(bounds) <= 3 and bounds[-1] != 0:
+                # a known count: the loop runs that many times (capped: the depth pattern shows by then)
+                return LayerList([Const(i) for i in range(*bounds)][:8])
+            return UNKNOWN
+        if name == "len":
+            if args and isinstance(args[0], (LayerList, Mapping)):
+                return Const(len(args[0].items if isinstance(args[0], LayerList) else args[0].entries))
+            return UNKNOWN
+        if name == "enumerate" and args and isinstance(args[0], LayerList):
+            start = int_of(args[1]) if len(args) > 1 else int_of(kwargs.get("start", Const(0)))
+            return LayerList([LayerList([Const(i + (start or 0)), item]) for i, item in enumerate(args[0].items)])
+        if name == "zip" and args and len(lists) == len(args):
+            return LayerList([LayerList(list(items)) for items in zip(*(a.items for a in lists))])
+        if name == "reversed" and len(lists) == 1 == len(args):
+            return LayerList(list(reversed(lists[0].items)))
+        if name in ("list", "tuple") and len(args) == 1:
+            if isinstance(args[0], LayerList):
+                return LayerList(list(args[0].items))
+            if isinstance(args[0], Mapping):
+                return LayerList([Const(k) for k in args[0].entries])
+            return UNKNOWN
+        if name == "dict":
+            entries = dict(args[0].entries) if args and isinstance(args[0], Mapping) else {}
+            entries.update(kwargs)
+            return Mapping(entries)
+        if name in ("setattr", "getattr") and len(args) >= 2 and isinstance(args[1], Const):
+            if name == "getattr":
+                found = self.attribute(args[0], str(args[1].value))
+                return args[2] if found is UNKNOWN and len(args) > 2 else found
+            if isinstance(args[0], Instance) and len(args) == 3:
+                args[0].attrs[str(args[1].value)] = args[2]
+            return Const(None)
+        return UNKNOWN
 
     def call_value(self, func: Value, args, kwargs, node) -> Value:
         if isinstance(func, Function):
@@ -855,6 +1025,26 @@ class Flow:
         return UNKNOWN
 
     def method_call(self, obj: Value, name: str, node: cst.Call, scope: Scope) -> Value | None:
+        if isinstance(obj, Mapping) and name in ("values", "items", "keys", "get", "update", "setdefault"):
+            args, kwargs = self.args(node, scope)
+            if name == "values":
+                return LayerList(list(obj.entries.values()))
+            if name == "items":
+                return LayerList([LayerList([Const(k), v]) for k, v in obj.entries.items()])
+            if name == "keys":
+                return LayerList([Const(k) for k in obj.entries])
+            key = args[0] if args else None
+            known = isinstance(key, Const) and _hashable(key.value)
+            if name == "update":
+                if args and isinstance(args[0], Mapping):
+                    obj.entries.update(args[0].entries)
+                obj.entries.update(kwargs)
+                return Const(None)
+            if name == "setdefault" and known and len(args) > 1:
+                return obj.entries.setdefault(key.value, args[1])
+            if known and key.value in obj.entries:
+                return obj.entries[key.value]
+            return args[1] if len(args) > 1 else UNKNOWN
         if isinstance(obj, LayerList) and name in ("append", "extend", "insert"):
             args, _ = self.args(node, scope)
             if name == "append" and args:
@@ -934,12 +1124,35 @@ class Flow:
         """A framework function applied to data (``F.softmax(x, dim=1)``, ``tf.nn.sigmoid(x)``)."""
         args, kwargs = self.args(node, scope)
         if kind == C.MERGE:
+            learned = self.learned_product(args, fn, node, framework, qual)
+            if learned is not None:
+                return learned
             return Tensor((Op(C.MERGE, fn, node),), origin="opaque")
         data = args[0] if args else kwargs.get("input", kwargs.get("x", kwargs.get("logits", UNKNOWN)))
         dim = None
         if fn in ("softmax", "log_softmax", "softmin"):
             dim = self.arg_value(node, 1, dim_keyword, scope)
         return union([self.extend(d, Op(kind, fn, node, framework, dim=dim, qual=qual)) for d in options(data)])
+
+    def learned_product(self, args: list, fn: str, node, framework: str, qual: str | None = None) -> Value | None:
+        """Data times a learned tensor (``tf.matmul(x, w)``, ``x @ self.W``) is a learned layer; data plus or times
+        a learned tensor or a number (``+ b``, ``tf.nn.bias_add``) keeps its meaning.  None: neither."""
+        operands = args[:2]
+        if len(operands) != 2:
+            return None
+        if fn == "bias_add":  # its first argument is the data, whatever the bias is
+            return self.extend(operands[0], Op(C.AFFINE, fn, node))
+        data = [a for a in operands if any(isinstance(o, Tensor) for o in options(a))]
+        other = [a for a in operands if isinstance(a, (Parameter, Const))]
+        if len(data) != 1 or len(other) != 1:
+            return None
+        if fn in C.PRODUCTS and isinstance(other[0], Parameter):
+            op = Op(C.LEARNED, "matmul", node, other[0].framework if framework is None else framework, qual=qual)
+        elif fn in C.BIAS_FUNCTIONS:
+            op = Op(C.AFFINE, fn, node)
+        else:
+            return None
+        return self.extend(data[0], op)
 
     def make_sequential(self, parts: list, node, framework: str) -> Layer:
         flat = []
@@ -952,6 +1165,62 @@ class Flow:
         layer = Layer(flat, node=node, framework=framework, container=container)
         self.sequentials.append(layer)
         return layer
+
+# The methods that are a model's own computation: what they call is part of the model.
+_FORWARD_METHODS = frozenset({"forward", "call", "__call__", "__init__", "build"})
+_BUILTINS = frozenset({"range", "len", "enumerate", "zip", "reversed", "list", "tuple", "dict", "setattr",
+                       "getattr"})
+
+
+def _truth(value) -> bool:
+    try:
+        return bool(value)
+    except Exception:  # noqa: BLE001 - a literal whose truth Python itself would compute
+        return True
+
+
+_COMPARE = {cst.Equal: lambda a, b: a == b, cst.NotEqual: lambda a, b: a != b, cst.Is: lambda a, b: a is b,
+            cst.IsNot: lambda a, b: a is not b, cst.In: lambda a, b: a in b, cst.NotIn: lambda a, b: a not in b,
+            cst.LessThan: lambda a, b: a < b, cst.GreaterThan: lambda a, b: a > b,
+            cst.LessThanEqual: lambda a, b: a <= b, cst.GreaterThanEqual: lambda a, b: a >= b}
+
+
+def _compare(a, operator, b) -> bool | None:
+    """``a <op> b`` for literals; None when Python would raise (``1 < "a"``) or the operator is unknown."""
+    how = _COMPARE.get(type(operator))
+    if how is None or (isinstance(operator, (cst.Is, cst.IsNot)) and not (a is None or b is None)):
+        return None  # ``is`` only means something known against None
+    try:
+        return bool(how(a, b))
+    except Exception:  # noqa: BLE001
+        return None
+
+
+_PRODUCT_OPERATORS = {cst.MatrixMultiply: "matmul", cst.Add: "add", cst.Subtract: "add", cst.Multiply: "mul"}
+_ARITHMETIC = {cst.Add: lambda a, b: a + b, cst.Subtract: lambda a, b: a - b, cst.Multiply: lambda a, b: a * b,
+               cst.FloorDivide: lambda a, b: a // b, cst.Divide: lambda a, b: a / b, cst.Modulo: lambda a, b: a % b}
+
+
+def _arithmetic(a, operator, b) -> Value:
+    """Numbers combined (``hidden * 2``, ``depth - 1``); strings joined; anything else unknown."""
+    how = _ARITHMETIC.get(type(operator))
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
+    strings = isinstance(operator, cst.Add) and isinstance(a, str) and isinstance(b, str)
+    if how is None or not (numbers or strings):
+        return UNKNOWN
+    try:
+        return Const(how(a, b))
+    except Exception:  # noqa: BLE001 - division by zero and the like
+        return UNKNOWN
+
+
+def _hashable(value) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
 
 def _called_at(layer: Layer, call: cst.Call) -> Layer:
     """An activation module held in an attribute (``self.act = nn.Sigmoid()``) and called as ``self.act(x)``:

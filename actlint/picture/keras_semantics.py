@@ -13,8 +13,8 @@ import libcst as cst
 from actlint.picture import catalog as C
 from actlint.picture.sites import InitSite, LossSite
 from actlint.picture.syntax import call_arg, int_of, text
-from actlint.picture.values import (UNKNOWN, Const, Criterion, Instance, KerasModel, Layer, LayerList, Op, Tensor,
-                                    Value, options)
+from actlint.picture.values import (UNKNOWN, Const, Criterion, Instance, KerasModel, Layer, LayerList, Op, Parameter,
+                                    Tensor, Value, options)
 
 FRAMEWORK = "keras"
 PREFIXES = ("keras.", "tensorflow.")
@@ -51,6 +51,11 @@ def is_model_base(qual: str) -> bool:
 
 def call(flow, qual: str, node: cst.Call, scope) -> Value:
     """The value of a call to the Keras / TensorFlow object ``qual``."""
+    if qual in C.LEARNED_TENSORS:
+        flow.args(node, scope)
+        return Parameter(node, "keras")
+    if qual in C.TF1_LAYERS:
+        return _tf1_layer(flow, qual, node, scope)
     if qual in C.TF_FUNCTIONS:
         kind, fn = C.TF_FUNCTIONS[qual]
         return flow.function_op(qual, kind, fn, node, scope, "keras", "axis")
@@ -189,6 +194,25 @@ def _layer(flow, qual: str, node: cst.Call, scope) -> Layer:
                     InitSite(scheme, flow.index.code_for(init_arg.value), init_arg.value, (layer,), False))
     flow.args(node, scope)
     return layer
+
+
+def _tf1_layer(flow, qual: str, node: cst.Call, scope) -> Value:
+    """``tf.layers.dense(x, 64, activation=tf.nn.relu)``: the Keras layer it builds, applied to ``x``."""
+    keras_qual, act_keyword, default_act = C.TF1_LAYERS[qual]
+    kind, fn = C.KERAS_LAYERS[keras_qual]
+    data = flow.ev_arg(node, 0, "inputs", scope)
+    units = int_of(flow.ev_arg(node, 1, "units" if kind == C.LEARNED and "Dense" in keras_qual else
+                               "num_outputs" if "contrib" in qual else "filters", scope)) if kind == C.LEARNED else None
+    parts = [Op(kind, fn, node, "keras", units=units, qual=keras_qual)]
+    if kind == C.LEARNED and act_keyword:
+        act_arg = call_arg(node, 99, act_keyword)
+        act = _activation(flow, act_arg.value, scope) if act_arg is not None else default_act
+        if act is None and act_arg is not None:
+            parts.append(Op(C.UNKNOWN, "activation", act_arg.value, "keras"))
+        elif act is not None and act != "linear":
+            parts.append(Op(C.ACTIVATION, act, act_arg.value if act_arg is not None else node, "keras", qual=qual))
+    flow.args(node, scope)
+    return flow.apply(Layer(parts, node=node, framework="keras"), data)
 
 
 def _init(flow, expr, scope) -> str | None:

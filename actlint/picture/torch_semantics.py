@@ -14,7 +14,8 @@ from actlint.picture import catalog as C
 from actlint.picture.sites import InitSite, LossSite
 from actlint.picture.syntax import call_arg, int_of, text
 from actlint.picture.values import (UNKNOWN, Const, Criterion, EachModule, Function, Handle, Instance, KerasModel, Layer,
-                                    LayerList, Op, Optimizer, Tensor, Value, Weight, options, union)
+                                    LayerList, Mapping, Op, Optimizer, Parameter, Tensor, Value, Weight, options,
+                                    union)
 
 FRAMEWORK = "torch"
 PREFIXES = ("torch.", "accelerate.", "lightning.", "lightning_fabric.")
@@ -101,6 +102,9 @@ def call(flow, qual: str, node: cst.Call, scope) -> Value | None:
         if INPUT_DERIVATIVES[qual] == "function":
             flow.args(node, scope)
             return UNKNOWN
+    if qual in C.LEARNED_TENSORS:
+        flow.args(node, scope)
+        return Parameter(node, "torch")
     if qual in C.TORCH_MODULES:
         kind, fn = C.TORCH_MODULES[qual]
         units = None
@@ -119,6 +123,8 @@ def call(flow, qual: str, node: cst.Call, scope) -> Value | None:
             return flow.make_sequential(args, node, "torch")
         if container == "list":
             return LayerList(list(args[0].items) if args and isinstance(args[0], LayerList) else [])
+        if container == "dict":
+            return Mapping(dict(args[0].entries)) if args and isinstance(args[0], Mapping) else Mapping()
         return UNKNOWN
     if qual in C.TORCH_FUNCTIONS:
         kind, fn = C.TORCH_FUNCTIONS[qual]
@@ -225,6 +231,9 @@ def method(flow, obj: Value, name: str, node: cst.Call, scope) -> Value | None:
         if len(args) == 2 and isinstance(args[0], Const):
             obj.attrs[str(args[0].value)] = args[1]
         return Const(None)
+    if name in _SELF_METHODS and options(obj) and all(isinstance(o, Criterion) for o in options(obj)):
+        flow.args(node, scope)
+        return obj  # a loss moved or cast (``nn.CrossEntropyLoss().to(device)``) is the same loss
     if not isinstance(obj, (Instance, Layer, KerasModel)):
         return None
     if name == "apply" and isinstance(obj, (Instance, Layer)):

@@ -74,6 +74,13 @@ class LayerList(Value):
 
 
 @dataclass(eq=False)
+class Mapping(Value):
+    """A dict or ``nn.ModuleDict`` with literal keys (mutable, like the real thing)."""
+
+    entries: dict = field(default_factory=dict)
+
+
+@dataclass(eq=False)
 class Criterion(Value):
     spec: LossSpec
     node: cst.CSTNode
@@ -140,6 +147,14 @@ class Weight(Value):
     """``layer.weight``: the parameter an init call touches."""
 
     layers: tuple  # Layer values
+
+
+@dataclass(eq=False)
+class Parameter(Value):
+    """A learned tensor made by hand (``nn.Parameter``, ``tf.Variable``): ``x @ w + b`` with it is a layer."""
+
+    node: cst.CSTNode
+    framework: str = "torch"
 
 
 @dataclass(eq=False)
