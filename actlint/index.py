@@ -99,17 +99,30 @@ class FileIndex:
         self._bind_module_aliases()
 
     def _bind_module_aliases(self) -> None:
+        """``act = nn.ReLU`` at module level: ``act`` names ``torch.nn.ReLU`` everywhere, unless the module
+        binds the name more than once (a notebook's next cell rebinding it): then the flow follows which
+        binding is in force where."""
+        aliases, bound = [], {}
         for stmt in self.module.body:
             if not isinstance(stmt, cst.SimpleStatementLine):
                 continue
             for small in stmt.body:
+                if not isinstance(small, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
+                    continue
+                targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                for target in targets:
+                    if isinstance(target, cst.Name):
+                        bound[target.value] = bound.get(target.value, 0) + 1
                 if (
                     isinstance(small, cst.Assign)
                     and len(small.targets) == 1
                     and isinstance(small.targets[0].target, cst.Name)
                     and isinstance(small.value, (cst.Name, cst.Attribute))
                 ):
-                    self.bindings.add_alias(small.targets[0].target.value, small.value)
+                    aliases.append((small.targets[0].target.value, small.value))
+        for name, value in aliases:
+            if bound[name] == 1:
+                self.bindings.add_alias(name, value)
 
     def qualname(self, node: cst.BaseExpression) -> str | None:
         return self.bindings.resolve(node)

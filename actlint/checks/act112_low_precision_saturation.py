@@ -36,7 +36,8 @@ class LowPrecisionSaturation(Rule):
             outputs += [v for out in picture.input_trails for v in options(out)]
             for value in outputs:
                 op = last_op(value)
-                if op is None or op.framework != "keras" or op.fn not in ("softmax", "sigmoid") or _float32(op):
+                if op is None or op.framework != "keras" or op.fn not in ("softmax", "sigmoid") or _float32(op) \
+                        or dict(op.extra).get("policy") != "mixed_float16":  # built before the policy was set
                     continue
                 if once(op.node):
                     yield self.finding(

@@ -30,7 +30,8 @@ from actlint.picture import keras_semantics, torch_semantics
 from actlint.picture.sites import (LogSite, LossSite, Picture, TrainingCall, hidden_activations, last_learned,
                                    producer)
 from actlint.picture.syntax import body, call_arg, head, int_of, literal
-from actlint.picture.values import (UNKNOWN, ClassRef, Const, Criterion, EachModule, Function, Handle, Instance,
+from actlint.picture.values import (UNKNOWN, ClassRef, Const, Criterion, EachModule, FrameworkName, Function,
+                                    Handle, Instance,
                                     KerasModel, Layer, LayerList, Mapping, ModuleRef, Op, Parameter, Tensor, Union,
                                     Value, Weight, options, union)
 from actlint.project import is_library
@@ -109,6 +110,7 @@ class Flow:
         self.sequentials: list[Layer] = []
         self.autocast = 0  # depth of ``with torch.autocast(...)`` blocks being executed
         self.no_grad = 0  # depth of no-grad code being executed (``with torch.no_grad()``, ``@torch.no_grad()``)
+        self.mixed_policy = False  # a Keras mixed_float16 policy is in force (layers built now compute in float16)
         self.conditional = 0  # depth of branches being executed whose condition is not known
         self._owners = None   # (classes known, method node id -> ClassInfo)
         self.assumed = 0  # depth of loop passes run on the assumption that a loop of unknown length repeats
@@ -474,6 +476,10 @@ class Flow:
     def exec_small(self, small, scope: Scope) -> None:
         if isinstance(small, cst.Assign):
             value = self.ev(small.value, scope)
+            if value is UNKNOWN and isinstance(small.value, (cst.Name, cst.Attribute)):
+                qual = self.resolve(small.value)
+                if qual is not None and qual.startswith(tuple(p for sem in SEMANTICS for p in sem.PREFIXES)):
+                    value = FrameworkName(qual)
             for target in small.targets:
                 self.assign(target.target, value, scope)
         elif isinstance(small, cst.AnnAssign):
@@ -956,6 +962,9 @@ class Flow:
             return self.builtin(node.func.value, node, scope)
         else:
             func = self.ev(node.func, scope)
+        if isinstance(func, FrameworkName):
+            handled = self.framework_call(func.qual, node, scope)
+            return handled if handled is not None else UNKNOWN
         if func is UNKNOWN and self.watch and not self.missed:
             self.missed = self._maybe_local(node.func, scope)
         args, kwargs = self.args(node, scope)
@@ -1132,7 +1141,9 @@ class Flow:
         dim = None
         if fn in ("softmax", "log_softmax", "softmin"):
             dim = self.arg_value(node, 1, dim_keyword, scope)
-        return union([self.extend(d, Op(kind, fn, node, framework, dim=dim, qual=qual)) for d in options(data)])
+        extra = (("policy", "mixed_float16"),) if framework == "keras" and self.mixed_policy else ()
+        return union([self.extend(d, Op(kind, fn, node, framework, dim=dim, qual=qual, extra=extra))
+                      for d in options(data)])
 
     def learned_product(self, args: list, fn: str, node, framework: str, qual: str | None = None) -> Value | None:
         """Data times a learned tensor (``tf.matmul(x, w)``, ``x @ self.W``) is a learned layer; data plus or times

@@ -92,7 +92,9 @@ def call(flow, qual: str, node: cst.Call, scope) -> Value:
         return _layer(flow, qual, node, scope)
     if qual.rsplit(".", 1)[-1] in ("set_global_policy", "set_policy") and "mixed_precision" in qual:
         flow.args(node, scope)
-        if "mixed_float16" in flow.index.code_for(node):  # a string or a Policy("mixed_float16")
+        # layers built from here on compute in the policy's dtype (a later "float32" policy ends it)
+        flow.mixed_policy = "mixed_float16" in flow.index.code_for(node)  # a string or a Policy("mixed_float16")
+        if flow.mixed_policy:
             flow.picture.mixed_precision = node
         return UNKNOWN
     if qual.startswith("keras.losses."):
@@ -140,11 +142,13 @@ def is_model(flow, obj: Value) -> bool:
 
 
 def _dtype(flow, node: cst.Call, scope) -> tuple:
+    """The layer's own ``dtype=``, and the mixed-precision policy in force where it is built."""
+    policy = (("policy", "mixed_float16"),) if flow.mixed_policy else ()
     arg = call_arg(node, 99, "dtype")
     if arg is None:
-        return ()
+        return policy
     value = flow.ev(arg.value, scope)
-    return (("dtype", value.value if isinstance(value, Const) else flow.resolve(arg.value)),)
+    return (("dtype", value.value if isinstance(value, Const) else flow.resolve(arg.value)),) + policy
 
 
 def _activation(flow, expr, scope) -> str | None:

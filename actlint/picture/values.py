@@ -128,6 +128,13 @@ class ModuleRef(Value):
 
 
 @dataclass(eq=False)
+class FrameworkName(Value):
+    """A framework object held in a variable (``non_linear = nn.Tanh``): calling it calls ``qual``."""
+
+    qual: str
+
+
+@dataclass(eq=False)
 class Handle(Value):
     """An object of a framework class known by name (accelerate's ``Accelerator``): ``h.m(...)`` calls ``qual.m``."""
 

@@ -1,0 +1,90 @@
+"""The idioms of real code: optional and repeated layers, moved losses, rebinding in notebooks, messages."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import ROOT
+
+LOOP_OF_FOUR = """\
+import torch
+import torch.nn as nn
+
+class Deep(nn.Module):
+    def __init__(self, depth=4):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(8, 8) for _ in range(depth)])
+        self.out = nn.Linear(8, 1)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = torch.tanh(layer(x))
+        return self.out(x)
+"""
+
+
+def test_act101_counts_the_depth_a_loop_builds(lint):
+    found = lint(LOOP_OF_FOUR, select="ACT101")
+    assert [(f.line, f.code) for f in found] == [(12, "ACT101")]
+    assert "tanh in 4 stacked hidden layers" in found[0].message
+    deeper = lint(LOOP_OF_FOUR.replace("depth=4", "depth=7"), select="ACT101")
+    assert "tanh in 7 stacked hidden layers" in deeper[0].message
+
+
+def test_act101_a_single_tanh_built_by_a_loop_is_below_the_depth_threshold(lint):
+    assert lint(LOOP_OF_FOUR.replace("depth=4", "depth=1"), select="ACT101") == []
+    assert lint(LOOP_OF_FOUR.replace("depth=4", "depth=1"), select="ACT101", ACT101={"tanh_min_depth": 1})
+
+
+def test_act101_a_layer_skipped_by_default_does_not_cut_the_chain(lint):
+    source = (ROOT / "fixtures/act101/bad_optional_and_repeated_layers.py").read_text(encoding="utf-8")
+    found = [f for f in lint(source, select="ACT101") if f.line == 23]
+    assert found and "tanh in 4 stacked hidden layers" in found[0].message
+    # switched on, batch norm sits between the layers; the tanh stack is still there
+    switched = lint(source.replace("batch_norm=False", "batch_norm=True"), select="ACT101")
+    assert 23 in [f.line for f in switched]
+
+
+def test_act105_names_what_each_activation_does_to_the_logits(lint):
+    source = (ROOT / "fixtures/act105/bad_leaky_logits_moved_loss.py").read_text(encoding="utf-8")
+    (leaky,) = lint(source, select="ACT105")
+    assert "leaky_relu on the logits fed to CrossEntropyLoss at line 11" in leaky.message
+    assert "shrinks every negative score by its slope" in leaky.message
+    assert "clips" not in leaky.message
+    (relu,) = lint(source.replace("nn.LeakyReLU(0.2)", "nn.ReLU()"), select="ACT105")
+    assert "clips every negative score to 0" in relu.message
+
+
+def test_act104_message_is_true_for_2d_input(lint):
+    (found,) = lint("import torch.nn.functional as F\n\ndef probs(z):\n    return F.softmax(z)\n", select="ACT104")
+    assert "dim 1 for 2-D input but dim 0 for 3-D input" in found.message
+    assert "pass dim explicitly" in found.message
+
+
+def _notebook(path, *cells):
+    cells = [{"cell_type": "code", "metadata": {}, "source": c, "outputs": [], "execution_count": None}
+             for c in cells]
+    path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}),
+                    encoding="utf-8")
+    return path
+
+
+def test_notebook_a_name_rebound_in_a_later_cell_is_read_where_it_is_used(tmp_path):
+    from actlint.config import Config
+    from actlint.engine import lint_file
+
+    setup = "import torch\nimport torch.nn as nn\ntorch.manual_seed(0)\n"
+    model = ("class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+             "        self.net = nn.Sequential(nn.Linear(4, 8), non_linear(), nn.Linear(8, 8), non_linear(),\n"
+             "                                 nn.Linear(8, 1))\n\n    def forward(self, x):\n"
+             "        return self.net(x)\n")
+    train = ("model = Net()\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+             "loss = nn.functional.mse_loss(model(torch.randn(8, 4)), torch.randn(8, 1))\n"
+             "loss.backward()\nopt.step()\n")
+    rebound = _notebook(tmp_path / "rebound.ipynb", setup, "non_linear = nn.Tanh\n", model,
+                        "non_linear = nn.ReLU\n", train)
+    assert [f.code for f in lint_file(rebound, Config()).findings] == []
+    in_force = _notebook(tmp_path / "in_force.ipynb", setup, "non_linear = nn.ReLU\n", model,
+                         "non_linear = nn.Tanh\n", train)
+    found = lint_file(in_force, Config()).findings
+    assert [(f.code, f.cell) for f in found] == [("ACT101", 3), ("ACT101", 3)]
