@@ -42,6 +42,7 @@ SEMANTICS = (torch_semantics, keras_semantics)
 MAX_DEPTH = 5          # nested calls followed
 MAX_TRAIL = 64         # ops kept per tensor
 MAX_ITEMS = 64         # list elements iterated one by one
+MAX_RANGE = 8          # passes of a loop over a known ``range``
 STEP_BUDGET = 12_000   # statements executed per file before calls stop being followed
 MAX_IMPORTS = 3        # local modules loaded inside one another (a imports b imports c)
 MAX_MODULE_VALUES = 64  # top-level assignments of an imported module evaluated
@@ -978,8 +979,12 @@ class Flow:
         if name == "range":
             bounds = [int_of(a) for a in args]
             if args and None not in bounds and len(bounds) <= 3 and bounds[-1] != 0:
-                # a known count: the loop runs that many times (capped: the depth pattern shows by then)
-                return LayerList([Const(i) for i in range(*bounds)][:8])
+                # a known count: the loop runs that many times (capped: the depth pattern shows by then);
+                # past the cap the loop variable is not known (``if epoch > 100:`` may hold later)
+                values = range(*bounds)
+                if len(values) > MAX_RANGE:
+                    return LayerList([UNKNOWN] * MAX_RANGE)
+                return LayerList([Const(i) for i in values])
             return UNKNOWN
         if name == "len":
             if args and isinstance(args[0], (LayerList, Mapping)):

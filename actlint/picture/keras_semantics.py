@@ -13,7 +13,7 @@ import libcst as cst
 from actlint.picture import catalog as C
 from actlint.picture.sites import InitSite, LossSite
 from actlint.picture.syntax import call_arg, int_of, text
-from actlint.picture.values import (UNKNOWN, Const, Criterion, Instance, KerasModel, Layer, LayerList, Op, Parameter,
+from actlint.picture.values import (UNKNOWN, Const, Criterion, Handle, Instance, KerasModel, Layer, LayerList, Op, Parameter,
                                     Tensor, Value, options)
 
 FRAMEWORK = "keras"
@@ -107,9 +107,15 @@ def call(flow, qual: str, node: cst.Call, scope) -> Value:
         flow.picture.loss_sites.append(LossSite(spec, node, node, pred))
         return Tensor(origin="opaque")
     args, _ = flow.args(node, scope)
+    if qual.startswith(_DATA_TOOLS) and qual.rsplit(".", 1)[-1][:1].isupper():
+        return Handle(qual)  # ``ImageDataGenerator().fit(x)`` computes statistics: it trains nothing
     if any(isinstance(a, Tensor) for a in args):
         return Tensor((Op(C.UNKNOWN, qual, node),), origin="opaque")
     return UNKNOWN
+
+
+# Keras packages whose classes prepare data (their ``fit`` is not training).
+_DATA_TOOLS = ("keras.preprocessing.", "keras.legacy.preprocessing.")
 
 
 def method(flow, obj: Value, name: str, node: cst.Call, scope) -> Value | None:
