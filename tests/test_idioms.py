@@ -40,6 +40,7 @@ def test_act101_a_layer_skipped_by_default_does_not_cut_the_chain(lint):
     source = (ROOT / "fixtures/act101/bad_optional_and_repeated_layers.py").read_text(encoding="utf-8")
     found = [f for f in lint(source, select="ACT101") if f.line == 23]
     assert found and "tanh in 4 stacked hidden layers" in found[0].message
+    assert "(on the path this code takes: self.batch_norm is False)" in found[0].message
     # switched on, batch norm sits between the layers; the tanh stack is still there
     switched = lint(source.replace("batch_norm=False", "batch_norm=True"), select="ACT101")
     assert 23 in [f.line for f in switched]

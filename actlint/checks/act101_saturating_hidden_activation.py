@@ -36,6 +36,9 @@ class SaturatingHiddenActivation(Rule):
             else:
                 why = (f"{self.named(op)} between learned layers shrinks the gradient at least 4× per layer "
                        f"(its slope is ≤ 0.25)")
+            path = dict(op.extra).get("path")
+            if path:
+                why += f" (on the path this code takes: {', '.join(path)})"
             yield self.finding(op.node, f"{why}; use ReLU, GELU or SiLU with Kaiming init")
 
     def _differentiated(self, picture):

@@ -93,6 +93,7 @@ class _Frame:
         self.node = node
         self.returns: list[Value] = []
         self.reachable = reachable
+        self.decided: tuple = ()  # conditions known here that chose a path (``self.batch_norm`` is False)
 
 
 class Flow:
@@ -532,6 +533,10 @@ class Flow:
         test = self.ev(stmt.test, scope)
         if isinstance(test, Const):
             # a known condition (a default argument, a flag in the file): the path the code takes
+            if self.frames and _configures(stmt.test, self.frames[-1].node):
+                said = f"{self.index.code_for(stmt.test)} is {_truth(test.value)}"
+                if said not in self.frames[-1].decided and len(self.frames[-1].decided) < 3:
+                    self.frames[-1].decided += (said,)
             if _truth(test.value):
                 self.exec_block(body(stmt), scope)
             elif isinstance(stmt.orelse, cst.If):
@@ -827,6 +832,8 @@ class Flow:
         trail = tensor.trail
         if op.kind == C.ACTIVATION and self.conditional:
             op = replace(op, extra=op.extra + (("conditional", True),))
+        if op.kind == C.ACTIVATION and self.frames and self.frames[-1].decided:
+            op = replace(op, extra=op.extra + (("path", self.frames[-1].decided),))
         if self.assumed and any(o.node is op.node for o in trail):
             op = replace(op, extra=op.extra + (("assumed", True),))
         if op.kind not in C.NEUTRAL_KINDS:
@@ -1186,6 +1193,23 @@ class Flow:
 _FORWARD_METHODS = frozenset({"forward", "call", "__call__", "__init__", "build"})
 _BUILTINS = frozenset({"range", "len", "enumerate", "zip", "reversed", "list", "tuple", "dict", "setattr",
                        "getattr"})
+
+
+def _configures(test, function) -> bool:
+    """Whether a condition reads the configuration (an attribute of ``self``, a parameter of the function),
+    not a loop counter: a finding on the path it chose says so."""
+    if not isinstance(function, cst.FunctionDef):
+        return False
+    params = {p.name.value for p in (*function.params.params, *function.params.kwonly_params)} - {"self"}
+    stack = [test]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
+            return True
+        if isinstance(node, cst.Name) and node.value in params:
+            return True
+        stack.extend(node.children)
+    return False
 
 
 def _truth(value) -> bool:
