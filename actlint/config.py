@@ -18,7 +18,8 @@ else:  # pragma: no cover
 
 DEFAULT_EXCLUDE = (
     ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "__pycache__", ".mypy_cache",
-    ".pytest_cache", ".ruff_cache", ".actlint_cache", "node_modules", "build", "dist", "site-packages",
+    ".pytest_cache", ".ruff_cache", ".actlint_cache", ".ipynb_checkpoints", "node_modules", "build", "dist",
+    "site-packages",
 )
 DEFAULT_MAX_FILE_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_FILE_SECONDS = 60.0  # the slowest file of torch, transformers, timm and keras takes about 19 s

@@ -360,11 +360,17 @@ def lint_file(path: Path, config: Config) -> FileResult:
 
 
 def _cell_parse_error(source: str) -> str | None:
+    """``line:column:reason`` of a cell that does not parse (CPython's words and place where it agrees that
+    the cell is broken: LibCST's own say little), or None."""
     import libcst as cst
 
     try:
         cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
+        cpython = cpython_syntax_error(source)
+        if cpython is not None:
+            message, line, column = cpython
+            return f"{line}:{column}:{message}"
         return f"{exc.raw_line}:{exc.raw_column + 1}:{str(exc).strip().splitlines()[0]}"
     except RecursionError:
         return "1:1:nests too deeply for the parser"

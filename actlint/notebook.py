@@ -1,8 +1,9 @@
 """Jupyter notebooks (nbformat 4): code cells joined into one program, positions mapped back to cells.
 
-Nothing is executed.  IPython magics (``%line``, ``!shell``, ``%%cell``) are
-blanked, line for line, so positions stay true.  A cell that does not parse
-is blanked too (and reported), so the other cells are still linted.  Fixes
+Nothing is executed.  IPython syntax (magics, ``!shell``, ``obj?``) is read as
+Jupyter reads it (:mod:`actlint.ipython_syntax`), line for line, so positions
+stay true.  A cell that does not parse is blanked (and reported with the
+parser's reason and place), so the other cells are still linted.  Fixes
 are written back by replacing only the changed cells' ``source`` values in the
 original JSON text, leaving every other byte as it was.
 """
@@ -13,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-_MAGIC = re.compile(r"^\s*(%|!|\?|[A-Za-z_][\w.]*\?\s*$)")
+from actlint.ipython_syntax import python_source
 
 
 class NotebookError(ValueError):
@@ -52,13 +53,6 @@ def _source_text(value) -> str:
     raise NotebookError("a cell's source is neither a string nor a list of strings")
 
 
-def _blank_magics(source: str) -> str:
-    lines = source.split("\n")
-    if lines and lines[0].lstrip().startswith("%%"):
-        return "\n".join("" for _ in lines)  # a cell magic: the whole cell is another language
-    return "\n".join("" if _MAGIC.match(line) else line for line in lines)
-
-
 def read_notebook(text: str, parses=None) -> Notebook:
     """Parse notebook JSON; ``parses(source) -> error or None`` checks each cell when given."""
     try:
@@ -79,7 +73,7 @@ def read_notebook(text: str, parses=None) -> Notebook:
     for number, cell in enumerate(data["cells"], start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        source = _blank_magics(_source_text(cell.get("source", "")))
+        source = python_source(_source_text(cell.get("source", "")))
         entry = Cell(number, source)
         if parses is not None and source.strip():
             entry.error = parses(source)
@@ -169,7 +163,7 @@ def write_back(notebook: Notebook, fixed_program: str) -> str:
             continue
         new_source = "\n".join(new_lines[cell.start - 1: cell.start - 1 + cell.lines])
         original = _source_text(data["cells"][cell.number - 1].get("source", ""))
-        blanked = _blank_magics(original)
+        blanked = python_source(original)
         if new_source.rstrip("\n") == blanked.rstrip("\n"):
             continue
         # put the magics back where they were (fixes never touch those lines)
