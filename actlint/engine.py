@@ -27,7 +27,7 @@ from actlint.project import unchanged
 # libcst and the rules are imported only once a file needs parsing: a run over files
 # that never mention a framework (the common pre-commit case) never pays for them.
 
-FRAMEWORK_TOKENS = ("torch", "keras", "tensorflow")
+FRAMEWORK_TOKENS = ("torch", "keras", "tensorflow", "lightning", "jax", "flax", "optax")
 QUICK_PASS = True  # rules run first over CPython's tree; LibCST parses only files with a finding
 MAX_NESTING = 150  # bracket depth beyond which the parser's recursion is not trusted
 _BRACKETS = re.compile(r"[()\[\]{}]")

@@ -25,6 +25,7 @@ def _shared() -> Path:
 SHARED = _shared()
 SHARED_CASES = SHARED / "cases"
 SHARED_CASES_NEXT = SHARED / "cases-next"
+SHARED_CASES_OPEN = SHARED / "cases-open"  # the cases of issue 22 (idioms of real code)
 SARIF_SCHEMA = SHARED / "data" / "sarif-schema-2.1.0.json"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

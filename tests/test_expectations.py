@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT, SHARED_CASES, SHARED_CASES_NEXT
+from conftest import ROOT, SHARED_CASES, SHARED_CASES_NEXT, SHARED_CASES_OPEN
 from expectations import mismatches, project_mismatches, python_files
 
 from actlint.checks import all_rules
@@ -46,6 +46,16 @@ def test_shared_case(path, lint):
 
 @pytest.mark.parametrize("path", _shared_next_cases(), ids=lambda p: p.name if p else "absent")
 def test_shared_next_case(path, lint):
+    _check(path, lint)
+
+
+def _shared_open_cases():
+    """The cases of issue 22 (the notebook among them is checked in test_ipython_syntax.py)."""
+    return sorted(SHARED_CASES_OPEN.glob("*.py")) if SHARED_CASES_OPEN.is_dir() else _absent(SHARED_CASES_OPEN)
+
+
+@pytest.mark.parametrize("path", _shared_open_cases(), ids=lambda p: p.name if p else "absent")
+def test_shared_open_case(path, lint):
     _check(path, lint)
 
 

@@ -89,3 +89,69 @@ def test_notebook_a_name_rebound_in_a_later_cell_is_read_where_it_is_used(tmp_pa
                          "non_linear = nn.Tanh\n", train)
     found = lint_file(in_force, Config()).findings
     assert [(f.code, f.cell) for f in found] == [("ACT101", 3), ("ACT101", 3)]
+
+
+TRAIN = """\
+import torch
+import torch.nn as nn
+{imports}
+
+def train(*args, steps=3):
+    {seed}model = nn.Linear(4, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(steps):
+        loss = model(torch.randn(8, 4)).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+{start}
+"""
+DISPATCHERS = {
+    "fire": ("import fire", "\nif __name__ == '__main__':\n    fire.Fire(train)\n"),
+    "fire-dict": ("from fire import Fire", "\nif __name__ == '__main__':\n    Fire({'train': train})\n"),
+    "typer.run": ("import typer", "\nif __name__ == '__main__':\n    typer.run(train)\n"),
+    "typer-app": ("import typer\napp = typer.Typer()", "\napp.command()(train)\n@app.command()\n"
+                  "def fit():\n    train()\n\nif __name__ == '__main__':\n    app()\n"),
+    "click-group": ("import click\n@click.group()\ndef cli():\n    pass", "\n@cli.command()\ndef go():\n    train()\n\n"
+                    "if __name__ == '__main__':\n    cli()\n"),
+    "argparse": ("import argparse", "\np = argparse.ArgumentParser()\np.set_defaults(func=train)\n"
+                 "args = p.parse_args()\nargs.func(args)\n"),
+    "mp.spawn": ("import torch.multiprocessing as mp", "\nif __name__ == '__main__':\n    mp.spawn(train, nprocs=2)\n"),
+    "Process": ("from multiprocessing import Process", "\nif __name__ == '__main__':\n"
+                "    p = Process(target=train, args=(0,))\n    p.start()\n"),
+}
+
+
+def test_act107_sees_training_started_by_a_dispatcher(lint):
+    for name, (imports, start) in DISPATCHERS.items():
+        source = TRAIN.format(imports=imports, seed="", start=start)
+        backward = source.splitlines().index("        loss.backward()") + 1
+        assert [f.line for f in lint(source, select="ACT107")] == [backward], name
+        seeded = TRAIN.format(imports=imports, seed="torch.manual_seed(0)\n    ", start=start)
+        assert lint(seeded, select="ACT107") == [], name
+    undispatched = TRAIN.format(imports="import fire", seed="", start="")
+    assert lint(undispatched, select="ACT107") == []  # library code: the script that calls it seeds
+
+
+SEEDS = {
+    "import lightning as L\ntrainer = L.Trainer(max_epochs=1)\ntrainer.fit(model, loader)\n": "L.seed_everything(0)",
+    "import pytorch_lightning as pl\ntrainer = pl.Trainer()\ntrainer.fit(model, loader)\n": "pl.seed_everything(0)",
+    "import keras\nmodel = keras.Sequential([keras.layers.Dense(1)])\nmodel.compile(loss='mse')\nmodel.fit(x, y)\n":
+        "keras.utils.set_random_seed(0)",
+    "import tensorflow as tf\nmodel = tf.keras.Sequential([tf.keras.layers.Dense(1)])\nmodel.compile(loss='mse')\n"
+    "model.fit(x, y)\n": "tf.random.set_seed(0)",
+    "import tensorflow as tf\nw = tf.Variable(tf.random.normal([3, 1]))\nopt = tf.keras.optimizers.SGD(0.1)\n"
+    "for _ in range(3):\n    with tf.GradientTape() as tape:\n        loss = tf.reduce_sum(tf.matmul(x, w))\n"
+    "    opt.apply_gradients(zip(tape.gradient(loss, [w]), [w]))\n": "tf.random.set_seed(0)",
+    "import tensorflow.compat.v1 as tf\nw = tf.get_variable('w', [3, 1])\nloss = tf.reduce_sum(tf.matmul(x, w))\n"
+    "train_op = tf.train.AdamOptimizer(0.1).minimize(loss)\nwith tf.Session() as sess:\n"
+    "    for _ in range(3):\n        sess.run(train_op)\n": "tf.set_random_seed(0)",
+    "import torch\nnet = torch.nn.Linear(3, 1)\nopt = torch.optim.SGD(net.parameters(), lr=0.1)\n"
+    "net(torch.randn(2, 3)).sum().backward()\nopt.step()\n": "torch.manual_seed(0)",
+}
+
+
+def test_act107_names_the_seed_of_the_framework_the_file_trains_with(lint):
+    for source, seed in SEEDS.items():
+        found = lint(source, select="ACT107")
+        assert len(found) == 1 and f"call {seed} before building the model" in found[0].message, (source, found)

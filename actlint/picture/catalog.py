@@ -326,10 +326,25 @@ FRAMEWORK_SEEDS = frozenset({
     "pytorch_lightning.seed_everything", "lightning.pytorch.seed_everything",
     "lightning.fabric.utilities.seed.seed_everything", "lightning_fabric.utilities.seed.seed_everything",
     "pytorch_lightning.utilities.seed.seed_everything", "transformers.set_seed", "transformers.enable_full_determinism",
-    "accelerate.utils.set_seed", "jax.random.PRNGKey",
+    "accelerate.utils.set_seed", "jax.random.PRNGKey", "jax.random.key",
 })
 OTHER_SEEDS = frozenset({"random.seed", "numpy.random.seed", "numpy.random.default_rng", "numpy.random.RandomState"})
 
 # Contexts and decorators under which no gradient is recorded.
 TORCH_NO_GRAD = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
                            "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode"})
+
+# Where a file's randomness comes from (ACT107: a file with none of these has nothing to seed).
+RANDOM_CALLS = frozenset(
+    {f"torch.{n}" for n in ("rand", "randn", "randint", "randperm", "normal", "bernoulli", "multinomial", "poisson",
+                            "rand_like", "randn_like", "randint_like")}
+    | {q for q, (kind, _) in TORCH_MODULES.items() if kind in (LEARNED, EMBEDDING, RECURRENT, ATTENTION, DROPOUT)}
+    | {"torch.utils.data.DataLoader", "torch.utils.data.random_split", "torch.utils.data.RandomSampler",
+       "torch.nn.functional.dropout", "torch.nn.functional.dropout2d", "torch.nn.functional.alpha_dropout",
+       "tensorflow.get_variable", "tensorflow.compat.v1.get_variable", "tensorflow.truncated_normal",
+       "tensorflow.random_normal", "tensorflow.random_uniform", "tensorflow.nn.dropout"})
+RANDOM_PREFIXES = ("torch.nn.init.", "numpy.random.", "tensorflow.random.", "tensorflow.layers.",
+                   "tensorflow.compat.v1.layers.", "tensorflow.contrib.", "tensorflow.initializers.", "keras.",
+                   "jax.random.", "random.")
+RANDOM_METHODS = frozenset({"normal_", "uniform_", "random_", "bernoulli_", "exponential_", "geometric_",
+                            "cauchy_", "log_normal_", "shuffle"})

@@ -29,7 +29,7 @@ from actlint.picture import catalog as C
 from actlint.picture import keras_semantics, torch_semantics
 from actlint.picture.sites import (LogSite, LossSite, Picture, TrainingCall, hidden_activations, last_learned,
                                    producer)
-from actlint.picture.syntax import body, call_arg, head, int_of, literal
+from actlint.picture.syntax import body, call_arg, head, int_of, literal, text
 from actlint.picture.values import (UNKNOWN, ClassRef, Const, Criterion, EachModule, FrameworkName, Function,
                                     Handle, Instance,
                                     KerasModel, Layer, LayerList, Mapping, ModuleRef, Op, Parameter, Tensor, Union,
@@ -115,11 +115,14 @@ class Flow:
         self.mixed_policy = False  # a Keras mixed_float16 policy is in force (layers built now compute in float16)
         self.conditional = 0  # depth of branches being executed whose condition is not known
         self._owners = None   # (classes known, method node id -> ClassInfo)
+        self._command_table = None  # application name -> functions registered as its commands
+        self.subcommands: list = []  # functions an argparse parser dispatches to (``set_defaults(func=train)``)
         self.assumed = 0  # depth of loop passes run on the assumption that a loop of unknown length repeats
         self.instances: dict[tuple, Instance] = {}
         self.memo: dict[tuple, Value] = {}  # calls whose arguments carry no trail: same call, same result
         self.uses_torch = index.bindings.imports_any("torch")
         self.fit_frameworks = index.bindings.imports_any("keras", "tensorflow", "lightning", "pytorch_lightning")
+        self.gradient_frameworks = index.bindings.imports_any("keras", "tensorflow", "flax", "optax", "jax")
         self._add_classes(self.main)
 
     def _add_classes(self, unit: Unit) -> None:
@@ -954,9 +957,22 @@ class Flow:
         qual = self.resolve(node.func)
         local = scope.get(head(node.func))
         if qual is not None and (local is None or local is UNKNOWN):
+            if qual in _DISPATCHERS:
+                return self.dispatch(qual, node, scope)
             handled = self.framework_call(qual, node, scope)
             if handled is not None:
                 return handled
+        if isinstance(node.func, cst.Name) and node.func.value in self._commands():
+            # ``app()`` of a typer / click application: its commands run
+            for fn in self._commands()[node.func.value]:
+                self.invoke(Function(fn, scope=self.module_scope), [], {})
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "set_defaults":
+            _, kwargs = self.args(node, scope)
+            self.subcommands.extend(f for f in options(kwargs.get("func", UNKNOWN)) if isinstance(f, Function))
+            return UNKNOWN
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "func" and self.subcommands:
+            args, kwargs = self.args(node, scope)  # ``args.func(args)``: the argparse sub-command chosen
+            return union([self.invoke(f, args, kwargs) for f in self.subcommands])
         if isinstance(node.func, cst.Attribute):
             obj = self.ev(node.func.value, scope)
             handled = self.method_call(obj, node.func.attr.value, node, scope)
@@ -978,6 +994,39 @@ class Flow:
         args, kwargs = self.args(node, scope)
         results = [self.call_value(f, args, kwargs, node) for f in options(func)]
         return union(results)
+
+    def dispatch(self, qual: str, node: cst.Call, scope: Scope) -> Value:
+        """A function started by a command-line dispatcher or a process launcher runs (``fire.Fire(train)``,
+        ``mp.spawn(train, args=(cfg,))``); its arguments come from outside."""
+        how = _DISPATCHERS[qual]
+        args, kwargs = self.args(node, scope)
+        target = args[0] if args else kwargs.get("target" if how == "process" else "fn", kwargs.get("component"))
+        passed: list = []
+        given = kwargs.get("args", UNKNOWN)
+        if how == "spawn":
+            passed = [Const(0)] + (list(given.items) if isinstance(given, LayerList) else [])
+        elif how == "process" and isinstance(given, LayerList):
+            passed = list(given.items)
+        for option in options(target if target is not None else UNKNOWN):
+            functions = list(option.entries.values()) if isinstance(option, Mapping) else [option]
+            for fn in functions:
+                if isinstance(fn, Function):
+                    self.invoke(fn, passed, {})
+        return UNKNOWN
+
+    def _commands(self) -> dict:
+        """Functions registered as commands of an application object: ``@app.command()`` -> {"app": [...]}."""
+        if self._command_table is None:
+            table: dict = {}
+            for fn in self.index.functions:
+                for decorator in fn.decorators:
+                    expr = decorator.decorator.func if isinstance(decorator.decorator, cst.Call) else \
+                        decorator.decorator
+                    if isinstance(expr, cst.Attribute) and expr.attr.value in ("command", "callback") and \
+                            isinstance(expr.value, cst.Name):
+                        table.setdefault(expr.value.value, []).append(fn)
+            self._command_table = table
+        return self._command_table
 
     def builtin(self, name: str, node: cst.Call, scope: Scope) -> Value:
         """The Python builtins that move layers around: ``range``, ``len``, ``enumerate``, ``zip``, ``dict``, ..."""
@@ -1111,9 +1160,9 @@ class Flow:
                     break
         return Const(None)
 
-    def training(self, node, label: str) -> None:
+    def training(self, node, label: str, framework: str = "torch", update: bool = True) -> None:
         reachable = bool(self.frames) and self.frames[-1].reachable
-        self.picture.training_calls.append(TrainingCall(node, label, reachable))
+        self.picture.training_calls.append(TrainingCall(node, label, reachable, framework, update))
 
     def arg_value(self, node: cst.Call, position: int, keyword: str, scope: Scope):
         """The literal value of an argument: "missing" when not passed, None when not a literal."""
@@ -1130,6 +1179,10 @@ class Flow:
     # ------------------------------------------------------------ framework calls
     def framework_call(self, qual: str, node: cst.Call, scope: Scope) -> Value | None:
         """A call to a framework object, by qualified name: the semantics module whose prefix matches answers."""
+        if qual == "optax.apply_updates":
+            self.args(node, scope)
+            self.training(node, f"{text(self.index, node.func)}(...)", "jax")
+            return UNKNOWN
         for semantics in SEMANTICS:
             if qual.startswith(semantics.PREFIXES):
                 return semantics.call(self, qual, node, scope)
@@ -1189,6 +1242,10 @@ class Flow:
         self.sequentials.append(layer)
         return layer
 
+# Calls that start a function: how its arguments are passed.
+_DISPATCHERS = {"fire.Fire": "cli", "typer.run": "cli", "torch.multiprocessing.spawn": "spawn",
+                "torch.multiprocessing.start_processes": "spawn", "multiprocessing.Process": "process",
+                "torch.multiprocessing.Process": "process", "threading.Thread": "process"}
 # The methods that are a model's own computation: what they call is part of the model.
 _FORWARD_METHODS = frozenset({"forward", "call", "__call__", "__init__", "build"})
 _BUILTINS = frozenset({"range", "len", "enumerate", "zip", "reversed", "list", "tuple", "dict", "setattr",

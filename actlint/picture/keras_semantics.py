@@ -13,8 +13,8 @@ import libcst as cst
 from actlint.picture import catalog as C
 from actlint.picture.sites import InitSite, LossSite
 from actlint.picture.syntax import call_arg, int_of, text
-from actlint.picture.values import (UNKNOWN, Const, Criterion, Handle, Instance, KerasModel, Layer, LayerList, Op, Parameter,
-                                    Tensor, Value, options)
+from actlint.picture.values import (UNKNOWN, Const, Criterion, Handle, Instance, KerasModel, Layer, LayerList, Op,
+                                    Optimizer, Parameter, Tensor, TrainOp, Value, options)
 
 FRAMEWORK = "keras"
 PREFIXES = ("keras.", "tensorflow.")
@@ -54,6 +54,10 @@ def call(flow, qual: str, node: cst.Call, scope) -> Value:
     if qual in C.LEARNED_TENSORS:
         flow.args(node, scope)
         return Parameter(node, "keras")
+    if qual.startswith(("keras.optimizers.", "tensorflow.train.", "tensorflow.compat.v1.train.")) and \
+            qual.rsplit(".", 1)[-1][:1].isupper() and "schedules" not in qual:
+        flow.args(node, scope)
+        return Optimizer(node, "keras" if qual.startswith("keras.") else "tf1")
     if qual in C.TF1_LAYERS:
         return _tf1_layer(flow, qual, node, scope)
     if qual in C.TF_FUNCTIONS:
@@ -124,8 +128,29 @@ def method(flow, obj: Value, name: str, node: cst.Call, scope) -> Value | None:
             is_model(flow, obj) or (flow.fit_frameworks and not isinstance(obj, (Tensor, Const)))):
         flow.args(node, scope)
         flow.picture.trained.append(obj)
-        flow.training(node, f"{text(flow.index, node.func)}(...)")
+        flow.training(node, f"{text(flow.index, node.func)}(...)", _fit_framework(flow, obj))
         return Const(None)
+    if name == "apply_gradients" and flow.gradient_frameworks and not isinstance(obj, (Tensor, Const)):
+        # TF2's ``optimizer.apply_gradients(zip(grads, variables))`` after a GradientTape; flax's train state
+        flow.args(node, scope)
+        framework = "jax" if flow.index.bindings.imports_any("flax", "optax", "jax") and not \
+            flow.index.bindings.imports_any("tensorflow", "keras") else "tensorflow"
+        flow.training(node, f"{text(flow.index, node.func)}(...)", framework)
+        return Const(None)
+    if name == "minimize" and any(isinstance(o, Optimizer) and o.framework != "torch" for o in options(obj)):
+        flow.args(node, scope)
+        if any(o.framework == "tf1" for o in options(obj)):
+            return TrainOp(node)  # trains when a session runs it
+        flow.training(node, f"{text(flow.index, node.func)}(...)", "tensorflow")
+        return Const(None)
+    if name == "run":
+        args, kwargs = flow.args(node, scope)
+        fetched = [v for a in list(args[:1]) + [kwargs.get("fetches", UNKNOWN)] for o in options(a)
+                   for v in (o.items if isinstance(o, LayerList) else [o])]
+        if any(isinstance(v, TrainOp) for v in fetched):
+            flow.training(node, f"{text(flow.index, node.func)}(...)", "tf1")
+            return UNKNOWN
+        return None
     if isinstance(obj, Layer) and obj.container == "keras-sequential" and name == "add":
         args, _ = flow.args(node, scope)
         if args:
@@ -136,6 +161,14 @@ def method(flow, obj: Value, name: str, node: cst.Call, scope) -> Value | None:
         _compile(flow, obj, node, scope)
         return Const(None)
     return None
+
+
+def _fit_framework(flow, obj: Value) -> str:
+    """Whose seed a ``fit`` needs: a Keras model's (Keras 3 or tf.keras), else a Lightning trainer's."""
+    if not is_model(flow, obj) and flow.index.bindings.imports_any("lightning", "pytorch_lightning") and not \
+            flow.index.bindings.imports_any("keras", "tensorflow"):
+        return "lightning"
+    return "tensorflow" if flow.index.bindings.imports_any("tensorflow") else "keras"
 
 
 def is_model(flow, obj: Value) -> bool:

@@ -49,6 +49,8 @@ class TrainingCall:
     node: cst.CSTNode
     label: str
     reachable: bool         # runs when the file runs as a script
+    framework: str = "torch"  # whose seed it needs: torch | keras | tensorflow | tf1 | lightning | jax
+    update: bool = True     # changes parameters (a bare ``backward()`` only computes gradients)
 
 
 @dataclass

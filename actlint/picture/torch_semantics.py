@@ -208,7 +208,7 @@ def _init(flow, qual: str, node: cst.Call, scope) -> None:
 def method(flow, obj: Value, name: str, node: cst.Call, scope) -> Value | None:
     """``obj.name(...)`` where torch gives it a meaning (training, tensor ops, module methods), else None."""
     if name == "backward":
-        flow.training(node, f"{text(flow.index, node.func)}()")
+        flow.training(node, f"{text(flow.index, node.func)}()", update=False)
         flow.args(node, scope)
         return Const(None)
     if name == "step" and (isinstance(obj, Optimizer) or any(isinstance(o, Optimizer) for o in options(obj))):

@@ -89,6 +89,14 @@ class Criterion(Value):
 @dataclass(eq=False)
 class Optimizer(Value):
     node: cst.CSTNode
+    framework: str = "torch"  # torch | keras (TF2 eager: ``minimize`` trains) | tf1 (``minimize`` makes a train op)
+
+
+@dataclass(eq=False)
+class TrainOp(Value):
+    """TF1's ``optimizer.minimize(loss)``: running it in a session (``sess.run(train_op)``) trains."""
+
+    node: cst.CSTNode
 
 
 @dataclass(eq=False)
