@@ -155,3 +155,17 @@ def test_act107_names_the_seed_of_the_framework_the_file_trains_with(lint):
     for source, seed in SEEDS.items():
         found = lint(source, select="ACT107")
         assert len(found) == 1 and f"call {seed} before building the model" in found[0].message, (source, found)
+
+
+def test_act109_names_the_hand_written_activation_and_a_fix_that_computes_the_same(lint):
+    source = (ROOT / "fixtures/act109/bad_log_variants.py").read_text(encoding="utf-8")
+    found = {f.line: f for f in lint(source, select="ACT109")}
+    assert sorted(found) == [14, 15, 17, 19, 21, 30]
+    assert "of the softmax at line 13" in found[15].message
+    assert "log_softmax gives log(p), not log(1 - p)" in found[15].message  # the complement of a softmax
+    assert found[17].message.startswith("log of the hand-written sigmoid at line 16")
+    assert found[19].message.startswith("log of the hand-written softmax at line 18")
+    assert "kept off zero by an epsilon or a clamp" in found[14].message
+    assert all(f.fix is None for f in found.values())  # none of these is the bare log(softmax(x)) rewrite
+    complement = lint("import torch\n\ndef f(z):\n    return torch.log(1 - torch.sigmoid(z))\n", select="ACT109")
+    assert "use logsigmoid(-z) on the logits z" in complement[0].message

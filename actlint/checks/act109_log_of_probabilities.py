@@ -19,27 +19,38 @@ class LogOfProbabilities(Rule):
 
     @classmethod
     def could_fire(cls, text: str) -> bool:
-        """A log, and a softmax or sigmoid for it to take."""
-        return super().could_fire(text) and any(t in text for t in ("oftmax", "igmoid", "expit"))
+        """A log, and a softmax or sigmoid for it to take (or the exp of one written by hand)."""
+        return super().could_fire(text) and any(t in text for t in ("oftmax", "igmoid", "expit", "exp("))
 
     def check(self):
-        reported: set[int] = set()
-        for site in picture_of(self.ctx).log_sites:
+        reported: set = set()
+        sites = sorted(picture_of(self.ctx).log_sites, key=lambda site: self.index.position(site.op.node)[:2])
+        for site in sites:
             log_op, source = site.op, site.source
             if id(log_op.node) in reported:
                 continue
-            guarded = _adds_epsilon(log_op.node)
+            guarded = _adds_epsilon(log_op.node) or any(op.kind == "clamp" for op in site.through)
             if guarded and site.no_grad:
                 continue  # finite, and no gradient to lose: a matching cost or a metric
             reported.add(id(log_op.node))
-            fused = "log_softmax" if source.fn == "softmax" else "logsigmoid (log(1 - sigmoid(x)) is logsigmoid(-x))"
-            where = f"the {source.fn} at line {self.line(source.node, f'the {source.fn} the log reads')}"
+            clamp = next((op for op in site.through if op.kind == "clamp"), None)
+            if clamp is not None:
+                # log(p) and log(1 - p) of one clamped probability: one clamp, one mistake (unclamped, the two
+                # logs fail on opposite sides, and are two findings)
+                if ("clamp", id(clamp.node), site.data) in reported:
+                    continue
+                reported.add(("clamp", id(clamp.node), site.data))
+            written = "hand-written " if dict(source.extra).get("hand_written") else ""
+            where = f"the {written}{source.fn} at line {self.line(source.node, f'the {source.fn} the log reads')}"
             if guarded:
-                problem = (f"log of {where} plus an epsilon flattens at log(eps) once {source.fn} saturates, so the "
-                           f"gradient vanishes where the fused form keeps it")
+                problem = (f"log of {where}, kept off zero by an epsilon or a clamp, flattens at log(eps) once the "
+                           f"{source.fn} saturates, so the gradient vanishes where the fused form keeps it")
             else:
                 problem = f"log of {where} underflows to -inf once a probability rounds to 0"
-            yield self.finding(log_op.node, f"{problem}; use {fused}", fix=self._fix(log_op, source))
+            exact = not written and not any(op.kind in ("clamp", "select") or dict(op.extra).get("complement")
+                                            for op in site.through)
+            yield self.finding(log_op.node, f"{problem}; {_fused(source, site.complement)}",
+                               fix=self._fix(log_op, source) if exact else None)
 
     def _fix(self, log_op, source) -> Fix | None:
         """Only where the log takes the activation directly: ``log(softmax(x, d))`` → ``log_softmax(x, d)``."""
@@ -85,9 +96,24 @@ class LogOfProbabilities(Rule):
         ))
 
 
+def _fused(source, complement: bool) -> str:
+    """The fused form that computes the same quantity from the logits."""
+    if source.fn == "sigmoid":
+        if complement:
+            return "use logsigmoid(-z) on the logits z (it is log(1 - sigmoid(z)), computed stably)"
+        return "use logsigmoid (log(1 - sigmoid(x)) is logsigmoid(-x))"
+    if complement:
+        return ("compute it from the logits: log(1 - softmax(z)_i) is the logsumexp of the other classes' "
+                "logits minus logsumexp(z); log_softmax gives log(p), not log(1 - p)")
+    return "use log_softmax"
+
+
 def _adds_epsilon(log_call: cst.CSTNode) -> bool:
     """``log(p + 1e-8)``, ``(p + self.eps).log()``: the guard people add against log(0)."""
     data = call_input(log_call) if isinstance(log_call, cst.Call) else None
+    if isinstance(data, cst.BinaryOperation) and isinstance(data.operator, cst.Subtract) and \
+            _tiny_literal(data.left):
+        return True  # log(1e-10 + 1 - p)
     if not (isinstance(data, cst.BinaryOperation) and isinstance(data.operator, cst.Add)):
         return False
     if strip_epsilon(data) is not data:
@@ -95,3 +121,15 @@ def _adds_epsilon(log_call: cst.CSTNode) -> bool:
     names = [side.attr.value if isinstance(side, cst.Attribute) else side.value
              for side in (data.left, data.right) if isinstance(side, (cst.Name, cst.Attribute))]
     return any("eps" in name.lower() for name in names)
+
+
+def _tiny_literal(expr) -> bool:
+    """Whether a sum of literals holds an epsilon (``1e-10 + 1``)."""
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+        return _tiny_literal(expr.left) or _tiny_literal(expr.right)
+    if isinstance(expr, cst.Float):
+        try:
+            return 0 < float(expr.value) < 1e-3
+        except ValueError:
+            return False
+    return False

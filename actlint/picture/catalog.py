@@ -13,6 +13,9 @@ LEARNED, ACTIVATION, NORM, DROPOUT, POOL, RESHAPE = "learned", "activation", "no
 RECURRENT, ATTENTION, EMBEDDING, UNKNOWN, MERGE, AFFINE, LOG = (
     "recurrent", "attention", "embedding", "unknown", "merge", "affine", "log")
 NEUTRAL_KINDS = frozenset({NORM, DROPOUT, POOL, RESHAPE, AFFINE})
+# Ops a log looks through to the probability it takes (``log(clamp(p, eps, 1))``, ``log(where(t, p, 1 - p))``),
+# and the parts of a softmax or sigmoid written by hand (``x.exp() / x.exp().sum(-1)``).
+CLAMP, SELECT, EXP, REDUCE = "clamp", "select", "exp", "reduce"
 
 SATURATING = frozenset({"sigmoid", "hardsigmoid", "tanh"})
 RELU_FAMILY = frozenset({"relu", "relu6", "leaky_relu", "prelu", "rrelu", "elu", "selu", "celu", "gelu",
@@ -116,6 +119,12 @@ for _name in ("view", "reshape", "flatten", "squeeze", "unsqueeze", "permute", "
 SHAPE_KEEPING = frozenset({"contiguous", "float", "double", "half", "bfloat16", "to", "cuda", "cpu", "detach",
                            "clone", "type", "type_as", "flip", "roll", "Identity", "linear"})
 TENSOR_METHODS.update({"log": (LOG, "log"), "log_": (LOG, "log"), "log2": (LOG, "log"), "log10": (LOG, "log")})
+TENSOR_METHODS.update({name: (CLAMP, "clamp") for name in ("clamp", "clamp_", "clip", "clip_", "clamp_min",
+                                                            "clamp_max", "clamp_min_", "clamp_max_")})
+TENSOR_METHODS.update({"exp": (EXP, "exp"), "exp_": (EXP, "exp"), "sum": (REDUCE, "sum")})
+TORCH_FUNCTIONS.update({"torch.clamp": (CLAMP, "clamp"), "torch.clip": (CLAMP, "clamp"),
+                        "torch.clamp_min": (CLAMP, "clamp"), "torch.clamp_max": (CLAMP, "clamp"),
+                        "torch.exp": (EXP, "exp"), "torch.sum": (REDUCE, "sum")})
 
 KERAS_MODEL_BASES = frozenset({"keras.Model", "keras.models.Model", "keras.layers.Layer", "keras.Layer",
                                "keras.engine.training.Model"})
@@ -241,6 +250,16 @@ TF_FUNCTIONS.update({
     "tensorflow.nn.swish": (ACTIVATION, "silu"),
     "tensorflow.nn.softplus": (ACTIVATION, "softplus"),
     "tensorflow.nn.dropout": (DROPOUT, "dropout"),
+    "tensorflow.clip_by_value": (CLAMP, "clamp"),
+    "keras.ops.clip": (CLAMP, "clamp"),
+    "tensorflow.exp": (EXP, "exp"),
+    "tensorflow.math.exp": (EXP, "exp"),
+    "keras.ops.exp": (EXP, "exp"),
+    "tensorflow.reduce_sum": (REDUCE, "sum"),
+    "tensorflow.math.reduce_sum": (REDUCE, "sum"),
+    "keras.ops.sum": (REDUCE, "sum"),
+    "tensorflow.where": (MERGE, "where"),
+    "keras.ops.where": (MERGE, "where"),
 })
 TORCH_FUNCTIONS["torch.mm"] = (MERGE, "mm")
 

@@ -27,8 +27,8 @@ import libcst as cst
 from actlint.index import FileIndex, call_ids
 from actlint.picture import catalog as C
 from actlint.picture import keras_semantics, torch_semantics
-from actlint.picture.sites import (LogSite, LossSite, Picture, TrainingCall, hidden_activations, last_learned,
-                                   producer)
+from actlint.picture.sites import (TRANSPARENT_TO_LOG, LogSite, LossSite, Picture, TrainingCall, hidden_activations,
+                                   last_learned, producer)
 from actlint.picture.syntax import body, call_arg, head, int_of, literal, text
 from actlint.picture.values import (UNKNOWN, ClassRef, Const, Criterion, EachModule, FrameworkName, Function,
                                     Handle, Instance,
@@ -811,10 +811,22 @@ class Flow:
                     pair = [a, b] if isinstance(a, Tensor) or isinstance(b, Tensor) else []
                     made = self.learned_product(pair, fn, node, None) if fn and pair else None
                     results.append(made if made is not None else UNKNOWN)
+                elif isinstance(a, Const) and isinstance(b, Tensor) and _is_one(a) and \
+                        isinstance(operator, cst.Divide) and _hand_sigmoid_base(b) is not None:
+                    base = _hand_sigmoid_base(b)  # 1 / (1 + exp(-z)): a sigmoid written by hand
+                    results.append(self.extend(base, Op(C.ACTIVATION, "sigmoid", node, _framework_of(b),
+                                                        extra=(("hand_written", True),))))
                 elif isinstance(a, Tensor) and isinstance(b, Const) or isinstance(b, Tensor) and isinstance(a, Const):
                     # scaling or shifting by a number keeps the data's meaning (1 - p, p + eps, x / 2)
                     tensor = a if isinstance(a, Tensor) else b
-                    results.append(self.extend(tensor, Op(C.AFFINE, type(operator).__name__.lower(), node)))
+                    complement = isinstance(operator, cst.Subtract) and isinstance(a, Const)
+                    results.append(self.extend(tensor, Op(C.AFFINE, type(operator).__name__.lower(), node,
+                                                          extra=(("complement", True),) if complement else ())))
+                elif isinstance(a, Tensor) and isinstance(b, Tensor) and isinstance(operator, cst.Divide) and \
+                        _hand_softmax_base(a, b) is not None:
+                    # exp(x) / exp(x).sum(-1): a softmax written by hand
+                    results.append(self.extend(_hand_softmax_base(a, b), Op(
+                        C.ACTIVATION, "softmax", node, _framework_of(a), extra=(("hand_written", True),))))
                 elif isinstance(a, Tensor) or isinstance(b, Tensor):
                     # with another tensor, or with anything not understood (it may be one): a merge, e.g. a gate
                     results.append(Tensor((Op(C.MERGE, type(operator).__name__.lower(), node),), origin="opaque"))
@@ -848,9 +860,11 @@ class Flow:
             if layer is not None:
                 self.picture.pairs.append((layer, op))
         if op.kind == C.LOG:
-            source = producer(trail)
+            source = producer(trail, TRANSPARENT_TO_LOG)
             if source is not None and source.kind == C.ACTIVATION and source.fn in ("softmax", "sigmoid"):
-                self.picture.log_sites.append(LogSite(op, source, self.no_grad > 0))
+                at = max(i for i, o in enumerate(trail) if o is source)
+                self.picture.log_sites.append(LogSite(op, source, self.no_grad > 0, trail[at + 1:],
+                                                      tuple(id(o) for o in trail[:at + 1])))
         new = trail[-(MAX_TRAIL - 1):] + (op,) if op.kind not in (C.MERGE, C.UNKNOWN) else (op,)
         if op.kind == C.LEARNED:
             self.picture.trails.append(new)
@@ -1201,6 +1215,10 @@ class Flow:
             learned = self.learned_product(args, fn, node, framework, qual)
             if learned is not None:
                 return learned
+            if fn == "where" and len(args) >= 3:
+                chosen = self.select(args[1], args[2], node)
+                if chosen is not None:
+                    return chosen
             return Tensor((Op(C.MERGE, fn, node),), origin="opaque")
         data = args[0] if args else kwargs.get("input", kwargs.get("x", kwargs.get("logits", UNKNOWN)))
         dim = None
@@ -1229,6 +1247,23 @@ class Flow:
         else:
             return None
         return self.extend(data[0], op)
+
+    def select(self, first: Value, second: Value, node) -> Value | None:
+        """``where(cond, p, 1 - p)``: a choice between two forms of one probability is still that probability
+        (focal losses); any other choice is a merge (None)."""
+        sources = set()
+        for branch in (first, second):
+            tensors = [o for o in options(branch) if isinstance(o, Tensor)]
+            if not tensors or len(tensors) != len(options(branch)):
+                return None
+            for tensor in tensors:
+                source = producer(tensor.trail, TRANSPARENT_TO_LOG)
+                if source is None or source.kind != C.ACTIVATION or source.fn not in ("softmax", "sigmoid"):
+                    return None
+                sources.add(id(source.node))
+        if len(sources) != 1:
+            return None
+        return union([self.extend(branch, Op(C.SELECT, "where", node)) for branch in (first, second)])
 
     def make_sequential(self, parts: list, node, framework: str) -> Layer:
         flat = []
@@ -1267,6 +1302,34 @@ def _configures(test, function) -> bool:
             return True
         stack.extend(node.children)
     return False
+
+
+def _is_one(value: Const) -> bool:
+    return isinstance(value.value, (int, float)) and not isinstance(value.value, bool) and value.value == 1
+
+
+def _framework_of(tensor: Tensor) -> str:
+    return next((op.framework for op in reversed(tensor.trail) if op.framework), "torch")
+
+
+def _hand_sigmoid_base(denominator: Tensor) -> Tensor | None:
+    """The ``z`` of ``1 + exp(-z)`` (or ``1 + exp(z)``): what a hand-written sigmoid is taken of, or None."""
+    trail = denominator.trail
+    if len(trail) < 2 or trail[-1].kind != C.AFFINE or trail[-1].fn != "add" or trail[-2].kind != C.EXP:
+        return None
+    base = trail[:-2]
+    if base and base[-1].kind == C.AFFINE and base[-1].fn == "neg":
+        base = base[:-1]
+    return Tensor(base, denominator.origin)
+
+
+def _hand_softmax_base(numerator: Tensor, denominator: Tensor) -> Tensor | None:
+    """The ``x`` of ``exp(x) / exp(x).sum(dim)``: what a hand-written softmax is taken of, or None."""
+    top, bottom = numerator.trail, denominator.trail
+    if not top or top[-1].kind != C.EXP or len(bottom) < 2 or bottom[-1].kind != C.REDUCE or \
+            bottom[-2].kind != C.EXP:
+        return None
+    return Tensor(top[:-1], numerator.origin)
 
 
 def _truth(value) -> bool:

@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from actlint.picture.catalog import (ACTIVATION, AFFINE, DROPOUT, LEARNED, NEUTRAL_KINDS, RESHAPE, SHAPE_KEEPING,
-                                     LossSpec)
+from actlint.picture.catalog import (ACTIVATION, AFFINE, CLAMP, DROPOUT, LEARNED, NEUTRAL_KINDS, RESHAPE, SELECT,
+                                     SHAPE_KEEPING, LossSpec)
 from actlint.picture.values import Op, Tensor, Value, options
 
 # Ops that do not change what a loss receives (a view, dropout, adding an epsilon).
 _TRANSPARENT_TO_LOSS = frozenset({RESHAPE, DROPOUT, AFFINE})
+# ... nor which probability a log takes (a clamp against log(0), a ``where`` choosing p or 1 - p).
+TRANSPARENT_TO_LOG = _TRANSPARENT_TO_LOSS | {CLAMP, SELECT}
 
 
 @dataclass
@@ -33,6 +35,13 @@ class LogSite:
     op: Op                  # the log
     source: Op              # the softmax / sigmoid it takes the log of
     no_grad: bool = False   # computed where no gradient is recorded (a matcher cost, an eval metric)
+    through: tuple = ()     # the ops between them (an epsilon added, a clamp, ``1 - p``, a ``where``)
+    data: tuple = ()        # which data the probability is of (the ops up to the source, by identity)
+
+    @property
+    def complement(self) -> bool:
+        """``log(1 - p)``: the log of the probability of the other outcome."""
+        return any(dict(op.extra).get("complement") for op in self.through)
 
 
 @dataclass
