@@ -60,7 +60,7 @@ def test_findings_exit_1_in_editor_format():
     assert [int(m["line"]) for m in parsed] == expected_lines(BAD, "ACT104")
     assert {m["code"] for m in parsed} == {"ACT104"}
     assert all(Path(m["path"]).name == BAD.name for m in parsed)
-    assert "pass dim=-1" in parsed[0]["message"]
+    assert "pass dim explicitly (dim=-1 for classes last)" in parsed[0]["message"]
 
 
 def test_clean_file_exit_0_and_no_output():

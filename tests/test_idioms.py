@@ -169,3 +169,16 @@ def test_act109_names_the_hand_written_activation_and_a_fix_that_computes_the_sa
     assert all(f.fix is None for f in found.values())  # none of these is the bare log(softmax(x)) rewrite
     complement = lint("import torch\n\ndef f(z):\n    return torch.log(1 - torch.sigmoid(z))\n", select="ACT109")
     assert "use logsigmoid(-z) on the logits z" in complement[0].message
+
+
+def test_act107_starts_at_the_training_not_at_an_earlier_demo_or_another_librarys_fit(lint):
+    demo = ("import torch\nx = torch.tensor(1.0, requires_grad=True)\n(x * 2).backward()\n"
+            "net = torch.nn.Linear(3, 1)\nopt = torch.optim.SGD(net.parameters(), lr=0.1)\n"
+            "loss = net(torch.randn(4, 3)).sum()\nloss.backward()\nopt.step()\n")
+    assert [f.line for f in lint(demo, select="ACT107")] == [7]
+    tf1 = ("import tensorflow as tf\nfrom sklearn.preprocessing import LabelBinarizer\nencoder = LabelBinarizer()\n"
+           "encoder.fit(labels)\nw = tf.Variable(tf.truncated_normal([3, 1]))\nloss = tf.reduce_sum(tf.matmul(x, w))\n"
+           "step = tf.train.GradientDescentOptimizer(0.1).minimize(loss)\nwith tf.Session() as session:\n"
+           "    for _ in range(3):\n        session.run([step, loss])\n")
+    (found,) = lint(tf1, select="ACT107")
+    assert found.line == 10 and "call tf.set_random_seed(0)" in found.message

@@ -47,7 +47,7 @@ class UnseededTraining(Rule):
                 return
             if qual in OTHER_SEEDS:
                 other.append((qual, call))
-        first = min(calls, key=lambda c: self.index.position(c.node)[:2])
+        first = self._start(calls)
         framework = next((c.framework for c in calls if c.update), first.framework)
         seed = self._seed_call(framework)
         if framework == "jax":
@@ -62,6 +62,17 @@ class UnseededTraining(Rule):
             message = (f"training starts here with no seed set on any path to it, so runs are not reproducible; "
                        f"call {seed} before building the model")
         yield self.finding(first.node, message)
+
+    def _start(self, calls):
+        """Where training starts: the first update, or the last ``backward()`` before it (an autograd
+        demonstration earlier in a tutorial is not where the training is)."""
+        place = lambda c: self.index.position(c.node)[:2]  # noqa: E731
+        ordered = sorted(calls, key=place)
+        update = next((c for c in ordered if c.update), None)
+        if update is None:
+            return ordered[0]
+        before = [c for c in ordered if not c.update and place(c) < place(update)]
+        return before[-1] if before else update
 
     def _seed_call(self, framework: str) -> str:
         """The seeding call of the framework the file trains with, spelled as the file imports it."""

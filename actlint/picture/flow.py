@@ -973,6 +973,9 @@ class Flow:
         if qual is not None and (local is None or local is UNKNOWN):
             if qual in _DISPATCHERS:
                 return self.dispatch(qual, node, scope)
+            if qual.startswith(_OTHER_LIBRARIES) and qual.rsplit(".", 1)[-1][:1].isupper():
+                self.args(node, scope)
+                return Handle(qual)  # ``LabelBinarizer().fit(y)``: another library's object, not a model
             handled = self.framework_call(qual, node, scope)
             if handled is not None:
                 return handled
@@ -1243,7 +1246,8 @@ class Flow:
         if fn in C.PRODUCTS and isinstance(other[0], Parameter):
             op = Op(C.LEARNED, "matmul", node, other[0].framework if framework is None else framework, qual=qual)
         elif fn in C.BIAS_FUNCTIONS:
-            op = Op(C.AFFINE, fn, node)
+            # a learned tensor of a shape not known here may broadcast the data to more units
+            op = Op(C.AFFINE, fn, node, extra=(("broadcast", True),) if isinstance(other[0], Parameter) else ())
         else:
             return None
         return self.extend(data[0], op)
@@ -1277,6 +1281,9 @@ class Flow:
         self.sequentials.append(layer)
         return layer
 
+# Libraries whose objects have a ``fit`` that is not a network's training (classical models, encoders).
+_OTHER_LIBRARIES = ("sklearn.", "xgboost.", "lightgbm.", "catboost.", "statsmodels.", "pandas.", "numpy.",
+                    "scipy.", "umap.", "imblearn.")
 # Calls that start a function: how its arguments are passed.
 _DISPATCHERS = {"fire.Fire": "cli", "typer.run": "cli", "torch.multiprocessing.spawn": "spawn",
                 "torch.multiprocessing.start_processes": "spawn", "multiprocessing.Process": "process",

@@ -125,7 +125,7 @@ _DATA_TOOLS = ("keras.preprocessing.", "keras.legacy.preprocessing.")
 def method(flow, obj: Value, name: str, node: cst.Call, scope) -> Value | None:
     """``obj.name(...)`` where Keras gives it a meaning (fit, add, compile), else None."""
     if name in ("fit", "fit_generator", "train_on_batch") and (
-            is_model(flow, obj) or (flow.fit_frameworks and not isinstance(obj, (Tensor, Const)))):
+            is_model(flow, obj) or (flow.fit_frameworks and not isinstance(obj, (Tensor, Const, Handle)))):
         flow.args(node, scope)
         flow.picture.trained.append(obj)
         flow.training(node, f"{text(flow.index, node.func)}(...)", _fit_framework(flow, obj))

@@ -109,6 +109,8 @@ def keeps_units(op: Op) -> bool:
     """Whether the unit count of the layer before ``op`` still describes the data after it."""
     if op.kind == RESHAPE:
         return op.fn in SHAPE_KEEPING
+    if op.kind == AFFINE and dict(op.extra).get("broadcast"):
+        return False  # ``logits + self.bias`` with a bias of another size broadcasts
     return op.kind in NEUTRAL_KINDS or op.kind == ACTIVATION
 
 
