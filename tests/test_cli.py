@@ -289,3 +289,13 @@ def test_shared_softmax_case_and_clean_block():
         [("ACT104", line) for line in expected_lines(case, "ACT104")]
     clean = run("--format", "json", str(SHARED_CASES / "clean_transformer_block.py"))
     assert (clean.returncode, json.loads(clean.stdout)) == (0, [])
+
+
+def test_readme_example_output_is_what_actlint_prints():
+    """The README shows the first command's output; it must stay the output actlint gives today."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"Example output:\n\n```text\n(?P<body>.*?)```", readme, re.S)
+    assert block, "README has no 'Example output:' block"
+    result = run("examples/mnist_mlp.py", cwd=ROOT)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == block["body"]
