@@ -132,10 +132,15 @@ def _lint_command(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"actlint: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    for given in (args.select or ()) + (args.ignore or ()) + (args.extend_select or ()):
-        if given != "ALL" and not any(code.startswith(given) for code in all_rules()):
-            print(f"actlint: {given!r} matches no rule code; 'actlint rule --all' lists them", file=sys.stderr)
-            return EXIT_ERROR
+    from actlint.config import unknown_code
+
+    names = {code: rule.name for code, rule in all_rules().items()}
+    for option, values in (("--select", args.select), ("--ignore", args.ignore), ("--extend-select", args.extend_select)):
+        for given in values or ():
+            problem = unknown_code(given, names)
+            if problem:
+                print(f"actlint: {option}: {problem}", file=sys.stderr)
+                return EXIT_ERROR
     config = config.with_overrides(
         select=args.select,
         extend_select=args.extend_select,

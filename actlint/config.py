@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import functools
 import os
@@ -128,12 +129,59 @@ def find_pyproject(start: Path) -> Path | None:
     return None
 
 
-def _codes(value: Any, key: str) -> tuple[str, ...]:
+def _codes(value: Any, key: str, rule_names=None) -> tuple[str, ...]:
+    """A list of rule codes or prefixes; with ``rule_names``, each must match a rule (a typo would turn the
+    rules off and pass in CI, so it is an error that names the key, the value and the closest code)."""
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"[tool.actlint] {key} must be a list of rule codes, got {value!r}")
-    return tuple(v.strip().upper() for v in value)
+    codes = tuple(v.strip().upper() for v in value)
+    if rule_names is not None:
+        names = _names(rule_names)
+        for given, code in zip(value, codes):
+            problem = unknown_code(code, names, given)
+            if problem:
+                raise ConfigError(f"[tool.actlint] {key}: {problem}")
+    return codes
+
+
+def unknown_code(code: str, names: dict[str, str], given: str | None = None) -> str | None:
+    """Why ``code`` (a code or prefix, upper-cased) selects no rule, with the closest code; None when it does."""
+    if code == "ALL" or any(known.startswith(code) for known in names):
+        return None
+    given = code if given is None else given.strip()
+    from actlint.verify.judge.diagnostics import RUNTIME_RULES
+
+    if code in RUNTIME_RULES:
+        return (f"{given!r} is a runtime diagnostic of --verify, reported whenever a run shows it; "
+                "select and ignore choose among the static rules")
+    by_name = {name.lower(): known for known, name in names.items()}
+    if given.lower() in by_name:
+        return f"{given!r} is the name of {by_name[given.lower()]}; write the code {by_name[given.lower()]!r}"
+    close = _closest_code(code, names) or next(
+        (by_name[n] for n in difflib.get_close_matches(given.lower(), list(by_name), n=1, cutoff=0.6)), None)
+    hint = f"; did you mean {close!r} ({names[close]})?" if close else "; 'actlint rule --all' lists the codes"
+    return f"{given!r} matches no rule code{hint}"
+
+
+_LOOKALIKES = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "S": "5", "B": "8", "Z": "2"})
+
+
+def _closest_code(code: str, names: dict[str, str]) -> str | None:
+    """A code one look-alike letter or one typed digit away (``ACT1O1`` -> ``ACT101``), or the nearest."""
+    head, tail = code[:3], code[3:].translate(_LOOKALIKES)
+    if head == "ACT" and tail in {known[3:] for known in names}:
+        return "ACT" + tail
+    same = [k for k in names if len(k) == len(code)]
+    if same:
+        best = min(same, key=lambda k: sum(a != b for a, b in zip(k, "ACT" + tail)))
+        if sum(a != b for a, b in zip(best, "ACT" + tail)) <= 1:
+            return best
+    if len(code) < 5:  # a prefix (``ACT2``) is no near miss of a whole code
+        return None
+    close = difflib.get_close_matches(code, list(names), n=1, cutoff=0.75)
+    return close[0] if close else None
 
 
 def _patterns(value: Any, key: str) -> tuple[str, ...]:
@@ -149,7 +197,10 @@ _KNOWN_KEYS = {
 
 
 def load_config(start: Path, explicit: Path | None = None, rule_names=None) -> Config:
-    """Read ``[tool.actlint]`` from ``explicit`` or the pyproject.toml nearest ``start``."""
+    """Read ``[tool.actlint]`` from ``explicit`` or the pyproject.toml nearest ``start``.
+
+    ``rule_names`` (code -> name, or a callable giving it) checks the codes the file names; by default
+    the rule registry, loaded only when the file names codes."""
     path = explicit or find_pyproject(start)
     if path is None:
         return Config(root=Path.cwd())
@@ -160,7 +211,16 @@ def load_config(start: Path, explicit: Path | None = None, rule_names=None) -> C
     section = data.get("tool", {}).get("actlint", {})
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: [tool.actlint] must be a table")
-    return config_from_table(section, root=path.parent, source=path, rule_names=rule_names or {})
+    try:
+        return config_from_table(section, root=path.parent, source=path, rule_names=rule_names or _registry_names)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _registry_names() -> dict[str, str]:
+    from actlint.checks import all_rules
+
+    return {code: rule.name for code, rule in all_rules().items()}
 
 
 def _names(rule_names) -> dict[str, str]:
@@ -174,11 +234,11 @@ def config_from_table(section: dict[str, Any], root: Path, source: Path | None, 
     for key, value in section.items():
         normal = key.replace("_", "-")
         if normal == "select":
-            kwargs["select"] = _codes(value, key)
+            kwargs["select"] = _codes(value, key, rule_names)
         elif normal == "extend-select":
-            kwargs["extend_select"] = _codes(value, key)
+            kwargs["extend_select"] = _codes(value, key, rule_names)
         elif normal == "ignore":
-            kwargs["ignore"] = _codes(value, key)
+            kwargs["ignore"] = _codes(value, key, rule_names)
         elif normal == "exclude":
             kwargs["exclude"] = _patterns(value, key)
         elif normal == "extend-exclude":
@@ -186,7 +246,8 @@ def config_from_table(section: dict[str, Any], root: Path, source: Path | None, 
         elif normal == "per-file-ignores":
             if not isinstance(value, dict):
                 raise ConfigError(f"[tool.actlint] {key} must be a table of glob = [codes]")
-            kwargs["per_file_ignores"] = tuple((p, _codes(c, f"{key}.{p}")) for p, c in value.items())
+            kwargs["per_file_ignores"] = tuple((p, _codes(c, f"{key}.{p!r}", rule_names))
+                                              for p, c in value.items())
         elif normal == "respect-gitignore":
             kwargs["respect_gitignore"] = bool(value)
         elif normal == "max-file-size":

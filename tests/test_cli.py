@@ -245,6 +245,39 @@ def test_bad_config_is_a_usage_error(tmp_path):
     assert out.returncode == 2 and "pyproject.toml" in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.parametrize("setting, message", [
+    ('select = ["ACT1O1"]', "[tool.actlint] select: 'ACT1O1' matches no rule code; did you mean 'ACT101'"),
+    ('ignore = ["softmax-without-dim"]',
+     "[tool.actlint] ignore: 'softmax-without-dim' is the name of ACT104; write the code 'ACT104'"),
+    ('extend-select = ["ACT10A"]', "[tool.actlint] extend-select: 'ACT10A' matches no rule code"),
+    ('per-file-ignores = { "tests/*" = ["ACT2"] }',
+     "[tool.actlint] per-file-ignores.'tests/*': 'ACT2' matches no rule code; 'actlint rule --all' lists the codes"),
+    ('ignore = ["ACT903"]', "'ACT903' is a runtime diagnostic of --verify"),
+])
+def test_a_config_typo_is_a_usage_error_naming_key_value_and_closest_code(tmp_path, setting, message):
+    """A typo that turned the rules off would pass in CI: it exits 2 before any file is linted."""
+    write(tmp_path, "m.py", SOFTMAX)
+    write(tmp_path, "pyproject.toml", f"[tool.actlint]\n{setting}\n")
+    out = run("m.py", cwd=tmp_path)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.startswith(f"actlint: {tmp_path / 'pyproject.toml'}: "), out.stderr
+    assert message in out.stderr, out.stderr
+
+
+def test_valid_prefixes_in_the_config_still_select(tmp_path):
+    write(tmp_path, "m.py", SOFTMAX + SIGMOID_MLP)
+    write(tmp_path, "pyproject.toml", '[tool.actlint]\nselect = ["act10", "ALL"]\nignore = ["ACT101"]\n')
+    out = run("m.py", cwd=tmp_path)
+    assert out.returncode == 1, out.stderr
+    assert set(re.findall(r"ACT\d{3}", out.stdout)) == {"ACT104"}
+
+
+def test_a_command_line_typo_names_the_option_and_the_closest_code():
+    out = run("--ignore", "ACT1O4", str(BAD))
+    assert out.returncode == 2
+    assert "actlint: --ignore: 'ACT1O4' matches no rule code; did you mean 'ACT104'" in out.stderr
+
+
 def test_gitignore_is_honoured_unless_told_otherwise(tmp_path):
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     write(tmp_path, ".gitignore", "out/\n")
