@@ -186,11 +186,15 @@ def _lint_command(argv: list[str]) -> int:
     if args.add_noqa:
         return _add_noqa(found, report, linted)
     outcome = None
+    cannot_verify = None  # why --verify could not run at all: exit 2 once the static findings are out
     if args.verify or args.report:
         outcome = _verify(args, config, found.files, findings)
         if isinstance(outcome, int):
             return outcome
-        findings = outcome.findings
+        if isinstance(outcome, str):
+            cannot_verify, outcome = outcome, None
+        else:
+            findings = outcome.findings
 
     if args.statistics:
         rendered = _statistics(findings, args.format)
@@ -225,7 +229,9 @@ def _lint_command(argv: list[str]) -> int:
             if args.verbose:
                 sys.stderr.write(fault.traceback if fault.traceback.endswith("\n") else fault.traceback + "\n")
 
-    if report.errors or found.missing or (outcome is not None and (outcome.faults or outcome.report_failed)):
+    if cannot_verify:
+        print(f"actlint: --verify cannot run: {cannot_verify}; the findings above have no verdict", file=sys.stderr)
+    if report.errors or found.missing or cannot_verify or (outcome is not None and (outcome.faults or outcome.report_failed)):
         return EXIT_ERROR
     if outcome is not None:
         unverified = any("verdict" not in f.extra for f in findings)
@@ -290,10 +296,11 @@ def _add_noqa(found, report, linted: dict) -> int:
 
 
 def _verify(args, config, files, findings):
-    """Run the verifier; returns its outcome, or an exit status when it cannot run."""
+    """Run the verifier; returns its outcome, an exit status for a bad setting, or why it cannot run here."""
     from actlint.config import ConfigError
-    from actlint.verify.session import verify, worker_count
     from actlint.verify.build.targets import Settings
+    from actlint.verify.preflight import cannot_run
+    from actlint.verify.session import verify, worker_count
 
     try:
         settings = Settings.from_config(config.verify)
@@ -307,6 +314,9 @@ def _verify(args, config, files, findings):
             print("actlint: --timeout must be positive", file=sys.stderr)
             return EXIT_ERROR
         settings.timeout = args.timeout
+    problem = cannot_run(settings.device)
+    if problem:
+        return problem
     try:
         outcome = verify(findings, files, settings, config.root, workers=worker_count(args.jobs),
                          show_progress=args.format == "text")

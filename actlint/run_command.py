@@ -74,9 +74,21 @@ def run_command(argv: list[str]) -> int:
         print(f"actlint: {exc}", file=sys.stderr)
         return EXIT_ERROR
     codes = lambda v: tuple(c.strip().upper() for c in (v or "").split(",") if c.strip())  # noqa: E731
-    for given in codes(args.select) + codes(args.ignore):
-        if not any(code.startswith(given) for code in all_rules()):
-            print(f"actlint: {given!r} matches no rule code; 'actlint rule --all' lists them", file=sys.stderr)
+    from actlint.config import unknown_code
+
+    names = {code: rule.name for code, rule in all_rules().items()}
+    for option, value in (("--select", args.select), ("--ignore", args.ignore)):
+        for given in codes(value):
+            problem = unknown_code(given, names)
+            if problem:
+                print(f"actlint: {option}: {problem}", file=sys.stderr)
+                return EXIT_ERROR
+    if args.device and args.device != "cpu":
+        from actlint.verify.preflight import cannot_run
+
+        problem = cannot_run(args.device)
+        if problem:
+            print(f"actlint run: {problem}; nothing was run", file=sys.stderr)
             return EXIT_ERROR
     config = config.with_overrides(select=codes(args.select) or None,
                                    ignore=(() if args.select else config.ignore) + codes(args.ignore))
