@@ -7,6 +7,7 @@ import re
 import libcst as cst
 
 from actlint.checks.base import Rule
+from actlint.index import walk
 from actlint.picture import picture_of
 from actlint.picture.catalog import FRAMEWORK_SEEDS, OTHER_SEEDS, RANDOM_CALLS, RANDOM_METHODS, RANDOM_PREFIXES
 
@@ -149,20 +150,9 @@ def _framework_name(framework: str) -> str:
 
 def _reads_grad(node) -> bool:
     """Whether an expression reads a ``.grad`` (a parameter update written by hand)."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, cst.Attribute) and current.attr.value == "grad":
-            return True
-        stack.extend(current.children)
-    return False
+    return any(type(current) is cst.Attribute and current.attr.value == "grad" for current in walk(node))
 
 
 def _assignments(module: cst.Module):
     """Every assignment and augmented assignment in the module (``w -= lr * w.grad``)."""
-    stack = [module]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, (cst.AugAssign, cst.Assign)):
-            yield current
-        stack.extend(current.children)
+    return (current for current in walk(module) if type(current) in (cst.AugAssign, cst.Assign))

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
-from actlint.index import FileIndex, call_ids
+from actlint.index import FileIndex, call_ids, walk
 from actlint.picture import catalog as C
 from actlint.picture import keras_semantics, torch_semantics
 from actlint.picture.sites import (TRANSPARENT_TO_LOG, LogSite, LossSite, Picture, TrainingCall, hidden_activations,
@@ -118,6 +118,7 @@ class Flow:
         self._command_table = None  # application name -> functions registered as its commands
         self.subcommands: list = []  # functions an argparse parser dispatches to (``set_defaults(func=train)``)
         self.assumed = 0  # depth of loop passes run on the assumption that a loop of unknown length repeats
+        self.effects = 0  # data through a layer, or a list or dict grown: a loop whose pass had none needs no second
         self.instances: dict[tuple, Instance] = {}
         self.memo: dict[tuple, Value] = {}  # calls whose arguments carry no trail: same call, same result
         self.uses_torch = index.bindings.imports_any("torch")
@@ -605,12 +606,18 @@ class Flow:
                 element = LayerList([p for p in iterable.parts])
                 element = Union(tuple(iterable.parts[:6])) if len(iterable.parts) > 1 else UNKNOWN
             for repeat in range(2):
+                before = self.effects
                 self.assign(stmt.target, element, scope)
                 self.assumed += repeat
                 try:
                     self.exec_block(body(stmt), scope)
                 finally:
                     self.assumed -= repeat
+                if self.effects == before or self.assumed:
+                    # the body put no data through a layer and grew no list: a second pass adds nothing; inside
+                    # an assumed pass already, one pass of an inner loop shows the repetition (and keeps the
+                    # cost linear in the nesting depth, not exponential)
+                    break
         if stmt.orelse is not None:
             self.exec_block(body(stmt.orelse), scope)
 
@@ -852,6 +859,7 @@ class Flow:
         if self.assumed and any(o.node is op.node for o in trail):
             op = replace(op, extra=op.extra + (("assumed", True),))
         if op.kind not in C.NEUTRAL_KINDS:
+            self.effects += 1
             between = next((i for i in range(len(trail) - 1, -1, -1) if trail[i].kind not in C.NEUTRAL_KINDS), None)
             before = trail[between] if between is not None else None
             if before is not None and before.kind == C.LEARNED:
@@ -902,10 +910,10 @@ class Flow:
 
     def _model_boundary(self, layer: Value, value: Value) -> bool:
         """Whether ``layer`` is a whole model applied, outside any model's forward, to another model's output."""
-        if not any(isinstance(o, Tensor) and any(op.kind == C.LEARNED for op in o.trail) for o in options(value)):
-            return False
         if not all(isinstance(o, Instance) and self.framework_of(o.info) is not None
                    or isinstance(o, Layer) and o.container for o in options(layer)):
+            return False  # checked first: most layers applied are single layers
+        if not any(isinstance(o, Tensor) and any(op.kind == C.LEARNED for op in o.trail) for o in options(value)):
             return False
         for frame in reversed(self.frames):
             owner = self._model_method_owner(frame.node)
@@ -968,8 +976,10 @@ class Flow:
         return args, kwargs
 
     def call(self, node: cst.Call, scope: Scope) -> Value:
-        qual = self.resolve(node.func)
-        local = scope.get(head(node.func))
+        func_node = node.func
+        kind = type(func_node)  # LibCST node types are leaves: ``is`` beats the ABC isinstance
+        qual = self.resolve(func_node)
+        local = scope.get(head(func_node))
         if qual is not None and (local is None or local is UNKNOWN):
             if qual in _DISPATCHERS:
                 return self.dispatch(qual, node, scope)
@@ -979,28 +989,28 @@ class Flow:
             handled = self.framework_call(qual, node, scope)
             if handled is not None:
                 return handled
-        if isinstance(node.func, cst.Name) and node.func.value in self._commands():
+        if kind is cst.Name and func_node.value in self._commands():
             # ``app()`` of a typer / click application: its commands run
-            for fn in self._commands()[node.func.value]:
+            for fn in self._commands()[func_node.value]:
                 self.invoke(Function(fn, scope=self.module_scope), [], {})
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "set_defaults":
+        if kind is cst.Attribute and func_node.attr.value == "set_defaults":
             _, kwargs = self.args(node, scope)
             self.subcommands.extend(f for f in options(kwargs.get("func", UNKNOWN)) if isinstance(f, Function))
             return UNKNOWN
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "func" and self.subcommands:
+        if kind is cst.Attribute and func_node.attr.value == "func" and self.subcommands:
             args, kwargs = self.args(node, scope)  # ``args.func(args)``: the argparse sub-command chosen
             return union([self.invoke(f, args, kwargs) for f in self.subcommands])
-        if isinstance(node.func, cst.Attribute):
-            obj = self.ev(node.func.value, scope)
-            handled = self.method_call(obj, node.func.attr.value, node, scope)
+        if kind is cst.Attribute:
+            obj = self.ev(func_node.value, scope)
+            handled = self.method_call(obj, func_node.attr.value, node, scope)
             if handled is not None:
                 return handled
-            func = self.attribute(obj, node.func.attr.value)
-        elif isinstance(node.func, cst.Name) and node.func.value == "super":
+            func = self.attribute(obj, func_node.attr.value)
+        elif kind is cst.Name and func_node.value == "super":
             return UNKNOWN
-        elif isinstance(node.func, cst.Name) and node.func.value in _BUILTINS and local is None \
-                and self.module_scope.get(node.func.value) is None:
-            return self.builtin(node.func.value, node, scope)
+        elif kind is cst.Name and func_node.value in _BUILTINS and local is None \
+                and self.module_scope.get(func_node.value) is None:
+            return self.builtin(func_node.value, node, scope)
         else:
             func = self.ev(node.func, scope)
         if isinstance(func, FrameworkName):
@@ -1123,6 +1133,7 @@ class Flow:
             key = args[0] if args else None
             known = isinstance(key, Const) and _hashable(key.value)
             if name == "update":
+                self.effects += 1
                 if args and isinstance(args[0], Mapping):
                     obj.entries.update(args[0].entries)
                 obj.entries.update(kwargs)
@@ -1134,6 +1145,7 @@ class Flow:
             return args[1] if len(args) > 1 else UNKNOWN
         if isinstance(obj, LayerList) and name in ("append", "extend", "insert"):
             args, _ = self.args(node, scope)
+            self.effects += 1
             if name == "append" and args:
                 obj.items.append(args[0])
             elif name == "extend" and args:
@@ -1300,14 +1312,12 @@ def _configures(test, function) -> bool:
     if not isinstance(function, cst.FunctionDef):
         return False
     params = {p.name.value for p in (*function.params.params, *function.params.kwonly_params)} - {"self"}
-    stack = [test]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
+    for node in walk(test):
+        cls = type(node)
+        if cls is cst.Attribute and type(node.value) is cst.Name and node.value.value == "self":
             return True
-        if isinstance(node, cst.Name) and node.value in params:
+        if cls is cst.Name and node.value in params:
             return True
-        stack.extend(node.children)
     return False
 
 

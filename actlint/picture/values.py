@@ -180,14 +180,17 @@ class Union(Value):
 
 
 def options(value: Value) -> tuple:
-    return value.options if isinstance(value, Union) else (value,)
+    return value.options if type(value) is Union else (value,)
 
 
 def union(values) -> Value:
+    """The values as one: itself when there is one, else a Union of the distinct ones (by identity, at most 6)."""
     flat: list = []
+    seen: set = set()
     for v in values:
-        for o in options(v):
-            if not any(o is f for f in flat):
+        for o in (v.options if type(v) is Union else (v,)):
+            if id(o) not in seen:
+                seen.add(id(o))
                 flat.append(o)
     if not flat:
         return UNKNOWN
