@@ -132,15 +132,14 @@ def _lint_command(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"actlint: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    from actlint.config import unknown_code
+    from actlint.config import unknown_option_codes
 
-    names = {code: rule.name for code, rule in all_rules().items()}
-    for option, values in (("--select", args.select), ("--ignore", args.ignore), ("--extend-select", args.extend_select)):
-        for given in values or ():
-            problem = unknown_code(given, names)
-            if problem:
-                print(f"actlint: {option}: {problem}", file=sys.stderr)
-                return EXIT_ERROR
+    problem = unknown_option_codes([("--select", args.select), ("--ignore", args.ignore),
+                                    ("--extend-select", args.extend_select)],
+                                   {code: rule.name for code, rule in all_rules().items()})
+    if problem:
+        print(f"actlint: {problem}", file=sys.stderr)
+        return EXIT_ERROR
     config = config.with_overrides(
         select=args.select,
         extend_select=args.extend_select,

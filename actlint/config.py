@@ -165,6 +165,16 @@ def unknown_code(code: str, names: dict[str, str], given: str | None = None) -> 
     return f"{given!r} matches no rule code{hint}"
 
 
+def unknown_option_codes(given: list[tuple[str, tuple[str, ...]]], names: dict[str, str]) -> str | None:
+    """The first command-line code that matches no rule, as ``--option: why``; None when all do."""
+    for option, codes in given:
+        for code in codes or ():
+            problem = unknown_code(code, names)
+            if problem:
+                return f"{option}: {problem}"
+    return None
+
+
 _LOOKALIKES = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "S": "5", "B": "8", "Z": "2"})
 
 

@@ -74,15 +74,13 @@ def run_command(argv: list[str]) -> int:
         print(f"actlint: {exc}", file=sys.stderr)
         return EXIT_ERROR
     codes = lambda v: tuple(c.strip().upper() for c in (v or "").split(",") if c.strip())  # noqa: E731
-    from actlint.config import unknown_code
+    from actlint.config import unknown_option_codes
 
-    names = {code: rule.name for code, rule in all_rules().items()}
-    for option, value in (("--select", args.select), ("--ignore", args.ignore)):
-        for given in codes(value):
-            problem = unknown_code(given, names)
-            if problem:
-                print(f"actlint: {option}: {problem}", file=sys.stderr)
-                return EXIT_ERROR
+    problem = unknown_option_codes([("--select", codes(args.select)), ("--ignore", codes(args.ignore))],
+                                   {code: rule.name for code, rule in all_rules().items()})
+    if problem:
+        print(f"actlint: {problem}", file=sys.stderr)
+        return EXIT_ERROR
     if args.device and args.device != "cpu":
         from actlint.verify.preflight import cannot_run
 
