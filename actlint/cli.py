@@ -34,6 +34,9 @@ def _lint_parser() -> argparse.ArgumentParser:
     parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     parser.add_argument("--config", type=Path, help="pyproject.toml to read instead of the nearest one")
     parser.add_argument("--no-gitignore", action="store_true", help="lint files that .gitignore excludes")
+    parser.add_argument("--force-exclude", action="store_true", default=None,
+                        help="apply exclude, extend-exclude and .gitignore to files named on the command line too "
+                             "(the pre-commit hook passes it, since it names every staged file)")
     parser.add_argument("--jobs", "-j", type=int, default=None, help="worker processes (default: all cores)")
     parser.add_argument("--no-cache", action="store_true", help="lint every file, neither reading nor writing the cache")
     parser.add_argument("--cache-dir", type=Path, help="cache folder (default: .actlint_cache beside pyproject.toml)")
@@ -146,6 +149,7 @@ def _lint_command(argv: list[str]) -> int:
         # an explicit --select replaces the file's selection, its ignore list included
         ignore=(() if args.select else config.ignore) + (args.ignore or ()),
         respect_gitignore=False if args.no_gitignore else None,
+        force_exclude=args.force_exclude,
     )
     if args.jobs is not None and args.jobs < 1:
         parser.error("--jobs must be at least 1")
@@ -218,7 +222,7 @@ def _lint_command(argv: list[str]) -> int:
         print(f"actlint: {error}", file=sys.stderr)
     for problem in fix_problems:
         print(f"actlint: {problem}", file=sys.stderr)
-    if not found.files and not found.missing:
+    if not found.files and not found.missing and not found.excluded:
         print("actlint: no Python files found in " + ", ".join(paths), file=sys.stderr)
 
     if outcome is not None:

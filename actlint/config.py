@@ -41,6 +41,7 @@ class Config:
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
     extend_exclude: tuple[str, ...] = ()
     respect_gitignore: bool = True
+    force_exclude: bool = False  # apply the excludes to files named on the command line too (pre-commit)
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     max_file_seconds: float = DEFAULT_MAX_FILE_SECONDS
     rule_options: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
@@ -202,7 +203,7 @@ def _patterns(value: Any, key: str) -> tuple[str, ...]:
 
 _KNOWN_KEYS = {
     "select", "extend-select", "ignore", "per-file-ignores", "exclude", "extend-exclude",
-    "respect-gitignore", "max-file-size", "max-file-seconds", "verify",
+    "respect-gitignore", "force-exclude", "max-file-size", "max-file-seconds", "verify",
 }
 
 
@@ -258,8 +259,10 @@ def config_from_table(section: dict[str, Any], root: Path, source: Path | None, 
                 raise ConfigError(f"[tool.actlint] {key} must be a table of glob = [codes]")
             kwargs["per_file_ignores"] = tuple((p, _codes(c, f"{key}.{p!r}", rule_names))
                                               for p, c in value.items())
-        elif normal == "respect-gitignore":
-            kwargs["respect_gitignore"] = bool(value)
+        elif normal in ("respect-gitignore", "force-exclude"):
+            if not isinstance(value, bool):
+                raise ConfigError(f"[tool.actlint] {key} must be true or false, got {value!r}")
+            kwargs[normal.replace("-", "_")] = value
         elif normal == "max-file-size":
             if not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"[tool.actlint] {key} must be a positive number of bytes")

@@ -18,6 +18,7 @@ LINTABLE_SUFFIXES = (".py", ".ipynb")
 class Discovery:
     files: list[Path] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    excluded: list[Path] = field(default_factory=list)  # named files left out by force-exclude
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -69,7 +70,8 @@ def _repo_specs(folder: Path) -> list[tuple[Path, pathspec.PathSpec]]:
 
 
 def discover(paths: list[str], config: Config) -> Discovery:
-    """Files named directly are always linted; folders are walked with the excludes applied."""
+    """Folders are walked with the excludes applied; files named directly are linted even when excluded,
+    unless ``config.force_exclude`` (a pre-commit hook names every staged file)."""
     found = Discovery()
     seen: set[Path] = set()
 
@@ -82,13 +84,37 @@ def discover(paths: list[str], config: Config) -> Discovery:
     for raw in paths:
         path = Path(raw)
         if path.is_file():
-            add(path)
+            if config.force_exclude and named_file_excluded(path, config):
+                found.excluded.append(path)
+            else:
+                add(path)
         elif path.is_dir():
             for file in _walk(path, config):
                 add(file)
         else:
             found.missing.append(raw)
     return found
+
+
+def named_file_excluded(path: Path, config: Config) -> bool:
+    """Whether a file named on the command line falls under the excludes or (when respected) a
+    .gitignore of its repository, judged as a walk from the repository's top would judge it."""
+    if config.is_excluded(_relative(path, config.root)):
+        return True
+    if not config.respect_gitignore:
+        return False
+    file = path.resolve()
+    folders = [file.parent, *file.parent.parents]
+    top = next((f for f in folders if (f / ".git").exists()), file.parent)
+    chain = list(reversed(folders[:folders.index(top) + 1]))  # the repository's top down to the file's folder
+    specs: list[tuple[Path, pathspec.PathSpec]] = []
+    for i, folder in enumerate(chain):
+        if i and _ignored(folder, True, specs):
+            return True
+        spec = _gitignore_spec(folder)
+        if spec is not None:
+            specs.append((folder, spec))
+    return _ignored(file, False, specs)
 
 
 def _walk(top: Path, config: Config):

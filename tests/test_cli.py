@@ -222,6 +222,33 @@ def test_pyproject_select_ignore_per_file_ignores_and_exclude(tmp_path):
     assert set(re.findall(r"ACT\d{3}", cli.stdout)) == {"ACT101"}
 
 
+def test_force_exclude_applies_the_excludes_to_named_files(tmp_path):
+    """Named files are linted even when excluded, as flake8 and ruff do, unless --force-exclude (or
+    force-exclude = true); then --fix leaves an excluded file exactly as it was."""
+    write(tmp_path, "pyproject.toml", '[tool.actlint]\nextend-exclude = ["generated"]\n')
+    write(tmp_path, ".gitignore", "scratch/\n")
+    (tmp_path / ".git").mkdir()
+    write(tmp_path, "generated/out.py", SOFTMAX)
+    write(tmp_path, "scratch/try.py", SOFTMAX)
+    write(tmp_path, "model.py", SOFTMAX)
+    named = run("generated/out.py", "scratch/try.py", cwd=tmp_path)
+    assert [line.split(": ")[0] for line in finding_lines(named.stdout)] == [
+        "generated/out.py:5:12", "scratch/try.py:5:12"]
+    forced = run("--force-exclude", "--fix", "--unsafe-fixes", "generated/out.py", "scratch/try.py", "model.py", cwd=tmp_path)
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert (tmp_path / "generated/out.py").read_text() == SOFTMAX
+    assert (tmp_path / "scratch/try.py").read_text() == SOFTMAX
+    assert "dim=" in (tmp_path / "model.py").read_text()
+    only_excluded = run("--force-exclude", "generated/out.py", cwd=tmp_path)
+    assert (only_excluded.returncode, only_excluded.stdout) == (0, "")
+    assert "no Python files found" not in only_excluded.stderr  # a hook on excluded files is a clean pass
+    write(tmp_path, "pyproject.toml", '[tool.actlint]\nextend-exclude = ["generated"]\nforce-exclude = true\n')
+    assert run("generated/out.py", cwd=tmp_path).stdout == ""
+    write(tmp_path, "pyproject.toml", '[tool.actlint]\nforce-exclude = "yes"\n')
+    bad = run("generated/out.py", cwd=tmp_path)
+    assert bad.returncode == 2 and "force-exclude must be true or false" in bad.stderr
+
+
 def test_rule_options_from_pyproject(tmp_path):
     one_tanh = textwrap.dedent("""\
         import torch.nn as nn
