@@ -184,7 +184,7 @@ def _lint_command(argv: list[str]) -> int:
 
         cache = Cache(args.cache_dir or config.root / ".actlint_cache", repr((config.options_for(), config.max_file_bytes)))
     linted = _stats(found.files) if args.add_noqa else {}
-    report = lint_paths(found.files, config, jobs=args.jobs, cache=cache)
+    report = lint_paths(found.files, config, jobs=args.jobs, cache=cache, importers=True)
     findings = report.findings
     if args.add_noqa:
         return _add_noqa(found, report, linted)

@@ -461,11 +461,31 @@ def _worker_init() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the pool ends its workers with SIGTERM: no traceback then
 
 
-def lint_paths(files: list[Path], config: Config, jobs: int | None = None, cache=None) -> Report:
+def lint_paths(files: list[Path], config: Config, jobs: int | None = None, cache=None,
+               importers: bool = False) -> Report:
     """Lint many files, from the cache where it has them and in parallel where it pays.
 
+    With ``importers``, the project's files that import a linted one are linted as well, and what they
+    find at home in a linted file is reported there (:mod:`actlint.importers`); nothing else of theirs is.
     Results come back in input order whatever the job count.
     """
+    results = _lint_cached(files, config, jobs, cache)
+    extra: list[FileResult] = []
+    if importers:
+        from actlint.importers import find_importers
+
+        found = find_importers(files, config, None if cache is None else cache.folder / "importers.json")
+        if found:
+            linted = {os.path.abspath(r.path) for r in results}
+            extra = _lint_cached(found, config, jobs, cache)
+            for result in extra:
+                result.findings = [f for f in result.findings
+                                   if f.home is not None and os.path.abspath(f.home["path"]) in linted]
+                result.errors, result.notices = [], []
+    return Report(place_at_home(results + extra)[:len(results)])
+
+
+def _lint_cached(files: list[Path], config: Config, jobs: int | None, cache) -> list[FileResult]:
     results: list[FileResult | None] = [None] * len(files)
     todo: list[int] = []
     keys: dict[int, str] = {}
@@ -491,7 +511,7 @@ def lint_paths(files: list[Path], config: Config, jobs: int | None = None, cache
         results[i] = result
         if cache is not None and i in keys and not result.errors and result.cacheable:
             cache.put(keys[i], result.findings, result.notices, result.read)
-    return Report(place_at_home([r for r in results if r is not None]))
+    return [r for r in results if r is not None]
 
 
 def place_at_home(results: list[FileResult]) -> list[FileResult]:

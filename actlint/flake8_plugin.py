@@ -41,6 +41,36 @@ class ActlintChecker:
             yield finding.line, finding.column - 1, f"{finding.code} {finding.message}{_fix_note(finding)}", type(self)
         for error in result.errors:
             yield 1, 0, f"ACT000 internal error in {error.rule}: {error.error}", type(self)
+        if self.filename != "stdin":
+            for home in _from_importers(str(path.resolve()), config):
+                yield home["line"], home["column"] - 1, f"{home['code']} {home['message']}", type(self)
+
+
+@lru_cache(maxsize=256)
+def _importer_findings(folder: str):
+    """Per project and process: importer -> its findings whose home is another file (flake8 checks one
+    file at a time, so each importer is linted once however many of its modules are checked)."""
+    return {}
+
+
+def _from_importers(path: str, config) -> list[dict]:
+    """What the project's files that import ``path`` find at home in it: ``actlint model.py`` reports
+    these too (:mod:`actlint.importers`)."""
+    import os
+
+    from actlint.engine import lint_file
+    from actlint.importers import find_importers
+
+    found = []
+    memo = _importer_findings(str(config.root))
+    for importer in find_importers([Path(path)], config, config.root / ".actlint_cache" / "importers.json"):
+        key = os.path.abspath(importer)
+        if key not in memo:
+            memo[key] = [f for f in lint_file(importer, config).findings if f.home is not None]
+        for finding in memo[key]:
+            if os.path.abspath(finding.home["path"]) == path:
+                found.append({**finding.home, "code": finding.code})
+    return sorted(found, key=lambda h: (h["line"], h["column"], h["code"]))
 
 
 def _fix_note(finding) -> str:

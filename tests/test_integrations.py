@@ -95,7 +95,8 @@ def test_static_linting_imports_no_framework():
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="pre-commit needs git")
 def test_pre_commit_try_repo(tmp_path):
-    """The hook installs from this checkout in pre-commit's own venv and fails the commit on a finding."""
+    """The hook installs from this checkout in pre-commit's own venv and fails the commit on a finding; a
+    staged file the project excludes is neither linted nor touched."""
     pytest.importorskip("pre_commit")
     work = tmp_path / "project"
     work.mkdir()
@@ -106,6 +107,16 @@ def test_pre_commit_try_repo(tmp_path):
     (work / "model.py").write_text("import torch.nn.functional as F\n\n\ndef f(x):\n    return F.softmax(x)\n")
     (work / "clean.py").write_text("import torch.nn.functional as F\n\n\ndef f(x):\n    return F.softmax(x, dim=-1)\n")
     (work / "notes.txt").write_text("F.softmax(x)\n")
+    (work / "pyproject.toml").write_text('[tool.actlint]\nextend-exclude = ["generated"]\n')
+    (work / "generated").mkdir()
+    excluded = "import torch.nn.functional as F\n\n\ndef g(x):\n    return F.softmax(x)\n"
+    (work / "generated" / "layers.py").write_text(excluded)
+    (work / "net.py").write_text("import torch\nfrom torch import nn\n\n\nclass Net(nn.Module):\n"
+                                 "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(8, 4)\n\n"
+                                 "    def forward(self, x):\n        return torch.softmax(self.fc(x), dim=1)\n")
+    (work / "fit.py").write_text("import torch\nfrom torch import nn\n\nfrom net import Net\n\ntorch.manual_seed(0)\n"
+                                 "model = Net()\nloss = nn.CrossEntropyLoss()(model(torch.randn(4, 8)), torch.tensor([0, 1, 2, 3]))\n"
+                                 "loss.backward()\n")
     subprocess.run(["git", "add", "."], cwd=work, check=True, env=env)
 
     def try_repo(*files: str) -> subprocess.CompletedProcess:
@@ -119,3 +130,11 @@ def test_pre_commit_try_repo(tmp_path):
     passing = try_repo("clean.py", "notes.txt")
     assert passing.returncode == 0, passing.stdout + passing.stderr
     assert "Passed" in passing.stdout
+    skipped = try_repo("generated/layers.py", "clean.py")
+    assert skipped.returncode == 0, skipped.stdout + skipped.stderr
+    assert "layers.py" not in skipped.stdout
+    assert (work / "generated" / "layers.py").read_text() == excluded
+    # the usual commit changes the model only; its softmax reaches the loss in fit.py
+    cross = try_repo("net.py")
+    assert cross.returncode == 1, cross.stdout + cross.stderr
+    assert "net.py:11:16: ACT102 softmax output is fed to CrossEntropyLoss at fit.py:8" in cross.stdout

@@ -158,3 +158,72 @@ def test_the_shared_split_project_file_by_file():
     assert [(f.code, f.line) for f in train] == [("ACT102", 16)]
     assert f"{tagger / 'network.py'}:17" in train[0].message
     assert codes_alone(tagger / "network.py") == []  # alone it feeds no loss: nothing to say
+
+
+# Importers: a hook on model.py alone finds what a run over the project finds.
+
+def _project(tmp_path: Path, **extra: str) -> None:
+    write(tmp_path, {"pyproject.toml": "[tool.actlint]\n", "model.py": MODEL.format(out=SOFTMAX),
+                     "train.py": TRAIN.format(imports="from model import Net", model="Net()"), **extra})
+
+
+def _lint_text_report(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "actlint", *args], capture_output=True, text=True, cwd=folder,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_a_module_linted_alone_reports_what_its_importers_find_in_it(tmp_path):
+    _project(tmp_path)
+    alone = _lint_text_report(tmp_path, "--no-cache", "model.py")
+    whole = _lint_text_report(tmp_path, "--no-cache", ".")
+    line = ("model.py:11:16: ACT102 softmax output is fed to CrossEntropyLoss at train.py:12, which applies "
+            "log-softmax itself; return the logits")
+    assert alone.stdout.splitlines()[0] == line, alone.stdout + alone.stderr
+    assert (alone.returncode, alone.stdout) == (whole.returncode, whole.stdout) == (1, line + "\nFound 1 finding in 1 file.\n")
+
+
+def test_importer_findings_follow_packages_notebooks_noqa_and_excludes(tmp_path):
+    notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                           "source": ["import torch\n", "from torch import nn\n", "from pkg.model import Net\n",
+                                      "model = Net()\n", "loss = nn.CrossEntropyLoss()(model(torch.randn(2, 8)), "
+                                      "torch.tensor([0, 1]))\n", "loss.backward()\n"]}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    write(tmp_path, {"pyproject.toml": "[tool.actlint]\n", "pkg/__init__.py": "from .model import Net\n",
+                     "pkg/model.py": MODEL.format(out=SOFTMAX), "explore.ipynb": json.dumps(notebook)})
+    config = Config(root=tmp_path, source=tmp_path / "pyproject.toml")
+    found = lint_paths([tmp_path / "pkg" / "model.py"], config, jobs=1, importers=True).findings
+    assert [(Path(f.path).name, f.line, f.code) for f in found] == [("model.py", 11, "ACT102")]
+    assert "explore.ipynb:cell 1:5" in found[0].message
+    # without the option (the verifier's own lints), the module alone is clean
+    assert lint_paths([tmp_path / "pkg" / "model.py"], config, jobs=1).findings == []
+    # an importer the project excludes is not part of it
+    excluded = Config(root=tmp_path, source=tmp_path / "pyproject.toml", extend_exclude=("*.ipynb",))
+    assert lint_paths([tmp_path / "pkg" / "model.py"], excluded, jobs=1, importers=True).findings == []
+    # a noqa at the finding's home silences it, as it does when both files are linted
+    (tmp_path / "pkg" / "model.py").write_text(
+        textwrap.dedent(MODEL.format(out=SOFTMAX)).replace("dim=1)\n", "dim=1)  # noqa: ACT102\n"))
+    assert lint_paths([tmp_path / "pkg" / "model.py"], config, jobs=1, importers=True).findings == []
+
+
+def test_no_project_no_search_and_the_index_follows_edits(tmp_path):
+    write(tmp_path, {"model.py": MODEL.format(out=SOFTMAX),
+                     "train.py": TRAIN.format(imports="from model import Net", model="Net()")})
+    # no pyproject.toml and no git repository: there is no project to search
+    assert lint_paths([tmp_path / "model.py"], Config(root=tmp_path), jobs=1, importers=True).findings == []
+    (tmp_path / ".git").mkdir()
+    cache = tmp_path / "cache"
+    first = _lint_json(tmp_path, cache, "model.py")
+    assert first == [("model.py", 11)]
+    assert (cache / "importers.json").is_file()
+    assert _lint_json(tmp_path, cache, "model.py") == first  # from the cache and the kept index
+    (tmp_path / "train.py").write_text(textwrap.dedent(TRAIN.format(imports="from other import Net", model="Net()")))
+    assert _lint_json(tmp_path, cache, "model.py") == []
+
+
+def test_flake8_on_a_module_alone_reports_its_importers_findings(tmp_path):
+    pytest.importorskip("flake8")
+    _project(tmp_path)
+    out = subprocess.run([sys.executable, "-m", "flake8", "--select", "ACT", "model.py"], capture_output=True,
+                         text=True, cwd=tmp_path, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.stdout == ("model.py:11:16: ACT102 softmax output is fed to CrossEntropyLoss at train.py:12, which "
+                          "applies log-softmax itself; return the logits\n"), out.stdout + out.stderr
