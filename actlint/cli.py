@@ -45,6 +45,9 @@ def _lint_parser() -> argparse.ArgumentParser:
     parser.add_argument("--unsafe-fixes", action="store_true",
                         help="with --fix or --diff, also apply fixes that may change behaviour")
     parser.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
+    parser.add_argument("--show-fixes", action="store_true",
+                        help="in the text format, say under each fixable finding what its fix does and whether it "
+                             "is safe; with --fix, list the fixes applied")
     parser.add_argument("--show-source", action=argparse.BooleanOptionalAction, default=None,
                         help="in the text format, show each finding's code with a caret under it, and the other "
                              "end of the mistake (the loss call, the layer an init feeds) (default: on when "
@@ -82,9 +85,11 @@ def _rule_command(argv: list[str]) -> int:
     names = {code: (rule.name, rule.summary) for code, rule in all_rules().items()}
     names.update(RUNTIME_RULES)
     if args.all or not args.code:
+        fixes = {code: rule.fixes or "-" for code, rule in all_rules().items()}
         width = max(len(name) for name, _ in names.values())
+        print(f"{'code':<6}  {'name':<{width}}  {'fix':<6}  summary")
         for code, (name, summary) in names.items():
-            print(f"{code}  {name:<{width}}  {summary}")
+            print(f"{code}  {name:<{width}}  {fixes.get(code, '-'):<6}  {summary}")
         return EXIT_CLEAN
     wanted = args.code.strip()
     code = next((c for c, (name, _) in names.items() if c == wanted.upper() or name == wanted), None)
@@ -157,6 +162,9 @@ def _lint_command(argv: list[str]) -> int:
         parser.error("--add-noqa cannot be combined with --fix, --diff, --verify, --report or --statistics")
     if args.statistics and args.format not in ("text", "json"):
         parser.error("--statistics prints text or json, not " + args.format)
+    if args.unsafe_fixes and not (args.fix or args.diff):
+        print("actlint: --unsafe-fixes applies nothing without --fix or --diff; "
+              "the [*] marks and counts below include the unsafe fixes", file=sys.stderr)
 
     found = discover(paths, config)
     for missing in found.missing:
@@ -174,6 +182,12 @@ def _lint_command(argv: list[str]) -> int:
                 print(f"actlint: {problem}", file=sys.stderr)
             return EXIT_FINDINGS if diffs and not args.exit_zero else EXIT_CLEAN
         fixed = sum(len(o.applied) for o in outcomes)
+        if fixed and args.show_fixes:
+            for o in outcomes:
+                for finding in o.applied:
+                    kind = "safe" if finding.fix.safe else "unsafe"
+                    print(f"actlint: fixed {finding.where}: {finding.code} ({kind}) {finding.fix.message}",
+                          file=sys.stderr)
         if fixed:
             files = sum(1 for o in outcomes if o.changed)
             print(f"actlint: fixed {fixed} finding{'s' * (fixed != 1)} in {files} file{'s' * (files != 1)}",
@@ -206,7 +220,8 @@ def _lint_command(argv: list[str]) -> int:
 
         terminal = args.output is None and sys.stdout.isatty()
         show = args.show_source if args.show_source is not None else terminal
-        rendered = text.render(findings, show_source=show, color=terminal and not os.environ.get("NO_COLOR"))
+        rendered = text.render(findings, show_source=show, color=terminal and not os.environ.get("NO_COLOR"),
+                               unsafe=args.unsafe_fixes, show_fixes=args.show_fixes)
     else:
         rendered = FORMATTERS[args.format](findings)
     if outcome is not None and args.format == "text" and not args.statistics:

@@ -34,9 +34,33 @@ class FixOutcome:
         return self.fixed != self.original
 
     def diff(self) -> str:
-        return "".join(difflib.unified_diff(
-            self.original.splitlines(keepends=True), self.fixed.splitlines(keepends=True),
-            fromfile=f"a/{self.path}", tofile=f"b/{self.path}"))
+        """A unified diff; for a notebook, one per changed code cell, of the cell's code (not its JSON)."""
+        if self.path.endswith(".ipynb"):
+            cells = _cell_sources(self.original), _cell_sources(self.fixed)
+            if cells[0] is not None and cells[1] is not None and len(cells[0]) == len(cells[1]):
+                return "".join(_unified(old, new, f"{self.path}:cell {number}")
+                               for number, (old, new) in enumerate(zip(*cells), start=1) if old != new)
+        return _unified(self.original, self.fixed, self.path)
+
+
+def _unified(old: str, new: str, name: str) -> str:
+    old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    for lines in (old_lines, new_lines):  # a last line without a newline still ends its diff line
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n\\ No newline at end of file\n"
+    return "".join(difflib.unified_diff(old_lines, new_lines, fromfile=f"a/{name}", tofile=f"b/{name}"))
+
+
+def _cell_sources(raw: str) -> list[str] | None:
+    """Every cell's source (code cells' only; others as ""), or None for text that is not a notebook."""
+    import json
+
+    try:
+        cells = json.loads(raw)["cells"]
+        return ["".join(c.get("source", "")) if isinstance(c.get("source", ""), list) else str(c.get("source", ""))
+                if c.get("cell_type") == "code" else "" for c in cells]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _offsets(text: str) -> list[int]:

@@ -264,6 +264,7 @@ def test_a_notebook_finding_names_the_cell_and_line_of_its_other_end(tmp_path):
           |
 
         Found 1 finding in 1 file.
+        1 fix may change behaviour: `--diff --unsafe-fixes` shows it, `--fix --unsafe-fixes` applies it.
         """)
     data = json.loads(run("--format", "json", "nb.ipynb", cwd=tmp_path).stdout)
     assert [(d["cell"], d["line"], d["related"]) for d in data] == [

@@ -30,9 +30,16 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, cwd=cwd, timeout=120)
 
 
+FIX_SUMMARY = re.compile(r"\[\*\] \d+ fixable with `actlint --fix( --unsafe-fixes)?`( \(\d+ more with `--unsafe-fixes`\))?\.|"
+                         r"\d+ fix(es)? may change behaviour: `--diff --unsafe-fixes` shows (it|them), "
+                         r"`--fix --unsafe-fixes` applies (it|them)\.")
+
+
 def finding_lines(stdout: str) -> list[str]:
-    """The report's finding lines, without the closing summary line."""
+    """The report's finding lines, without the closing summary (the count, then what --fix would fix)."""
     lines = stdout.splitlines()
+    while lines and FIX_SUMMARY.fullmatch(lines[-1]):
+        lines.pop()
     if lines:
         assert re.fullmatch(r"Found \d+ findings? in \d+ files?\.", lines[-1]), lines[-1]
     return lines[:-1]

@@ -146,3 +146,56 @@ def test_json_and_flake8_carry_the_fix(tmp_path):
     flake8 = subprocess.run([sys.executable, "-m", "flake8", "--select", "ACT", "m.py"], cwd=tmp_path,
                             capture_output=True, text=True)
     assert "[unsafe fix: replace with `, dim=-1`]" in flake8.stdout
+
+
+MIXED = ("import torch\nimport torch.nn.functional as F\n\n\ndef f(z, x):\n"
+         "    lp = torch.log(torch.softmax(z, dim=1))\n    return lp, F.softmax(x)\n")
+
+
+def test_text_marks_what_fix_would_fix_and_counts_it(tmp_path):
+    (tmp_path / "m.py").write_text(MIXED)
+    plain = _run("m.py", cwd=tmp_path)
+    lines = plain.stdout.splitlines()
+    assert lines[0].startswith("m.py:6:10: ACT109 [*] log of the softmax")
+    assert lines[1].startswith("m.py:7:16: ACT104 softmax without dim")  # unsafe: no mark without --unsafe-fixes
+    assert lines[2:] == ["Found 2 findings in 1 file.",
+                         "[*] 1 fixable with `actlint --fix` (1 more with `--unsafe-fixes`)."]
+    shown = _run("--show-fixes", "m.py", cwd=tmp_path).stdout.splitlines()
+    assert shown[1] == "    safe fix: use log_softmax" and shown[3] == "    unsafe fix: pass dim=-1"
+    hinted = _run("--unsafe-fixes", "m.py", cwd=tmp_path)
+    assert "m.py:7:16: ACT104 [*] softmax" in hinted.stdout
+    assert hinted.stdout.splitlines()[-1] == "[*] 2 fixable with `actlint --fix --unsafe-fixes`."
+    assert "--unsafe-fixes applies nothing without --fix or --diff" in hinted.stderr
+    assert (tmp_path / "m.py").read_text() == MIXED
+    (tmp_path / "u.py").write_text("import torch.nn.functional as F\n\n\ndef f(x):\n    return F.softmax(x)\n")
+    unsafe_only = _run("u.py", cwd=tmp_path).stdout.splitlines()
+    assert unsafe_only[-1] == ("1 fix may change behaviour: `--diff --unsafe-fixes` shows it, "
+                               "`--fix --unsafe-fixes` applies it.")
+    (tmp_path / "c.py").write_text("import torch.nn.functional as F\n\n\ndef f(x):\n    return F.softmax(x, dim=-1)\n")
+    assert _run("c.py", cwd=tmp_path).stdout == ""
+
+
+def test_show_fixes_with_fix_lists_what_was_applied(tmp_path):
+    (tmp_path / "m.py").write_text(MIXED)
+    result = _run("--fix", "--show-fixes", "m.py", cwd=tmp_path)
+    assert "actlint: fixed m.py:6:10: ACT109 (safe) use log_softmax" in result.stderr
+    assert "ACT104 (unsafe)" not in result.stderr
+    assert "lp = torch.log_softmax(z, dim=1)" in (tmp_path / "m.py").read_text()
+
+
+def test_notebook_diff_shows_the_cells_code_not_json(tmp_path):
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": ["# title\n"]},
+             {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+              "source": ["import torch\n", "z = torch.randn(2, 3)"]},
+             {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+              "source": ["%time x = 1\n", "lp = torch.log(torch.softmax(z, dim=1))\n", "print(lp)"]}]
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1))
+    before = path.read_bytes()
+    result = _run("--diff", "nb.ipynb", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == (
+        "--- a/nb.ipynb:cell 3\n+++ b/nb.ipynb:cell 3\n@@ -1,3 +1,3 @@\n %time x = 1\n"
+        "-lp = torch.log(torch.softmax(z, dim=1))\n+lp = torch.log_softmax(z, dim=1)\n print(lp)\n"
+        "\\ No newline at end of file\n")
+    assert path.read_bytes() == before

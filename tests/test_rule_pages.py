@@ -60,9 +60,39 @@ def test_rule_command_by_name_and_unknown():
 def test_rule_all_table():
     out = subprocess.run([sys.executable, "-m", "actlint", "rule", "--all"], capture_output=True, text=True)
     assert out.returncode == 0
-    rows = out.stdout.strip().splitlines()
+    header, *rows = out.stdout.strip().splitlines()
     from actlint.verify.judge.diagnostics import RUNTIME_RULES
 
+    assert header.split() == ["code", "name", "fix", "summary"]
     assert [row.split()[0] for row in rows] == CODES + list(RUNTIME_RULES)
-    assert any(row.startswith("ACT104  softmax-without-dim") for row in rows)
+    assert [row.split()[2] for row in rows if row.split()[2] != "-"] == ["unsafe", "safe", "unsafe", "safe"]
+    assert any(re.match(r"ACT104  softmax-without-dim +unsafe  ", row) for row in rows)
     assert any(row.startswith("ACT901  dead-relu-units") for row in rows)
+
+
+def _fixtures_fix_kinds() -> dict[str, set[str]]:
+    """Every fix the fixtures' findings carry, by code: {"safe", "unsafe"}."""
+    from pathlib import Path
+
+    from actlint.config import Config
+    from actlint.engine import lint_paths
+
+    root = Path(__file__).resolve().parents[1] / "fixtures"
+    kinds: dict[str, set[str]] = {}
+    for finding in lint_paths(sorted(root.rglob("*.py")), Config(root=root), jobs=1).findings:
+        if finding.fix is not None:
+            kinds.setdefault(finding.code, set()).add("safe" if finding.fix.safe else "unsafe")
+    return kinds
+
+
+def test_declared_fix_kinds_are_what_the_rules_emit_and_what_the_pages_say():
+    """``rule --all``'s fix column comes from each rule's ``fixes``; it must match the fixes the rule
+    actually attaches (on the fixtures) and the page's "Fix safety" section."""
+    emitted = _fixtures_fix_kinds()
+    for code, rule in all_rules().items():
+        assert emitted.get(code, set()) == ({rule.fixes} if rule.fixes else set()), code
+        section = read_page(code).split("## Fix safety", 1)[1].split("\n## ", 1)[0]
+        if rule.fixes is None:
+            assert "No automatic fix" in section and "**safe**" not in section, code
+        else:
+            assert f"**{rule.fixes}**" in section and "No automatic fix yet" not in section, code

@@ -24,6 +24,7 @@ class ProbabilitiesWhereLogitsExpected(Rule):
     code = "ACT102"
     name = "probabilities-where-logits-expected"
     summary = "Softmax or sigmoid output fed to a loss that expects logits (or log-probabilities)"
+    fixes = "unsafe"
     tokens = ("CrossEntropy", "cross_entropy", "NLLLoss", "nll_loss", "WithLogits", "with_logits", "from_logits")
 
     def check(self):

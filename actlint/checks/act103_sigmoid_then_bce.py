@@ -14,6 +14,7 @@ class SigmoidThenBce(Rule):
     code = "ACT103"
     name = "sigmoid-then-bce"
     summary = "BCELoss / F.binary_cross_entropy on a sigmoid output"
+    fixes = "safe"
     tokens = ("BCELoss", "binary_cross_entropy")
 
     def check(self):

@@ -39,6 +39,7 @@ class SoftmaxWithoutDim(Rule):
     code = "ACT104"
     name = "softmax-without-dim"
     summary = "PyTorch softmax, log-softmax or softmin called without dim"
+    fixes = "unsafe"
     tokens = ("oftmax", "oftmin")
 
     def check(self):

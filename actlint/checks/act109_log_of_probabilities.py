@@ -15,6 +15,7 @@ class LogOfProbabilities(Rule):
     code = "ACT109"
     name = "log-of-probabilities"
     summary = "log() of a softmax or sigmoid output instead of log_softmax / logsigmoid"
+    fixes = "safe"
     tokens = ("log(", "log_(")
 
     @classmethod

@@ -117,6 +117,7 @@ class Rule:
     tokens: ClassVar[tuple[str, ...]] = ()
     options: ClassVar[dict[str, Any]] = {}
     default: ClassVar[bool] = True
+    fixes: ClassVar[str | None] = None  # "safe" or "unsafe": the kind of fix the rule offers, where it offers one
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -5,18 +5,28 @@ from __future__ import annotations
 from actlint.findings import Finding
 
 
-def render(findings: list[Finding], show_source: bool = False, color: bool = False) -> str:
-    """One line per finding and a closing count; ``show_source`` adds a code frame (and a blank line) under
-    each, ``color`` paints it for a terminal."""
+def fixable(finding: Finding, unsafe: bool) -> bool:
+    """Whether ``--fix`` (with ``--unsafe-fixes`` when ``unsafe``) would fix this finding."""
+    return finding.fix is not None and (finding.fix.safe or unsafe)
+
+
+def render(findings: list[Finding], show_source: bool = False, color: bool = False, unsafe: bool = False,
+           show_fixes: bool = False) -> str:
+    """One line per finding and a closing count; ``[*]`` marks what ``--fix`` would fix (the unsafe fixes
+    too when ``unsafe``), and the count says how many.  ``show_source`` adds a code frame (and a blank
+    line) under each, ``show_fixes`` the fix's description, ``color`` paints it for a terminal."""
     from actlint.output.frames import BOLD, RED, RESET, Sources, frame
 
     sources = Sources() if show_source else None
     lines = []
     for f in findings:
+        mark = "[*] " if fixable(f, unsafe) else ""
         if color:
-            lines.append(f"{BOLD}{f.where}{RESET}: {RED}{f.code}{RESET} {f.message}")
+            lines.append(f"{BOLD}{f.where}{RESET}: {RED}{f.code}{RESET} {mark}{f.message}")
         else:
-            lines.append(f"{f.where}: {f.code} {f.message}")
+            lines.append(f"{f.where}: {f.code} {mark}{f.message}")
+        if show_fixes and f.fix is not None:
+            lines.append(f"    {'safe' if f.fix.safe else 'unsafe'} fix: {f.fix.message}")
         if sources is not None:
             shown = frame(f, sources, color)
             lines.extend(shown + [""] if shown else [])
@@ -24,7 +34,24 @@ def render(findings: list[Finding], show_source: bool = False, color: bool = Fal
         files = len({f.path for f in findings})
         lines.append(f"Found {len(findings)} finding{'s' * (len(findings) != 1)} "
                      f"in {files} file{'s' * (files != 1)}.")
+        lines.extend(fix_summary(findings, unsafe))
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def fix_summary(findings: list[Finding], unsafe: bool) -> list[str]:
+    """How many findings ``--fix`` would fix, and how many more ``--unsafe-fixes`` would (none: no line)."""
+    ready = sum(fixable(f, unsafe) for f in findings)
+    hidden = 0 if unsafe else sum(f.fix is not None and not f.fix.safe for f in findings)
+    lines = []
+    if ready:
+        flag = "--fix --unsafe-fixes" if unsafe else "--fix"
+        more = f" ({hidden} more with `--unsafe-fixes`)" if hidden else ""
+        lines.append(f"[*] {ready} fixable with `actlint {flag}`{more}.")
+    elif hidden:
+        them = "them" if hidden != 1 else "it"
+        lines.append(f"{hidden} fix{'es' * (hidden != 1)} may change behaviour: `--diff --unsafe-fixes` shows "
+                     f"{them}, `--fix --unsafe-fixes` applies {them}.")
+    return lines
 
 
 def counts(findings: list[Finding]) -> list[tuple[str, str, int]]:
