@@ -1,4 +1,5 @@
-"""``# noqa`` and ``# noqa: ACT101,ACT102`` suppression, flake8-compatible."""
+"""``# noqa`` and ``# noqa: ACT101,ACT102`` suppression, flake8-compatible; and a whole file's
+``# actlint: noqa`` (every code) or ``# actlint: noqa: ACT101`` on a line of its own."""
 
 from __future__ import annotations
 
@@ -7,14 +8,25 @@ import re
 _NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 _CODE = re.compile(r"[A-Z]+[0-9]+", re.IGNORECASE)
 
+_FILE_NOQA = re.compile(r"^[ \t]*#[ \t]*actlint:[ \t]*noqa(?:[ \t]*:[ \t]*(?P<codes>[A-Z]+[0-9]+(?:[, \t]+[A-Z]+[0-9]+)*))?"
+                        r"[ \t]*$", re.IGNORECASE | re.MULTILINE)
+
 ALL = frozenset({"*"})
+FILE = 0  # the table's key for what the whole file suppresses
 
 
 def suppressions(text: str) -> dict[int, frozenset[str]]:
-    """Line number (1-based) -> suppressed codes, or ``ALL`` for a bare ``# noqa``."""
+    """Line number (1-based) -> suppressed codes, or ``ALL`` for a bare ``# noqa``; ``FILE`` (0) -> what a
+    file-level ``# actlint: noqa`` suppresses everywhere."""
     result: dict[int, frozenset[str]] = {}
     if "noqa" not in text and "NOQA" not in text.upper():
         return result
+    for match in _FILE_NOQA.finditer(text):
+        codes = match.group("codes")
+        if codes is None:
+            result[FILE] = ALL
+        elif result.get(FILE) is not ALL:
+            result[FILE] = result.get(FILE, frozenset()) | {c.upper() for c in _CODE.findall(codes)}
     for number, line in enumerate(text.splitlines(), start=1):
         if "#" not in line:
             continue
@@ -27,7 +39,5 @@ def suppressions(text: str) -> dict[int, frozenset[str]]:
 
 
 def is_suppressed(code: str, line: int, table: dict[int, frozenset[str]]) -> bool:
-    codes = table.get(line)
-    if codes is None:
-        return False
-    return codes is ALL or any(code.startswith(c) for c in codes)
+    return any(codes is ALL or any(code.startswith(c) for c in codes)
+               for codes in (table.get(line), table.get(FILE)) if codes is not None)

@@ -366,3 +366,14 @@ def test_readme_example_output_is_what_actlint_prints():
     result = run("examples/mnist_mlp.py", cwd=ROOT)
     assert result.returncode == 1, result.stderr
     assert result.stdout == block["body"]
+
+
+def test_file_level_noqa_silences_the_whole_file_or_its_codes(tmp_path):
+    write(tmp_path, "all.py", "# actlint: noqa\n" + SOFTMAX + SIGMOID_MLP)
+    write(tmp_path, "some.py", SOFTMAX + SIGMOID_MLP + "# actlint: noqa: ACT101\n")
+    write(tmp_path, "inline.py", SOFTMAX + SIGMOID_MLP + "x = 1  # actlint: noqa\n")  # not on a line of its own
+    assert run("all.py", cwd=tmp_path).stdout == ""
+    some = run("some.py", cwd=tmp_path)
+    assert set(re.findall(r"ACT\d{3}", some.stdout)) == {"ACT104"}
+    inline = run("inline.py", cwd=tmp_path)
+    assert set(re.findall(r"ACT\d{3}", inline.stdout)) == {"ACT101", "ACT104"}
