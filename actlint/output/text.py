@@ -21,10 +21,14 @@ def render(findings: list[Finding], show_source: bool = False, color: bool = Fal
             shown = frame(f, sources, color)
             lines.extend(shown + [""] if shown else [])
     if findings:
-        files = len({f.path for f in findings})
-        lines.append(f"Found {len(findings)} finding{'s' * (len(findings) != 1)} "
-                     f"in {files} file{'s' * (files != 1)}.")
+        lines.append(summary(findings))
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def summary(findings: list[Finding]) -> str:
+    """``Found N findings in M files.``, the closing line of the text and grouped formats."""
+    files = len({f.path for f in findings})
+    return f"Found {len(findings)} finding{'s' * (len(findings) != 1)} in {files} file{'s' * (files != 1)}."
 
 
 def counts(findings: list[Finding]) -> list[tuple[str, str, int]]:
