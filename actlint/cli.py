@@ -11,7 +11,8 @@ from actlint import __version__
 from actlint.interrupt import terminate_as_interrupt
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-FORMATS = ("text", "json", "sarif", "github")
+FORMATS = ("text", "concise", "grouped", "json", "sarif", "github", "gitlab", "junit")
+PLAIN_TEXT = ("text", "concise", "grouped")  # --statistics prints its table in these
 
 
 def _codes(value: str) -> tuple[str, ...]:
@@ -53,7 +54,8 @@ def _lint_parser() -> argparse.ArgumentParser:
                              "end of the mistake (the loss call, the layer an init feeds) (default: on when "
                              "writing to a terminal; colour only there, never under NO_COLOR)")
     parser.add_argument("--statistics", action="store_true",
-                        help="print a count per rule code instead of the findings (text or json format)")
+                        help="print a count per rule code instead of the findings "
+                             "(text, concise, grouped or json format)")
     parser.add_argument("--add-noqa", action="store_true",
                         help="add '# noqa: ACTnnn' to every line with findings (merged into existing noqa "
                              "comments), so a codebase adopts actlint with a clean run; written atomically")
@@ -160,8 +162,8 @@ def _lint_command(argv: list[str]) -> int:
         parser.error("--jobs must be at least 1")
     if args.add_noqa and (args.fix or args.diff or args.verify or args.report or args.statistics):
         parser.error("--add-noqa cannot be combined with --fix, --diff, --verify, --report or --statistics")
-    if args.statistics and args.format not in ("text", "json"):
-        parser.error("--statistics prints text or json, not " + args.format)
+    if args.statistics and args.format not in (*PLAIN_TEXT, "json"):
+        parser.error("--statistics prints a table (text, concise, grouped) or json, not " + args.format)
     if args.unsafe_fixes and not (args.fix or args.diff):
         print("actlint: --unsafe-fixes applies nothing without --fix or --diff; "
               "the [*] marks and counts below include the unsafe fixes", file=sys.stderr)
@@ -224,7 +226,7 @@ def _lint_command(argv: list[str]) -> int:
                                unsafe=args.unsafe_fixes, show_fixes=args.show_fixes)
     else:
         rendered = FORMATTERS[args.format](findings)
-    if outcome is not None and args.format == "text" and not args.statistics:
+    if outcome is not None and args.format in ("text", "grouped") and not args.statistics:
         rendered += _verify_summary(outcome)
     if args.output:
         from actlint.atomic import write_text_atomic
@@ -337,7 +339,7 @@ def _verify(args, config, files, findings):
         return problem
     try:
         outcome = verify(findings, files, settings, config.root, workers=worker_count(args.jobs),
-                         show_progress=args.format == "text")
+                         show_progress=args.format in ("text", "grouped"))
     except Exception as exc:  # noqa: BLE001 - per-file errors are contained inside; this is the last guard
         import traceback
 

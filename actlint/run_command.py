@@ -17,6 +17,8 @@ import os
 import sys
 from pathlib import Path
 
+from actlint.cli import FORMATS
+
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
@@ -31,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=int, default=None, help="training steps to measure (default: 3)")
     parser.add_argument("--continue", dest="keep_going", action="store_true",
                         help="let the command train on after the steps (the report is written when it ends)")
-    parser.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
+    parser.add_argument("--format", choices=FORMATS, default="text")
     parser.add_argument("--output", type=Path, help="write the findings to this file instead of stdout")
     parser.add_argument("--report", type=Path, metavar="DIR", help="write report.json, index.html and plots into DIR")
     parser.add_argument("--device", choices=("cpu", "cuda"),
@@ -119,7 +121,7 @@ def run_command(argv: list[str]) -> int:
         return EXIT_ERROR
     findings = outcome.findings
     rendered = _render(findings, args)
-    if args.format == "text":
+    if args.format in ("text", "grouped"):
         rendered += run_summary(outcome, traced, len(rest)) + "\n"
     if args.output:
         from actlint.atomic import write_text_atomic

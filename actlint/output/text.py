@@ -31,11 +31,15 @@ def render(findings: list[Finding], show_source: bool = False, color: bool = Fal
             shown = frame(f, sources, color)
             lines.extend(shown + [""] if shown else [])
     if findings:
-        files = len({f.path for f in findings})
-        lines.append(f"Found {len(findings)} finding{'s' * (len(findings) != 1)} "
-                     f"in {files} file{'s' * (files != 1)}.")
+        lines.append(summary(findings))
         lines.extend(fix_summary(findings, unsafe))
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def summary(findings: list[Finding]) -> str:
+    """``Found N findings in M files.``, the closing line of the text and grouped formats."""
+    files = len({f.path for f in findings})
+    return f"Found {len(findings)} finding{'s' * (len(findings) != 1)} in {files} file{'s' * (files != 1)}."
 
 
 def fix_summary(findings: list[Finding], unsafe: bool) -> list[str]:
