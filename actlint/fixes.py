@@ -55,11 +55,12 @@ def _cell_sources(raw: str) -> list[str] | None:
     """Every cell's source (code cells' only; others as ""), or None for text that is not a notebook."""
     import json
 
+    from actlint.notebook import NotebookError, source_text
+
     try:
-        cells = json.loads(raw)["cells"]
-        return ["".join(c.get("source", "")) if isinstance(c.get("source", ""), list) else str(c.get("source", ""))
-                if c.get("cell_type") == "code" else "" for c in cells]
-    except (ValueError, KeyError, TypeError, AttributeError):
+        return [source_text(c.get("source", "")) if c.get("cell_type") == "code" else ""
+                for c in json.loads(raw)["cells"]]
+    except (ValueError, KeyError, TypeError, AttributeError, NotebookError):
         return None
 
 

@@ -61,7 +61,7 @@ def imported_modules(text: str, path: Path) -> list[str]:
     project = Project(path)
     found = []
     for name in names:
-        if name.strip(".") == "" and not name.startswith("."):
+        if not name:
             continue
         located = project.locate(name)
         if located is not None:
@@ -82,11 +82,12 @@ def _source(path: Path) -> str | None:
     text = data.decode("utf-8", errors="replace")
     if path.suffix != ".ipynb":
         return text
+    from actlint.notebook import NotebookError, source_text
+
     try:
-        cells = json.loads(text).get("cells", [])
-        return "\n".join("".join(c["source"]) if isinstance(c.get("source"), list) else str(c.get("source", ""))
-                         for c in cells if isinstance(c, dict) and c.get("cell_type") == "code")
-    except (ValueError, AttributeError, KeyError, TypeError):
+        return "\n".join(source_text(c.get("source", "")) for c in json.loads(text).get("cells", [])
+                         if isinstance(c, dict) and c.get("cell_type") == "code")
+    except (ValueError, AttributeError, TypeError, NotebookError):
         return ""
 
 

@@ -45,7 +45,8 @@ class Notebook:
         return last.number, max(1, line - last.start + 1)
 
 
-def _source_text(value) -> str:
+def source_text(value) -> str:
+    """A cell's ``source`` as one string (nbformat allows a string or a list of lines)."""
     if isinstance(value, list):
         return "".join(str(part) for part in value)
     if isinstance(value, str):
@@ -73,7 +74,7 @@ def read_notebook(text: str, parses=None) -> Notebook:
     for number, cell in enumerate(data["cells"], start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        source = python_source(_source_text(cell.get("source", "")))
+        source = python_source(source_text(cell.get("source", "")))
         entry = Cell(number, source)
         if parses is not None and source.strip():
             entry.error = parses(source)
@@ -162,7 +163,7 @@ def write_back(notebook: Notebook, fixed_program: str) -> str:
         if cell.error is not None:
             continue
         new_source = "\n".join(new_lines[cell.start - 1: cell.start - 1 + cell.lines])
-        original = _source_text(data["cells"][cell.number - 1].get("source", ""))
+        original = source_text(data["cells"][cell.number - 1].get("source", ""))
         blanked = python_source(original)
         if new_source.rstrip("\n") == blanked.rstrip("\n"):
             continue
