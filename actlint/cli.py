@@ -129,14 +129,14 @@ def _lint_command(argv: list[str]) -> int:
     args = parser.parse_args(argv)  # --version and --help end here, before anything heavy is imported
 
     from actlint.checks import all_rules
+    from actlint.codes import RULE_NAMES
     from actlint.config import ConfigError, load_config
     from actlint.discover import discover
     from actlint.engine import lint_paths
     from actlint.output import FORMATTERS
     paths = args.paths or ["."]
     try:
-        config = load_config(Path(paths[0]), explicit=args.config,
-                             rule_names=lambda: {c: r.name for c, r in all_rules().items()})
+        config = load_config(Path(paths[0]), explicit=args.config, rule_names=RULE_NAMES)
         if config.rule_options:
             _check_rule_options(config, all_rules())
     except ConfigError as exc:
@@ -145,8 +145,7 @@ def _lint_command(argv: list[str]) -> int:
     from actlint.config import unknown_option_codes
 
     problem = unknown_option_codes([("--select", args.select), ("--ignore", args.ignore),
-                                    ("--extend-select", args.extend_select)],
-                                   {code: rule.name for code, rule in all_rules().items()})
+                                    ("--extend-select", args.extend_select)], RULE_NAMES)
     if problem:
         print(f"actlint: {problem}", file=sys.stderr)
         return EXIT_ERROR

@@ -229,9 +229,9 @@ def load_config(start: Path, explicit: Path | None = None, rule_names=None) -> C
 
 
 def _registry_names() -> dict[str, str]:
-    from actlint.checks import all_rules
+    from actlint.codes import RULE_NAMES
 
-    return {code: rule.name for code, rule in all_rules().items()}
+    return RULE_NAMES
 
 
 def _names(rule_names) -> dict[str, str]:

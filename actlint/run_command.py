@@ -64,22 +64,21 @@ def run_command(argv: list[str]) -> int:
     if args.timeout is not None and args.timeout <= 0:
         parser.error("--timeout must be positive")
 
-    from actlint.checks import all_rules
+    from actlint.codes import RULE_NAMES
     from actlint.config import ConfigError, load_config
     from actlint.discover import discover
     from actlint.engine import lint_paths
 
     cwd = Path.cwd()
     try:
-        config = load_config(cwd, explicit=args.config, rule_names=lambda: {c: r.name for c, r in all_rules().items()})
+        config = load_config(cwd, explicit=args.config, rule_names=RULE_NAMES)
     except ConfigError as exc:
         print(f"actlint: {exc}", file=sys.stderr)
         return EXIT_ERROR
     codes = lambda v: tuple(c.strip().upper() for c in (v or "").split(",") if c.strip())  # noqa: E731
     from actlint.config import unknown_option_codes
 
-    problem = unknown_option_codes([("--select", codes(args.select)), ("--ignore", codes(args.ignore))],
-                                   {code: rule.name for code, rule in all_rules().items()})
+    problem = unknown_option_codes([("--select", codes(args.select)), ("--ignore", codes(args.ignore))], RULE_NAMES)
     if problem:
         print(f"actlint: {problem}", file=sys.stderr)
         return EXIT_ERROR

@@ -2,11 +2,15 @@
 
     python benchmarks/bench.py                      # timm and transformers, 3 rounds
     python benchmarks/bench.py --corpus timm --rounds 5 --tools actlint,flake8
+    python benchmarks/bench.py --tools actlint,flake8 --baseline aad4c97   # this checkout against a revision
 
 Throwaway virtual environments (``--venv``, default under the system temp folder):
 one gets the corpora (timm, transformers: installed without dependencies, only
 their sources are read), and each tool gets its own (actlint from this checkout),
-so flake8 runs with its default plugins only.  Every tool runs on the same
+so flake8 runs with its default plugins only.  ``--baseline REV`` adds actlint as
+it was at git revision REV (exported with ``git archive``, in a venv of its own),
+interleaved with the rest, and a target row: this checkout's cold run within
+``--baseline-limit`` (default 5%) of the baseline's.  Every tool runs on the same
 package folders, the tools interleaved round by round; the table gives the median
 wall time over the rounds, files per second and peak memory (GNU time's maximum
 resident set size: the largest process of the tree).  Results are printed and
@@ -50,7 +54,16 @@ def _venv(path: Path, fresh: bool) -> Path:
     return python
 
 
-def setup(venv: Path, corpora: list[str], tools: list[str], fresh: bool) -> tuple[Path, dict[str, Path]]:
+def _export(rev: str) -> Path:
+    """The tree of this repository at ``rev``, written to a temporary folder."""
+    out = Path(tempfile.mkdtemp(prefix=f"actlint-bench-{rev}-"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], capture_output=True, check=True).stdout
+    run(["tar", "-x", "-C", str(out)], input=archive)
+    return out
+
+
+def setup(venv: Path, corpora: list[str], tools: list[str], fresh: bool,
+          baseline: str | None = None) -> tuple[Path, dict[str, Path]]:
     """The corpora in one venv; each tool alone in its own.
 
     flake8 loads every installed plugin: with actlint or TorchFix beside it (both
@@ -70,6 +83,13 @@ def setup(venv: Path, corpora: list[str], tools: list[str], fresh: bool) -> tupl
         else:
             run([str(own), "-m", "pip", "install", "-q", PEERS[tool]])
         bindirs[tool] = own.parent
+    if baseline:
+        # always fresh: the venv's name says the revision, but a branch name can move
+        own = _venv(venv.with_name(f"{venv.name}-baseline"), True)
+        tree = _export(baseline)
+        run([str(own), "-m", "pip", "install", "-q", str(tree)])
+        shutil.rmtree(tree, ignore_errors=True)
+        bindirs["baseline"] = own.parent
     return python, bindirs
 
 
@@ -79,24 +99,32 @@ def site_packages(python: Path) -> Path:
     return Path(out.stdout.strip())
 
 
-def measure(cmd: list[str], env: dict) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MB) of one run."""
+def measure(cmd: list[str], env: dict) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS in MB, CPU seconds: user + system of the process and its children) of one run.
+
+    CPU time is what the baseline comparison uses: a busy machine stretches the wall time of
+    whichever tool it happens to hit, far less the CPU time it spends."""
     timer = shutil.which("time") or "/usr/bin/time"
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
         start = time.perf_counter()
-        subprocess.run([timer, "-f", "%M", "-o", rss.name, *cmd], env=env, stdout=subprocess.DEVNULL,
+        subprocess.run([timer, "-f", "%M %U %S", "-o", rss.name, *cmd], env=env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
         wall = time.perf_counter() - start
-        match = re.search(r"(\d+)\s*$", Path(rss.name).read_text())
-    return wall, (int(match.group(1)) / 1024 if match else float("nan"))
+        match = re.search(r"(\d+) ([\d.]+) ([\d.]+)\s*$", Path(rss.name).read_text())
+    if not match:
+        return wall, float("nan"), float("nan")
+    return wall, int(match.group(1)) / 1024, float(match.group(2)) + float(match.group(3))
 
 
-def commands(tool: str, bindirs: dict[str, Path], folder: Path, cache: Path, jobs: int) -> dict[str, list[str]]:
+def commands(tool: str, bindirs: dict[str, Path], folder: Path, cache: Path, jobs: int,
+             baseline: str | None = None) -> dict[str, list[str]]:
     bindir = bindirs[tool]
     actlint = [str(bindir / "actlint"), "--select", "ALL", "--no-gitignore", "--exit-zero", "--jobs", str(jobs)]
     if tool == "actlint":
         return {"actlint (cold)": actlint + ["--no-cache", str(folder)],
                 "actlint (warm cache)": actlint + ["--cache-dir", str(cache), str(folder)]}
+    if tool == "baseline":
+        return {f"actlint@{baseline} (cold)": actlint + ["--no-cache", str(folder)]}
     if tool == "flake8":
         return {"flake8 (default plugins)": [str(bindir / "flake8"), "-j", str(jobs), "--exit-zero", str(folder)]}
     if tool == "ruff":
@@ -121,11 +149,39 @@ def startup_rows(bindir: Path, rounds: int, env: dict) -> list[tuple[str, float,
     for label, cmd in (("actlint --version", [str(bindir / "actlint"), "--version"]),
                        ("actlint one small torch file", [str(bindir / "actlint"), "--no-cache", str(small)]),
                        ("actlint one small plain file", [str(bindir / "actlint"), "--no-cache", str(plain)])):
-        walls, peaks = zip(*(measure(cmd, env) for _ in range(max(rounds, 5))))
+        walls, peaks, _ = zip(*(measure(cmd, env) for _ in range(max(rounds, 5))))
         rows.append((label, statistics.median(walls), max(peaks)))
         print(f"  {label:<32} {statistics.median(walls):6.2f} s", flush=True)
     shutil.rmtree(work, ignore_errors=True)
     return rows
+
+
+def one_file_in_project(bindirs: dict[str, Path], folder: Path, env: dict, args):
+    """One file of a project linted alone, as a pre-commit hook does: with a pyproject.toml above
+    it, actlint also searches the project for the files that import it (the reverse import index).
+    Cold: no index yet, a fresh cache folder each round."""
+    project = Path(tempfile.mkdtemp(prefix="actlint-bench-project-"))
+    shutil.copytree(folder, project / folder.name)
+    (project / "pyproject.toml").write_text("[project]\nname = 'bench'\nversion = '0'\n")
+    target = max((p for p in (project / folder.name).rglob("*.py") if "nn.Module" in p.read_text(errors="replace")),
+                 key=lambda p: p.stat().st_size)
+    tools = ["actlint"] + (["baseline"] if args.baseline else [])
+    results = {}
+    for round_ in range(max(args.rounds, 3)):
+        for tool in tools:
+            label = "actlint (one file of a project)" if tool == "actlint" else \
+                f"actlint@{args.baseline} (one file of a project)"
+            cache = project / f"cache-{tool}-{round_}"
+            cmd = [str(bindirs[tool] / "actlint"), "--select", "ALL", "--exit-zero", "--cache-dir", str(cache),
+                   str(target)]
+            wall, peak, cpu = measure(cmd, env)
+            walls, peaks, cpus = results.setdefault(label, ([], [], []))
+            walls.append(wall)
+            peaks.append(peak)
+            cpus.append(cpu)
+            print(f"  {folder.name:<12} {label:<26} round {round_ + 1}: {wall:7.2f} s", flush=True)
+    shutil.rmtree(project, ignore_errors=True)
+    return [(label, walls, peaks, cpus) for label, (walls, peaks, cpus) in results.items()]
 
 
 def warm_one_changed(bindir: Path, folder: Path, env: dict, jobs: int) -> tuple[float, float]:
@@ -155,10 +211,15 @@ def main(argv=None) -> int:
     parser.add_argument("--fresh", action="store_true", help="recreate the virtual environment")
     parser.add_argument("--slow-peers", action="store_true", help="also run TorchFix on transformers")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
+    parser.add_argument("--baseline", metavar="REV", help="also run actlint as it was at this git revision")
+    parser.add_argument("--baseline-limit", type=float, default=5.0, metavar="PERCENT",
+                        help="how much slower than the baseline the cold run may be (default 5)")
     args = parser.parse_args(argv)
     corpora = [c for c in args.corpus.split(",") if c]
     tools = [t for t in args.tools.split(",") if t]
-    python, bindirs = setup(args.venv, corpora, tools, args.fresh)
+    python, bindirs = setup(args.venv, corpora, tools, args.fresh, args.baseline)
+    if args.baseline:
+        tools.append("baseline")
     packages = site_packages(python)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     rows = []
@@ -172,26 +233,30 @@ def main(argv=None) -> int:
             for tool in tools:
                 if tool in SLOW_PEERS.get(corpus, ()) and not args.slow_peers:
                     continue
-                for label, cmd in commands(tool, bindirs, folder, cache, args.jobs).items():
+                for label, cmd in commands(tool, bindirs, folder, cache, args.jobs, args.baseline).items():
                     if "warm" in label and round_ == 0:
                         measure(cmd, env)  # fill the cache
                     if round_ >= args.slow_rounds and any(r[1] == label and r[0] == corpus and min(r[4]) > 60
                                                           for r in rows):
                         continue
-                    wall, peak = measure(cmd, env)
+                    wall, peak, cpu = measure(cmd, env)
                     row = next((r for r in rows if r[0] == corpus and r[1] == label), None)
                     if row is None:
-                        row = (corpus, label, len(files), lines, [], [])
+                        row = (corpus, label, len(files), lines, [], [], [])
                         rows.append(row)
                     row[4].append(wall)
                     row[5].append(peak)
+                    row[6].append(cpu)
                     print(f"  {corpus:<12} {label:<26} round {round_ + 1}: {wall:7.2f} s  {peak:6.0f} MB", flush=True)
         if "actlint" in tools:
-            wall, peak = warm_one_changed(bindirs["actlint"], folder, env, args.jobs)
-            rows.append((corpus, "actlint (warm, 1 file changed)", len(files), lines, [wall], [peak]))
+            wall, peak, cpu = warm_one_changed(bindirs["actlint"], folder, env, args.jobs)
+            rows.append((corpus, "actlint (warm, 1 file changed)", len(files), lines, [wall], [peak], [cpu]))
             print(f"  {corpus:<12} actlint (warm, 1 file changed): {wall:7.2f} s", flush=True)
         shutil.rmtree(cache, ignore_errors=True)
-    rows = [(c, label, f, n, statistics.median(w), max(p)) for c, label, f, n, w, p in rows]
+    if "actlint" in tools:
+        for label, walls, peaks, cpus in one_file_in_project(bindirs, packages / corpora[0], env, args):
+            rows.append((corpora[0], label, 1, 0, walls, peaks, cpus))
+    rows = [(c, label, f, n, statistics.median(w), max(p), statistics.median(u)) for c, label, f, n, w, p, u in rows]
     startup = startup_rows(bindirs["actlint"], args.rounds, env) if "actlint" in tools else []
     table = render(rows, startup, args)
     print(table)
@@ -228,6 +293,22 @@ def target_rows(rows) -> list[tuple[str, str, bool]]:
     return found
 
 
+def baseline_rows(rows, baseline: str, limit: float) -> list[tuple[str, str, bool]]:
+    """This checkout's cold runs (and the one-file project run) against the baseline's."""
+    by = {(r[0], r[1]): r for r in rows}
+    found = []
+    for (corpus, label), row in by.items():
+        if not label.startswith("actlint (") or "warm" in label:
+            continue
+        base = by.get((corpus, label.replace("actlint (", f"actlint@{baseline} (", 1)))
+        if base:
+            change = (row[6] / base[6] - 1) * 100
+            found.append((f"{corpus} {label[9:-1]} within {limit:g}% of {baseline} (CPU time)",
+                          f"{change:+.1f}% ({row[6]:.2f} s against {base[6]:.2f} s; wall {row[4]:.2f} s "
+                          f"against {base[4]:.2f} s)", change <= limit))
+    return found
+
+
 def render(rows, startup, args) -> str:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     out = ["# Benchmark results\n", f"Run on {date.today().isoformat()} ({machine}) by `python benchmarks/bench.py "
@@ -239,16 +320,18 @@ def render(rows, startup, args) -> str:
         cold = mine.get("actlint (cold)")
         first = next(r for r in rows if r[0] == corpus)
         out.append(f"\n## {corpus} ({first[2]} files, {first[3]:,} lines)\n")
-        out.append("| tool | median wall | files/s | peak memory | actlint cold / tool |")
-        out.append("|---|---|---|---|---|")
-        for c, label, files, lines, wall, peak in rows:
+        out.append("| tool | median wall | median CPU | files/s | peak memory | actlint cold / tool |")
+        out.append("|---|---|---|---|---|---|")
+        for c, label, files, lines, wall, peak, cpu in rows:
             if c != corpus:
                 continue
             ratio = f"{cold / wall:.2f}" if cold and "actlint" not in label else ""
-            out.append(f"| {label} | {wall:.2f} s | {files / wall:.0f} | {peak:.0f} MB | {ratio} |")
+            out.append(f"| {label} | {wall:.2f} s | {cpu:.2f} s | {files / wall:.0f} | {peak:.0f} MB | {ratio} |")
     checks = target_rows(rows)
+    if args.baseline:
+        checks += baseline_rows(rows, args.baseline, args.baseline_limit)
     if checks:
-        out.append("\n## Targets (issue 15)\n")
+        out.append("\n## Targets\n")
         out.append("| target | measured | met |")
         out.append("|---|---|---|")
         out.extend(f"| {label} | {measured} | {'yes' if met else '**no**'} |" for label, measured, met in checks)

@@ -377,3 +377,24 @@ def test_file_level_noqa_silences_the_whole_file_or_its_codes(tmp_path):
     assert set(re.findall(r"ACT\d{3}", some.stdout)) == {"ACT104"}
     inline = run("inline.py", cwd=tmp_path)
     assert set(re.findall(r"ACT\d{3}", inline.stdout)) == {"ACT101", "ACT104"}
+
+
+def test_the_light_code_table_is_the_registry():
+    """The command line checks codes against actlint.codes (no LibCST import); it must name every rule."""
+    from actlint.checks import all_rules
+    from actlint.codes import RULE_NAMES
+
+    assert RULE_NAMES == {code: rule.name for code, rule in all_rules().items()}
+
+
+def test_a_warm_run_does_not_load_the_rules(tmp_path):
+    """Everything from the cache: the rules (and LibCST with them) are never imported."""
+    (tmp_path / "model.py").write_text("import torch.nn as nn\n\nnet = nn.Sequential(nn.Linear(2, 2), nn.Softmax())\n")
+    probe = ("import sys; from actlint.cli import main; code = main(sys.argv[1:]); "
+             "print('libcst' in sys.modules); raise SystemExit(code)")
+    args = [sys.executable, "-c", probe, "--select", "ALL", "--cache-dir", str(tmp_path / "cache"), str(tmp_path)]
+    first = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path)
+    assert first.returncode == 1 and first.stdout.strip().endswith("True")
+    second = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path)
+    assert second.returncode == 1 and "ACT104" in second.stdout
+    assert second.stdout.strip().endswith("False")
