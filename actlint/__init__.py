@@ -1,3 +1,3 @@
 """actlint: find activation, loss and initialisation mistakes in model code."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

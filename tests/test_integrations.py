@@ -138,3 +138,20 @@ def test_pre_commit_try_repo(tmp_path):
     cross = try_repo("net.py")
     assert cross.returncode == 1, cross.stdout + cross.stderr
     assert "net.py:11:16: ACT102 softmax output is fed to CrossEntropyLoss at fit.py:8" in cross.stdout
+
+
+def test_the_pre_commit_snippet_pins_this_release():
+    """The README's ``rev:`` is the package's version, and where this clone carries tags, that tag exists here."""
+    from actlint import __version__
+
+    revs = re.findall(r"^\s+rev: (\S+)$", (ROOT / "README.md").read_text(), re.MULTILINE)
+    assert revs == [f"v{__version__}"]
+    assert f"## {__version__} " in (ROOT / "CHANGELOG.md").read_text()
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: the tag cannot be looked up")
+    tags = subprocess.run(["git", "-C", str(ROOT), "tag", "--list", "v*"], capture_output=True, text=True).stdout
+    if not tags.strip():
+        pytest.skip("this clone carries no tags (a shallow or single-branch clone)")
+    found = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{revs[0]}^{{commit}}"],
+                           capture_output=True, text=True)
+    assert found.returncode == 0, f"README pins {revs[0]}, which is not a tag of this repository"
