@@ -242,6 +242,9 @@ def _lint_command(argv: list[str]) -> int:
         print("actlint: no Python files found in " + ", ".join(paths), file=sys.stderr)
 
     if outcome is not None:
+        if args.verbose:
+            for note in outcome.notes:
+                print(f"actlint: --verify: {note}", file=sys.stderr)
         for fault in outcome.faults:
             print(f"actlint: {fault.note()}" + ("" if args.verbose else " (--verbose shows the traceback)"),
                   file=sys.stderr)

@@ -94,6 +94,7 @@ class Outcome:
     faults: list[InternalFault] = field(default_factory=list)
     elapsed_s: float = 0.0
     report_failed: bool = False
+    notes: list[str] = field(default_factory=list)  # how the children were started (``--verbose``)
 
     def failed(self, strict: bool) -> bool:
         for f in self.findings:
@@ -232,7 +233,8 @@ def _verify(findings, files, settings, root, workers, progress, scratch) -> Outc
     jobs.extend((t.label, dict(t.spec(), seed=0)) for t in outside)
     if progress:
         progress.jobs([key for key, _ in jobs])
-    results = run_all(jobs, settings.timeout, workers=workers, progress=progress)
+    notes: list[str] = []
+    results = run_all(jobs, settings.timeout, workers=workers, progress=progress, notes=notes)
 
     models: list[ModelRun] = list(traced_models)
     devices: set[str] = {m.result["device"] for m in traced_models if m.result.get("device")}
@@ -271,7 +273,7 @@ def _verify(findings, files, settings, root, workers, progress, scratch) -> Outc
                 v = Verdict(INCONCLUSIVE, fault.reason)
             out.append(_with_verdict(f, v, None, data.get("device")))
     out.sort(key=lambda f: f.sort_key)
-    return Outcome(out, models, sorted(devices), faults, time.perf_counter() - start)
+    return Outcome(out, models, sorted(devices), faults, time.perf_counter() - start, notes=notes)
 
 
 def training_files(files: list[Path], root: Path) -> list[Launch]:

@@ -1,9 +1,11 @@
 """The parent side: one isolated child process per model, with a time limit.
 
-Each child runs ``python -I -B child.py spec.json`` in a fresh scratch folder (its only
-writable place, removed afterwards), in its own process group so a hang is killed whole.
-A crash, a hang, an import error or running out of memory becomes ``ok: false`` with a
-reason; the other models still run.
+Each child runs ``child.py spec.json`` in a fresh scratch folder (its only writable place,
+removed afterwards), in its own process group so a hang is killed whole.  Warm (the
+default where ``fork`` is safe, :mod:`warm`): forked from a server that imported the
+frameworks once.  Cold: a fresh ``python -I -B`` per child.  A crash, a hang, an import
+error or running out of memory becomes ``ok: false`` with a reason; the other models
+still run.
 """
 
 from __future__ import annotations
@@ -43,8 +45,11 @@ def _child_env(threads: int) -> dict:
     return env
 
 
-def run_child(spec: dict, timeout: float, threads: int = 1) -> ChildResult:
-    """Run one child on ``spec``; never raises for anything the user's code does."""
+def run_child(spec: dict, timeout: float, threads: int = 1, warm=None) -> ChildResult:
+    """Run one child on ``spec`` (forked from ``warm``'s server when there is one); never raises for
+    anything the user's code does."""
+    from actlint.verify.sandbox.warm import ServerGone
+
     scratch = Path(tempfile.mkdtemp(prefix="actlint-verify-"))
     start = time.perf_counter()
     try:
@@ -52,14 +57,19 @@ def run_child(spec: dict, timeout: float, threads: int = 1) -> ChildResult:
         (scratch / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
         env = _child_env(threads)
         env["TMPDIR"] = str(scratch)
-        proc = subprocess.Popen([sys.executable, "-I", "-B", str(CHILD), str(scratch / "spec.json")],
-                                cwd=scratch, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, start_new_session=True)
-        try:
-            _, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill(proc)
-            proc.communicate()
+        launched = None
+        if warm is not None and warm.server is not None:
+            try:
+                launched = warm.run(scratch / "spec.json", scratch, env, timeout)
+            except ServerGone:
+                launched = None  # no server left: this child runs cold
+        if launched is not None:
+            returncode, timed_out = launched
+            err_file = scratch / "stderr.txt"
+            err = err_file.read_bytes() if err_file.is_file() else b""
+        else:
+            returncode, timed_out, err = _run_cold(scratch, env, timeout)
+        if timed_out:
             return ChildResult({"ok": False, "reason": f"timed out after {timeout:g} s (--timeout)"},
                                time.perf_counter() - start)
         stderr = err.decode("utf-8", "replace")[-4000:]
@@ -69,16 +79,30 @@ def run_child(spec: dict, timeout: float, threads: int = 1) -> ChildResult:
                 data = json.loads(result_file.read_text(encoding="utf-8"))
             except ValueError:
                 data = {"ok": False, "reason": "the child wrote an unreadable result"}
-        elif proc.returncode and proc.returncode < 0:
-            sig = -proc.returncode
+        elif returncode and returncode < 0:
+            sig = -returncode
             why = "killed (out of memory?)" if sig == signal.SIGKILL else f"crashed with signal {sig}"
             data = {"ok": False, "reason": f"the model's process {why}"}
         else:
-            last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit status {proc.returncode}"
+            last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit status {returncode}"
             data = {"ok": False, "reason": f"the model's process ended without a result: {last[:200]}"}
         return ChildResult(data, time.perf_counter() - start, stderr)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run_cold(scratch: Path, env: dict, timeout: float) -> tuple[int | None, bool, bytes]:
+    """(exit status, whether the time limit killed it, stderr) of a child in a fresh interpreter."""
+    proc = subprocess.Popen([sys.executable, "-I", "-B", str(CHILD), str(scratch / "spec.json")],
+                            cwd=scratch, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        proc.communicate()
+        return None, True, b""
+    return proc.returncode, False, err
 
 
 def _kill(proc: subprocess.Popen) -> None:
@@ -88,13 +112,13 @@ def _kill(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-def _run_one(key: str, spec: dict, timeout: float, threads: int, progress) -> ChildResult:
+def _run_one(key: str, spec: dict, timeout: float, threads: int, progress, warm=None) -> ChildResult:
     """One child, with progress; an error inside actlint here becomes this model's ``internal_error``."""
     if progress:
         progress.start(key)
     start = time.perf_counter()
     try:
-        return run_child(spec, timeout, threads)
+        return run_child(spec, timeout, threads, warm)
     except Exception as exc:  # noqa: BLE001 - never the user's code (run_child contains that): ours
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         error = f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
@@ -105,19 +129,45 @@ def _run_one(key: str, spec: dict, timeout: float, threads: int, progress) -> Ch
             progress(key)
 
 
-def run_all(jobs: list[tuple[str, dict]], timeout: float, workers: int = 1, progress=None) -> dict[str, ChildResult]:
-    """Run many children (``(key, spec)`` pairs), ``workers`` at a time; results by key."""
+def _cost(spec: dict) -> tuple:
+    """Slowest first: Keras children (their framework is the slow one), then the ones with the most to measure."""
+    return (spec.get("framework") == "keras", len(spec.get("probes") or ()) + 2 * bool(spec.get("train_steps")),
+            not spec.get("digest_only"))
+
+
+def run_all(jobs: list[tuple[str, dict]], timeout: float, workers: int = 1, progress=None,
+            notes: list | None = None) -> dict[str, ChildResult]:
+    """Run many children (``(key, spec)`` pairs), ``workers`` at a time, the costly ones first; results by key.
+
+    ``notes`` gets one line on how the children were started (warm or cold, and why)."""
+    from actlint.verify.sandbox.warm import WarmStart
+
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
     results: dict[str, ChildResult] = {}
-    if workers <= 1 or len(jobs) <= 1:
-        for key, spec in jobs:
-            results[key] = _run_one(key, spec, timeout, threads, progress)
+    if not jobs:
         return results
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(_run_one, key, spec, timeout, threads, progress): key for key, spec in jobs}
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
-    return results
+    jobs = sorted(jobs, key=lambda job: _cost(job[1]), reverse=True)
+    server_env = dict(_child_env(threads), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # no thread pool before fork
+    home = Path(tempfile.mkdtemp(prefix="actlint-warm-"))
+    server_env["TMPDIR"] = str(home)
+    warm = WarmStart(server_env, keras=any(spec.get("framework") == "keras" for _, spec in jobs))
+    if notes is not None:
+        notes.append(warm.describe())
+    try:
+        if workers <= 1 or len(jobs) <= 1:
+            for key, spec in jobs:
+                results[key] = _run_one(key, spec, timeout, threads, progress, warm)
+            return results
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(_run_one, key, spec, timeout, threads, progress, warm): key for key, spec in jobs}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+        return results
+    finally:
+        warm.close()
+        if notes is not None and warm.restarts:
+            notes.append(f"the warm-start server was restarted {warm.restarts} time(s): {warm.why}")
+        shutil.rmtree(home, ignore_errors=True)
 
 
 class Progress:
