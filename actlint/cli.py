@@ -1,4 +1,4 @@
-"""The ``actlint`` command: arguments, exit codes, and ``actlint rule``."""
+"""The ``actlint`` command: arguments, exit codes, ``actlint rule`` and the ``actlint server`` entry."""
 
 from __future__ import annotations
 
@@ -120,12 +120,32 @@ def main(argv: list[str] | None = None) -> int:
                 from actlint.run_command import run_command
 
                 return run_command(argv[1:])
+            if argv and argv[0] == "server":
+                return _server_command(argv[1:])
             return _lint_command(argv)
     except KeyboardInterrupt:
         print("actlint: interrupted", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:
         return EXIT_ERROR
+
+
+def _server_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="actlint server",
+        description="Run the language server over stdin and stdout: diagnostics as you type (Python files and "
+                    "notebook documents), quick fixes, '# noqa' actions and rule pages on hover. "
+                    "Needs pygls: pip install 'actlint[lsp]'.")
+    parser.parse_args(argv)
+    try:
+        from actlint.server import serve
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        print(f"actlint: the language server needs pygls, which is not installed ({exc}); "
+              "install actlint[lsp]: pip install 'actlint[lsp]'", file=sys.stderr)
+        return EXIT_ERROR
+    return serve()
 
 
 def _lint_command(argv: list[str]) -> int:
