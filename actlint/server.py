@@ -44,10 +44,10 @@ class ActlintServer(LanguageServer):
         super().__init__(
             "actlint", __version__,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            # every cell of every notebook is synced, so cells are numbered as Jupyter numbers them; only
+            # Python code cells are linted
             notebook_document_sync=types.NotebookDocumentSyncOptions(
-                notebook_selector=[types.NotebookDocumentFilterWithCells(
-                    notebook="*", cells=[types.NotebookCellLanguage(language="python")])],
-                save=True),
+                notebook_selector=[types.NotebookDocumentFilterWithNotebook(notebook="*")], save=True),
         )
         self.linted: dict[str, Linted] = {}        # document (file or notebook) URI -> its findings
         self.published: dict[str, set[str]] = {}   # document URI -> the URIs it published diagnostics on
@@ -161,7 +161,7 @@ class ActlintServer(LanguageServer):
         from actlint.engine import lint_source
 
         document = self.workspace.get_text_document(uri)
-        linted = Linted(document.version)
+        linted = Linted(document.version, {uri: []})  # published even when empty: it clears what was shown
         path = self.path_of(uri, ".py")
         config = self.config_for(path)
         if config is None or self.excluded(path, config):
@@ -179,7 +179,7 @@ class ActlintServer(LanguageServer):
         from actlint.ipython_syntax import python_source
 
         notebook = self.workspace.get_notebook_document(notebook_uri=uri)
-        linted = Linted(self.version_of(uri))
+        linted = Linted(self.version_of(uri), {cell.document: [] for cell in notebook.cells})
         path = self.path_of(uri, ".ipynb")
         config = self.config_for(path)
         if config is None or self.excluded(path, config):
@@ -190,7 +190,6 @@ class ActlintServer(LanguageServer):
             code = cell.kind == types.NotebookCellKind.Code and document.language_id in (None, "python")
             cells.append({"cell_type": "code" if code else "markdown", "metadata": {}, "source": document.source})
             places[number] = (cell.document, Lines(document.source, self.encoding), document)
-            linted.entries.setdefault(cell.document, [])
         raw = json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
         result = lint_source(raw, path, config, shown=str(path), notebook=True)
         self._log(result)
@@ -300,10 +299,9 @@ def build_server() -> ActlintServer:
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
                     types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
     def code_action(ls: ActlintServer, params: types.CodeActionParams):
-        only = params.context.only
-        if only and not any(types.CodeActionKind.QuickFix.value.startswith(str(kind.value if hasattr(kind, "value")
-                                                                                 else kind)) for kind in only):
-            return None
+        wanted = [str(getattr(kind, "value", kind)) for kind in params.context.only or ()]
+        if wanted and "quickfix" not in wanted and "" not in wanted:
+            return None  # only other kinds (refactorings, source actions) were asked for
         linted = ls.fresh(params.text_document.uri)
         if linted is None:
             return None
@@ -328,6 +326,11 @@ def build_server() -> ActlintServer:
 
 
 def serve() -> int:
-    """Run the server on stdin and stdout until the client says exit."""
-    build_server().start_io()
+    """Run the server on stdin and stdout until the client says exit.  Anything else that prints goes to
+    stderr: stdout carries the protocol alone."""
+    import sys
+
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr
+    build_server().start_io(stdin, stdout)
     return 0

@@ -291,6 +291,40 @@ async def test_project_configuration_is_honoured(configured: LanguageClient, pro
     assert await _diagnostics(configured, script) == []  # per-file-ignores: scripts/* ignores ACT102
 
 
+@pytest.mark.asyncio
+async def test_only_other_kinds_asked_for_gives_no_quick_fix(client: LanguageClient, bare):
+    uri = (bare / "model.py").as_uri()
+    _open(client, uri, MODEL)
+    act102 = next(d for d in await _diagnostics(client, uri) if d.code == "ACT102")
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=act102.range,
+        context=types.CodeActionContext(diagnostics=[act102], only=[types.CodeActionKind.Refactor])))
+    assert not actions
+
+
+@pytest.fixture
+def broken(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.actlint]\nignore = ["ACT1O2"]\n', encoding="utf-8")
+    return tmp_path
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER, server_env=ENV))
+async def broken_client(lsp_client: LanguageClient, broken):
+    await _start(lsp_client, broken)
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest.mark.asyncio
+async def test_a_configuration_error_is_shown_and_nothing_is_linted(broken_client: LanguageClient, broken):
+    uri = (broken / "model.py").as_uri()
+    _open(broken_client, uri, MODEL)
+    assert await _diagnostics(broken_client, uri) == []
+    [message] = broken_client.messages
+    assert message.type == types.MessageType.Error
+    assert "'ACT1O2' matches no rule code; did you mean 'ACT102'" in message.message
+
+
 NOTEBOOK_CELLS = [
     "import torch\nimport torch.nn as nn\n\nnet = nn.Linear(20, 4)\ncriterion = nn.CrossEntropyLoss()\n",
     "x = torch.randn(8, 20)\n%time y = torch.randint(0, 4, (8,))\nprobs = torch.softmax(net(x), dim=1)\n"
