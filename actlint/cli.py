@@ -25,6 +25,7 @@ def _lint_parser() -> argparse.ArgumentParser:
         description="Find activation, loss and initialisation mistakes in PyTorch and Keras model code. "
                     "Plain linting reads source only: it never imports or runs your code.",
         epilog="Rule pages: 'actlint rule CODE', or 'actlint rule --all' for the table. "
+               "Editors: 'actlint server' (a language server; extra: lsp). "
                "Exit status: 0 clean, 1 findings, 2 usage or internal error.",
     )
     parser.add_argument("paths", nargs="*", help="files or folders (default: the current folder)")
@@ -142,7 +143,7 @@ def _server_command(argv: list[str]) -> int:
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
             raise
-        print(f"actlint: the language server needs pygls, which is not installed ({exc}); "
+        print(f"actlint: the language server needs pygls ({exc.name} cannot be imported); "
               "install actlint[lsp]: pip install 'actlint[lsp]'", file=sys.stderr)
         return EXIT_ERROR
     return serve()

@@ -100,11 +100,7 @@ class ActlintServer(LanguageServer):
     def version_of(self, uri: str) -> object:
         notebook = self.workspace.get_notebook_document(notebook_uri=uri)
         if notebook is not None:
-            return notebook.version, tuple(self._cell_version(c.document) for c in notebook.cells)
-        document = self.workspace.text_documents.get(unquote(uri))
-        return None if document is None else document.version
-
-    def _cell_version(self, uri: str):
+            return notebook.version, tuple(self.version_of(cell.document) for cell in notebook.cells)
         document = self.workspace.text_documents.get(unquote(uri))
         return None if document is None else document.version
 
