@@ -1,4 +1,4 @@
-"""The ``actlint`` command: arguments, exit codes, and ``actlint rule``."""
+"""The ``actlint`` command: arguments, exit codes, ``actlint rule`` and the ``actlint server`` entry."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def _lint_parser() -> argparse.ArgumentParser:
         description="Find activation, loss and initialisation mistakes in PyTorch and Keras model code. "
                     "Plain linting reads source only: it never imports or runs your code.",
         epilog="Rule pages: 'actlint rule CODE', or 'actlint rule --all' for the table. "
+               "Editors: 'actlint server' (a language server; extra: lsp). "
                "Exit status: 0 clean, 1 findings, 2 usage or internal error.",
     )
     parser.add_argument("paths", nargs="*", help="files or folders (default: the current folder)")
@@ -68,6 +69,10 @@ def _lint_parser() -> argparse.ArgumentParser:
     verify.add_argument("--report", type=Path, metavar="DIR",
                         help="with --verify, write report.json, index.html and plots into DIR (implies --verify)")
     verify.add_argument("--strict", action="store_true", help="with --verify, an inconclusive verdict also fails the run")
+    parser.add_argument("--stdin-filename", type=Path, metavar="PATH",
+                        help="read the source from stdin and lint it as the file at PATH (its configuration, "
+                             "per-file-ignores, a notebook if PATH ends in .ipynb); findings name PATH; with "
+                             "--fix the fixed source goes to stdout and the findings left to stderr")
     parser.add_argument("--verbose", "-v", action="store_true",
                         help="print the traceback of any internal error (each is always named in one line)")
     parser.add_argument("--version", action="version", version=f"actlint {__version__}")
@@ -116,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                 from actlint.run_command import run_command
 
                 return run_command(argv[1:])
+            if argv and argv[0] == "server":
+                return _server_command(argv[1:])
             return _lint_command(argv)
     except KeyboardInterrupt:
         print("actlint: interrupted", file=sys.stderr)
@@ -124,21 +131,38 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def _server_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="actlint server",
+        description="Run the language server over stdin and stdout: diagnostics as you type (Python files and "
+                    "notebook documents), quick fixes, '# noqa' actions and rule pages on hover. "
+                    "Needs pygls: pip install 'actlint[lsp]'.")
+    parser.parse_args(argv)
+    try:
+        from actlint.server import serve
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        print(f"actlint: the language server needs pygls ({exc.name} cannot be imported); "
+              "install actlint[lsp]: pip install 'actlint[lsp]'", file=sys.stderr)
+        return EXIT_ERROR
+    return serve()
+
+
 def _lint_command(argv: list[str]) -> int:
     parser = _lint_parser()
     args = parser.parse_args(argv)  # --version and --help end here, before anything heavy is imported
 
-    from actlint.checks import all_rules
+    if args.stdin_filename is not None and args.paths not in ([], ["-"]):
+        parser.error("--stdin-filename reads the source from stdin: give no paths (or '-')")
+
     from actlint.codes import RULE_NAMES
-    from actlint.config import ConfigError, load_config
+    from actlint.config import ConfigError, load_project_config
     from actlint.discover import discover
     from actlint.engine import lint_paths
-    from actlint.output import FORMATTERS
-    paths = args.paths or ["."]
+    paths = [str(args.stdin_filename)] if args.stdin_filename is not None else args.paths or ["."]
     try:
-        config = load_config(Path(paths[0]), explicit=args.config, rule_names=RULE_NAMES)
-        if config.rule_options:
-            _check_rule_options(config, all_rules())
+        config = load_project_config(Path(paths[0]), explicit=args.config)
     except ConfigError as exc:
         print(f"actlint: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -166,6 +190,12 @@ def _lint_command(argv: list[str]) -> int:
     if args.unsafe_fixes and not (args.fix or args.diff):
         print("actlint: --unsafe-fixes applies nothing without --fix or --diff; "
               "the [*] marks and counts below include the unsafe fixes", file=sys.stderr)
+    if args.stdin_filename is not None:
+        if args.add_noqa or args.verify or args.report:
+            parser.error("--stdin-filename cannot be combined with --add-noqa, --verify or --report")
+        from actlint.stdin import lint_stdin
+
+        return lint_stdin(args, config)
 
     found = discover(paths, config)
     for missing in found.missing:
@@ -214,17 +244,7 @@ def _lint_command(argv: list[str]) -> int:
         else:
             findings = outcome.findings
 
-    if args.statistics:
-        rendered = _statistics(findings, args.format)
-    elif args.format == "text":
-        from actlint.output import text
-
-        terminal = args.output is None and sys.stdout.isatty()
-        show = args.show_source if args.show_source is not None else terminal
-        rendered = text.render(findings, show_source=show, color=terminal and not os.environ.get("NO_COLOR"),
-                               unsafe=args.unsafe_fixes, show_fixes=args.show_fixes)
-    else:
-        rendered = FORMATTERS[args.format](findings)
+    rendered = render_report(args, findings, sys.stdout)
     if outcome is not None and args.format in ("text", "grouped") and not args.statistics:
         rendered += _verify_summary(outcome)
     if args.output:
@@ -262,6 +282,23 @@ def _lint_command(argv: list[str]) -> int:
     if findings and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_CLEAN
+
+
+def render_report(args, findings, stream) -> str:
+    """The report of ``findings`` in the format the arguments ask for; ``stream`` is where it goes when
+    there is no ``--output`` (code frames and colour by default only on a terminal)."""
+    from actlint.output import FORMATTERS
+
+    if args.statistics:
+        return _statistics(findings, args.format)
+    if args.format == "text":
+        from actlint.output import text
+
+        terminal = args.output is None and stream.isatty()
+        show = args.show_source if args.show_source is not None else terminal
+        return text.render(findings, show_source=show, color=terminal and not os.environ.get("NO_COLOR"),
+                           unsafe=args.unsafe_fixes, show_fixes=args.show_fixes)
+    return FORMATTERS[args.format](findings)
 
 
 def _statistics(findings, format: str) -> str:
@@ -375,31 +412,6 @@ def _verify_summary(outcome) -> str:
     from actlint.verify.judge.report import summary_line
 
     return summary_line(outcome) + "\n"
-
-
-def _check_rule_options(config, rules) -> None:
-    from actlint.config import ConfigError
-
-    for code, options in config.rule_options:
-        known = rules[code].options
-        for key, value in options:
-            if key not in known:
-                names = ", ".join(sorted(known)) or "none"
-                raise ConfigError(f"[tool.actlint.{code}] unknown option {key!r} (options: {names})")
-            default = known[key]
-            if default is not None and not _same_kind(value, default):
-                raise ConfigError(f"[tool.actlint.{code}] {key} = {value!r}: expected "
-                                  f"{type(default).__name__}, like the default {default!r}")
-
-
-def _same_kind(value, default) -> bool:
-    if isinstance(default, bool) or isinstance(value, bool):
-        return isinstance(value, bool) and isinstance(default, bool)
-    if isinstance(default, (int, float)):
-        return isinstance(value, (int, float))
-    if isinstance(default, (list, tuple)):
-        return isinstance(value, (list, tuple))
-    return isinstance(value, type(default))
 
 
 if __name__ == "__main__":  # pragma: no cover

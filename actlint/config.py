@@ -285,3 +285,40 @@ def config_from_table(section: dict[str, Any], root: Path, source: Path | None, 
             raise ConfigError(f"[tool.actlint] unknown key {key!r} (known: {known}, or a rule code/name table)")
     kwargs["rule_options"] = tuple((code, tuple(sorted(o.items()))) for code, o in sorted(options.items()))
     return Config(**kwargs)
+
+
+def check_rule_options(config: Config, rules) -> None:
+    """Raise :class:`ConfigError` for a per-rule option the rule does not have, or of the wrong type."""
+    for code, options in config.rule_options:
+        known = rules[code].options
+        for key, value in options:
+            if key not in known:
+                names = ", ".join(sorted(known)) or "none"
+                raise ConfigError(f"[tool.actlint.{code}] unknown option {key!r} (options: {names})")
+            default = known[key]
+            if default is not None and not _same_kind(value, default):
+                raise ConfigError(f"[tool.actlint.{code}] {key} = {value!r}: expected "
+                                  f"{type(default).__name__}, like the default {default!r}")
+
+
+def _same_kind(value, default) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float))
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
+
+
+def load_project_config(start: Path, explicit: Path | None = None) -> Config:
+    """The configuration a file at ``start`` is linted with (``[tool.actlint]`` of the nearest pyproject.toml,
+    or ``explicit``), its codes and per-rule options checked against the rules; raises :class:`ConfigError`."""
+    from actlint.codes import RULE_NAMES
+
+    config = load_config(start, explicit=explicit, rule_names=RULE_NAMES)
+    if config.rule_options:
+        from actlint.checks import all_rules  # per-rule options need the rules themselves
+
+        check_rule_options(config, all_rules())
+    return config

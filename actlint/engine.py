@@ -342,14 +342,34 @@ def lint_file(path: Path, config: Config) -> FileResult:
         if report_unreadable:
             result.findings.append(_unreadable(shown, str(exc), exc.line, exc.column))
         return result
-    if not any(tok in text for tok in FRAMEWORK_TOKENS) and not path.suffix == ".ipynb":
+    return _lint_decoded(text, path, shown, config, path.suffix == ".ipynb")
+
+
+def lint_source(text: str, path: Path, config: Config, shown: str | None = None,
+                notebook: bool | None = None) -> FileResult:
+    """Lint text that is not read from disk (an editor's unsaved buffer, stdin) as the file at ``path`` would
+    be linted: the codes its configuration enables there (``select``, ``ignore``, ``per-file-ignores``), a
+    notebook's JSON when ``notebook`` (by default: ``path`` ends in ``.ipynb``), and the size and time limits.
+    ``shown`` is the path findings name (by default ``path`` as :func:`display_path` gives it)."""
+    shown = display_path(path) if shown is None else shown
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > config.max_file_bytes:
+        result = FileResult(shown)
+        result.notices.append(f"{shown}: skipped: {size / 1e6:.1f} MB is over the "
+                              f"{config.max_file_bytes / 1e6:.1f} MB limit (max-file-size)")
+        return result
+    return _lint_decoded(text, path, shown, config, path.suffix == ".ipynb" if notebook is None else notebook)
+
+
+def _lint_decoded(text: str, path: Path, shown: str, config: Config, notebook: bool) -> FileResult:
+    if not any(tok in text for tok in FRAMEWORK_TOKENS) and not notebook:
         return FileResult(shown)
     from actlint.checks import all_rules
 
-    codes = config.enabled_codes(relpath, all_rules())
+    codes = config.enabled_codes(_relative_to_root(path, config), all_rules())
     try:
         with time_budget(config.max_file_seconds):
-            if path.suffix == ".ipynb":
+            if notebook:
                 return lint_notebook(text, shown, config, codes)
             return lint_text(text, shown, config, codes)
     except OutOfTime:
@@ -605,48 +625,47 @@ def _lint_isolated(files: list[Path], config: Config) -> list[FileResult]:
 
 def fix_file(path: Path, config: Config, unsafe: bool, write: bool):
     """Fix one file in place (or only compute the fix when ``write`` is false)."""
-    from actlint.fixes import FixOutcome, fix_text, source_encoding, write_fixed
-
-    from actlint.checks import all_rules
+    from actlint.fixes import FixOutcome, source_encoding, write_fixed
 
     shown = display_path(path)
-    codes = config.enabled_codes(_relative_to_root(path, config), all_rules())
     try:
         data = path.read_bytes()
         text = decode(data)
         encoding, bom = source_encoding(data)
     except (OSError, ValueError, SyntaxError):
         return FixOutcome(shown, "", "")  # reported by the lint pass as ACT000
-    if path.suffix == ".ipynb":
-        return _fix_notebook(path, data, text, shown, config, codes, unsafe, write)
-    outcome = fix_text(text, shown, lambda t: lint_text(t, shown, config, codes).findings, unsafe)
+    notebook = path.suffix == ".ipynb"
+    outcome = fix_source(text, path, config, unsafe, shown)
     if write and outcome.changed:
         try:
-            write_fixed(path, outcome.fixed, encoding, bom, original=data)
+            write_fixed(path, outcome.fixed, *(("utf-8", False) if notebook else (encoding, bom)), original=data)
         except (OSError, UnicodeEncodeError) as exc:
             outcome.problems.append(f"{shown}: fixes not written: {exc}")
     return outcome
 
 
-def fix_paths(files: list[Path], config: Config, unsafe: bool, write: bool):
-    return [fix_file(p, config, unsafe, write) for p in files]
+def fix_source(text: str, path: Path, config: Config, unsafe: bool, shown: str | None = None,
+               notebook: bool | None = None):
+    """The fixes of a source text (or a notebook's JSON) as the file at ``path`` would get them: a
+    :class:`~actlint.fixes.FixOutcome` whose ``fixed`` is the whole new text.  Nothing is written."""
+    from actlint.checks import all_rules
+    from actlint.fixes import FixOutcome, fix_text
 
-
-def _fix_notebook(path: Path, data: bytes, text: str, shown: str, config: Config, codes, unsafe: bool, write: bool):
-    """Fix the joined program, then rewrite only the changed cells' sources in the JSON."""
-    from actlint.fixes import FixOutcome, fix_text, write_fixed
+    shown = display_path(path) if shown is None else shown
+    codes = config.enabled_codes(_relative_to_root(path, config), all_rules())
+    if not (path.suffix == ".ipynb" if notebook is None else notebook):
+        return fix_text(text, shown, lambda t: lint_text(t, shown, config, codes).findings, unsafe)
     from actlint.notebook import NotebookError, write_back
 
+    # the joined program is fixed, then only the changed cells' sources are rewritten in the JSON
     try:
-        notebook = read_notebook_program(text)
+        book = read_notebook_program(text)
     except NotebookError:
-        return FixOutcome(shown, "", "")
-    program = fix_text(notebook.program, shown, lambda t: lint_text(t, shown, config, codes).findings, unsafe)
-    outcome = FixOutcome(shown, text, write_back(notebook, program.fixed) if program.changed else text,
-                         program.applied, program.problems)
-    if write and outcome.changed:
-        try:
-            write_fixed(path, outcome.fixed, "utf-8", False, original=data)
-        except OSError as exc:
-            outcome.problems.append(f"{shown}: fixes not written: {exc}")
-    return outcome
+        return FixOutcome(shown, text, text)
+    program = fix_text(book.program, shown, lambda t: lint_text(t, shown, config, codes).findings, unsafe)
+    return FixOutcome(shown, text, write_back(book, program.fixed) if program.changed else text,
+                      program.applied, program.problems)
+
+
+def fix_paths(files: list[Path], config: Config, unsafe: bool, write: bool):
+    return [fix_file(p, config, unsafe, write) for p in files]

@@ -8,11 +8,25 @@ binary file) is left out of the frame, never an error.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 from actlint.findings import Finding, where
 
 RED, BLUE, BOLD, RESET = "\x1b[1;31m", "\x1b[1;34m", "\x1b[1m", "\x1b[0m"
+
+_GIVEN: dict[str, str] = {}  # path -> source not on disk (stdin), quoted in its place while set
+
+
+@contextmanager
+def given_source(path: str, text: str):
+    """While the block runs, frames (and fingerprints) quote ``text`` as the content of ``path``: the source
+    read from stdin, which the file on disk (if there is one) need not match."""
+    _GIVEN[path] = text
+    try:
+        yield
+    finally:
+        _GIVEN.pop(path, None)
 
 
 class Sources:
@@ -39,11 +53,12 @@ class Sources:
         from actlint.engine import DecodeError, decode
 
         try:
-            data = Path(path).read_bytes()
+            given = _GIVEN.get(path)
+            data = Path(path).read_bytes() if given is None else b""
             if path.endswith(".ipynb"):
-                cells = json.loads(data.decode("utf-8"))["cells"]
+                cells = json.loads(data.decode("utf-8") if given is None else given)["cells"]
                 return {n: _cell_text(c).splitlines() for n, c in enumerate(cells, start=1) if isinstance(c, dict)}
-            return decode(data).splitlines()
+            return (decode(data) if given is None else given).splitlines()
         except (OSError, DecodeError, ValueError, KeyError, TypeError):
             return None
 
