@@ -87,6 +87,6 @@ def _fix_note(finding) -> str:
     if fix is None:
         return ""
     kind = "fix" if fix.safe else "unsafe fix"
-    if len(fix.edits) == 1 and "\n" not in fix.edits[0].content:
+    if len(fix.edits) == 1 and fix.edits[0].content and "\n" not in fix.edits[0].content:
         return f" [{kind}: replace with `{fix.edits[0].content}`]"
     return f" [{kind}: {fix.message}]"
