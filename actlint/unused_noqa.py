@@ -107,9 +107,34 @@ def unused_findings(text: str, path: str, table: dict[int, frozenset[str]], judg
             else:
                 message = f"unused noqa code {code}: no {code} finding on this line to suppress; remove it"
             fix = _remove_directive(directive) if whole else _remove_code(directive.line, directive.codes, i)
+            if fix is not None and not _only_removes(directive, fix, [code for code, _, _ in directive.codes]
+                                                     if whole else [code]):
+                fix = None
             out.append(Finding(CODE, NAME, message, path, directive.line, start + 1, directive.line, end + 1,
                                fix=fix))
     return out
+
+
+def _codes_of(line: str) -> tuple[list[str] | None, list[str] | None]:
+    """The codes a line's noqa comment and its file-level one name (sorted; None: no such comment)."""
+    match, whole = _NOQA.search(line), _FILE_NOQA.match(line)
+    return tuple(None if m is None else sorted(c.upper() for c in _CODE.findall(m.group("codes") or "*"))
+                 for m in (match, whole))
+
+
+def _only_removes(d: Directive, fix: Fix, removed: list[str]) -> bool:
+    """Whether the line after the fix suppresses what it did less the removed codes: taking a noqa out
+    must not make another one on the line count instead (``# noqa: ACT104  # noqa: ACT1``), or turn what is
+    left into a file-level comment."""
+    edit = fix.edits[0]
+    after = d.text[:edit.column - 1] + edit.content + d.text[edit.end_column - 1:]
+    before = list(_codes_of(d.text))
+    slot = 1 if d.key == FILE else 0
+    left = list(before[slot])
+    for code in removed:
+        left.remove(code)
+    before[slot] = left or None
+    return _codes_of(after) == tuple(before)
 
 
 def _remove_code(line: int, codes, i: int) -> Fix:
@@ -121,11 +146,14 @@ def _remove_code(line: int, codes, i: int) -> Fix:
     return Fix(f"remove {codes[i][0]} from the noqa comment", (Edit(line, start + 1, line, end + 1, ""),))
 
 
-def _remove_directive(d: Directive) -> Fix:
+def _remove_directive(d: Directive) -> Fix | None:
     """Remove the directive: the whole comment (and the spaces before it) when nothing else is in it; a
-    reason written after the codes stays as a comment, and so does a comment before the directive."""
+    reason written after the codes stays as a comment, and so does a comment before the directive.  None
+    when another noqa follows in the comment: with this one gone, that one would start to suppress."""
     text, (c0, c1) = d.text, d.comment
     rest = text[d.end:c1]
+    if _NOQA.search(rest):
+        return None
     if rest.strip(_LEADING):
         kept = rest.lstrip(_LEADING)
         start, end, content = d.start, c1, kept if kept.startswith("#") else "# " + kept

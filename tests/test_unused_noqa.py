@@ -394,3 +394,12 @@ def test_flake8_drops_what_importers_need_at_home(tmp_path):
                          text=True, cwd=tmp_path, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.stdout == ("model.py:11:66: ACT100 unused noqa code ACT104: no ACT104 finding on this line to "
                           "suppress; remove it [fix: remove ACT104 from the noqa comment]\n"), out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("line", [
+    "x = 1  # noqa: ACT104  # noqa: ACT1",          # the second noqa would start to count
+    "# actlint: noqa: ACT1  # noqa: ACT104",        # what is left would become a file-level noqa
+])
+def test_no_fix_where_removing_the_noqa_would_let_another_count(line):
+    findings = [f for f in lint(f"import torch\n{line}\n") if f.code == "ACT100"]
+    assert [(f.line, f.fix) for f in findings] == [(2, None)]
