@@ -110,7 +110,11 @@ def add_noqa_file(path: Path, findings: list[Finding], linted: os.stat_result | 
     for f in unsuppressible:
         outcome.problems.append(f"{f.where}: ACT000 cannot be silenced with noqa (the file is not analysed); "
                                 f"fix it or exclude the file")
-    findings = [f for f in findings if f.code != "ACT000"]
+    for f in findings:
+        if f.code == "ACT100":  # a noqa to keep a stale noqa would only pile up more of them
+            outcome.problems.append(f"{f.where}: ACT100 is not silenced with noqa: remove the unused code "
+                                    f"(its safe fix does: actlint --fix)")
+    findings = [f for f in findings if f.code not in ("ACT000", "ACT100")]
     if not findings:
         return outcome
     try:

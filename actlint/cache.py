@@ -15,7 +15,7 @@ from actlint import __version__
 from actlint.atomic import write_text_atomic
 from actlint.findings import Edit, Finding, Fix
 
-_FORMAT = 3  # 3: findings carry their related locations
+_FORMAT = 4  # 3: findings carry their related locations; 4: the noqa comments of other files used at home (ACT100)
 
 
 def _code_fingerprint() -> str:
@@ -67,21 +67,23 @@ class Cache:
         return self.folder / __version__ / key[:2] / f"{key[2:]}.json"
 
     def get(self, key: str):
-        """(findings, notices, local modules read: path -> hash) for a key, or None on a miss or an unreadable
-        entry.  The caller checks that the modules read are unchanged."""
+        """(findings, notices, local modules read: path -> hash, noqa comments of other files used at home:
+        [(path, line, code)]) for a key, or None on a miss or an unreadable entry.  The caller checks that the
+        modules read are unchanged."""
         try:
             data = json.loads(self._entry(key).read_text(encoding="utf-8"))
             if not isinstance(data, dict) or data.get("key") != key:
                 raise ValueError("foreign entry")
             found = ([_finding_from_json(f) for f in data["findings"]], list(data["notices"]),
-                     dict(data.get("read") or {}))
+                     dict(data.get("read") or {}), [tuple(u) for u in data["home_noqa"]])
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             self.misses += 1
             return None
         self.hits += 1
         return found
 
-    def put(self, key: str, findings: list[Finding], notices: list[str], read: dict[str, str] | None = None) -> None:
+    def put(self, key: str, findings: list[Finding], notices: list[str], read: dict[str, str] | None = None,
+            home_noqa: list | None = None) -> None:
         entry = self._entry(key)
         try:
             entry.parent.mkdir(parents=True, exist_ok=True)
@@ -89,6 +91,7 @@ class Cache:
             if not marker.exists():
                 write_text_atomic(marker, "# created by actlint\n*\n")
             write_text_atomic(entry, json.dumps({"key": key, "findings": [_finding_to_json(f) for f in findings],
-                                                 "notices": notices, "read": read or {}}))
+                                                 "notices": notices, "read": read or {},
+                                                 "home_noqa": [list(u) for u in home_noqa or ()]}))
         except OSError:
             pass  # a read-only checkout still lints, just without a cache

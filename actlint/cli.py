@@ -204,7 +204,7 @@ def _lint_command(argv: list[str]) -> int:
     if args.fix or args.diff:
         from actlint.engine import fix_paths
 
-        outcomes = fix_paths(found.files, config, unsafe=args.unsafe_fixes, write=not args.diff)
+        outcomes = fix_paths(found.files, config, unsafe=args.unsafe_fixes, write=not args.diff, jobs=args.jobs)
         fix_problems = [p for o in outcomes for p in o.problems]
         if args.diff:
             diffs = [o.diff() for o in outcomes if o.changed]

@@ -7,6 +7,7 @@ or a warm run that finds everything in the cache pays for it.  The registry
 
 RULE_NAMES = {
     "ACT000": "unreadable-file",
+    "ACT100": "unused-noqa",
     "ACT101": "saturating-hidden-activation",
     "ACT102": "probabilities-where-logits-expected",
     "ACT103": "sigmoid-then-bce",

@@ -20,7 +20,7 @@ from io import BytesIO
 from pathlib import Path
 
 from actlint.config import Config
-from actlint.findings import Finding, InternalError
+from actlint.findings import ENGINE_CODES, Finding, InternalError
 from actlint.interrupt import OutOfTime, terminate_as_interrupt, time_budget
 from actlint.project import unchanged
 
@@ -43,11 +43,15 @@ class FileResult:
     parsed: bool = False
     cacheable: bool = True
     read: dict[str, str] = field(default_factory=dict)  # local modules the analysis read: path -> content hash
+    # noqa comments of other files that suppressed, at its home there, a finding of this one: (path as
+    # shown, line of the comment, code); they are not unused (ACT100) when that file is linted too
+    home_noqa: list[tuple[str, int, str]] = field(default_factory=list)
 
 
 @dataclass
 class Report:
     results: list[FileResult] = field(default_factory=list)
+    noqa_used_elsewhere: set[tuple[str, int, str]] = field(default_factory=set)  # (absolute path, line, code)
 
     @property
     def findings(self) -> list[Finding]:
@@ -177,7 +181,32 @@ def _rules_for(codes: frozenset[str]):
     from actlint.checks import all_rules
 
     rules = all_rules()
-    return [rules[c] for c in sorted(codes) if c in rules and c != "ACT000"]
+    return [rules[c] for c in sorted(codes) if c in rules and c not in ENGINE_CODES]
+
+
+def _noqa_table(text: str, codes: frozenset[str]) -> dict | None:
+    """The file's noqa table when ACT100 runs and a comment names a code it judges, else None."""
+    if "ACT100" not in codes or "noqa" not in text.lower():
+        return None
+    from actlint.noqa import ALL, suppressions
+
+    table = suppressions(text)
+    judged = {rule.code for rule in _rules_for(codes)}
+    if any(codes_ is not ALL and codes_ & judged for codes_ in table.values()):
+        return table
+    return None
+
+
+def _unused_noqa(text: str, path: str, codes: frozenset[str], table: dict | None, used=frozenset(),
+                 errored=frozenset(), keep=frozenset()) -> list[Finding]:
+    """ACT100 findings of a file that was analysed (``table`` from :func:`_noqa_table`): ``used`` holds the
+    (key, code) noqa entries that suppressed a finding, ``errored`` the rules that failed here (not judged)."""
+    if table is None:
+        return []
+    from actlint.unused_noqa import unused_findings
+
+    judged = frozenset(rule.code for rule in _rules_for(codes)) - frozenset(errored)
+    return unused_findings(text, path, table, judged, set(used), frozenset(keep))
 
 
 @contextmanager
@@ -196,16 +225,22 @@ def collector_paused():
             gc.enable()
 
 
-def lint_text(text: str, path: str, config: Config, codes: frozenset[str], notebook=None) -> FileResult:
+def lint_text(text: str, path: str, config: Config, codes: frozenset[str], notebook=None,
+              keep_noqa=frozenset()) -> FileResult:
     """Lint source text already read; ``codes`` are the rules enabled for this file.  ``notebook`` maps a
-    line of a notebook's joined program to (cell, line in cell), for the places messages name."""
+    line of a notebook's joined program to (cell, line in cell), for the places messages name.
+    ``keep_noqa``: (line, code) of noqa comments another file's finding needs at its home (not ACT100)."""
     with collector_paused():
-        return _lint_text(text, path, config, codes, notebook)
+        return _lint_text(text, path, config, codes, notebook, keep_noqa)
 
 
-def _lint_text(text: str, path: str, config: Config, codes: frozenset[str], notebook) -> FileResult:
+def _lint_text(text: str, path: str, config: Config, codes: frozenset[str], notebook,
+               keep_noqa=frozenset()) -> FileResult:
     result = FileResult(path)
+    table = _noqa_table(text, codes)
     if not any(tok in text for tok in FRAMEWORK_TOKENS):
+        if table is not None and cpython_syntax_error(text) is None:  # no rule can find anything here
+            result.findings = _unused_noqa(text, path, codes, table, keep=keep_noqa)
         return result
     depth = max_bracket_depth(text)
     if depth > MAX_NESTING:
@@ -217,12 +252,13 @@ def _lint_text(text: str, path: str, config: Config, codes: frozenset[str], note
     rules = [rule for rule in _rules_for(codes) if rule.could_fire(text)]
     if not rules:
         # no rule can fire here, so skip the expensive parse; still say when the file is broken
-        if "ACT000" in codes:
-            error = syntax_error(text)
-            if error is not None:
-                result.findings.append(_unreadable(path, f"syntax error: {error[0]}", error[1], error[2]))
+        error = syntax_error(text) if "ACT000" in codes or table is not None else None
+        if error is not None and "ACT000" in codes:
+            result.findings.append(_unreadable(path, f"syntax error: {error[0]}", error[1], error[2]))
+        if error is None:
+            result.findings = _unused_noqa(text, path, codes, table, keep=keep_noqa)
         return result
-    if QUICK_PASS:
+    if QUICK_PASS and table is None:  # with ACT100 on, a file whose noqa comments it judges takes the full pass
         quick = _quick_pass(text, path, config, rules, notebook)
         if quick is not None:
             return quick
@@ -230,7 +266,7 @@ def _lint_text(text: str, path: str, config: Config, codes: frozenset[str], note
 
     from actlint.checks import FileContext
     from actlint.index import FileIndex
-    from actlint.noqa import is_suppressed, suppressions
+    from actlint.noqa import suppressing, suppressions
     from actlint.parse import parse_module
     from actlint.project import Project
 
@@ -251,17 +287,26 @@ def _lint_text(text: str, path: str, config: Config, codes: frozenset[str], note
     project = Project.for_file(path)
     ctx = FileContext(path=path, text=text, index=index, options=config.options_for(), project=project,
                       notebook=notebook)
-    noqa = suppressions(text)
+    noqa = suppressions(text) if table is None else table
+    used: set[tuple[int, str]] = set()  # (line or FILE, code) of the noqa entries that suppressed a finding
+    home_noqa: set[tuple[str, int, str]] = set()
     for rule_class in rules:
         try:
             for finding in rule_class(ctx).check():
-                if finding is not None and not is_suppressed(finding.code, finding.line, noqa) \
-                        and not _suppressed_at_home(finding, ctx):
+                if finding is None:
+                    continue
+                here, home = suppressing(finding.code, finding.line, noqa), _suppressed_at_home(finding, ctx)
+                if here or home:
+                    used.update(here)
+                    home_noqa.update(home)
+                else:
                     result.findings.append(finding)
         except RecursionError:
             result.errors.append(InternalError(path, rule_class.code, "the file nests too deeply to analyse"))
         except Exception as exc:  # a rule bug must not lose the other files' results
             result.errors.append(InternalError(path, rule_class.code, f"{type(exc).__name__}: {exc}"))
+    result.findings += _unused_noqa(text, path, codes, table, used, {e.rule for e in result.errors}, keep_noqa)
+    result.home_noqa = sorted(home_noqa)
     if project is not None:
         result.read = dict(project.read)
     result.findings.sort(key=lambda f: f.sort_key)
@@ -295,19 +340,24 @@ def _quick_pass(text: str, path: str, config: Config, rules: list, notebook) -> 
     return result
 
 
-def _suppressed_at_home(finding: Finding, ctx) -> bool:
-    """Whether a finding placed here from an imported module is suppressed by a ``# noqa`` at its home (the
-    line a run that lints both files reports it at)."""
+def _suppressed_at_home(finding: Finding, ctx) -> list[tuple[str, int, str]]:
+    """The ``# noqa`` comments at its home (the line a run that lints both files reports it at) that suppress
+    a finding placed here from an imported module, as (path, line of the comment, code); empty when none do."""
     if finding.home is None:
-        return False
-    from actlint.noqa import is_suppressed, suppressions
+        return []
+    from actlint.noqa import FILE, file_directive_lines, suppressing, suppressions
 
     tables = ctx.cached("home noqa", lambda ctx: {})
     path = finding.home["path"]
     if path not in tables:
         index = next((index for shown, index in ctx.other_modules() if shown == path), None)
-        tables[path] = suppressions(index.module.code) if index is not None else {}
-    return is_suppressed(finding.code, finding.home["line"], tables[path])
+        code = index.module.code if index is not None else ""
+        tables[path] = (suppressions(code), file_directive_lines(code) if "actlint" in code else {})
+    table, file_lines = tables[path]
+    out = []
+    for key, code in suppressing(finding.code, finding.home["line"], table):
+        out.extend((path, line, code) for line in (file_lines.get(code, ()) if key == FILE else (key,)))
+    return out
 
 
 def display_path(path: Path) -> str:
@@ -362,11 +412,13 @@ def lint_source(text: str, path: Path, config: Config, shown: str | None = None,
 
 
 def _lint_decoded(text: str, path: Path, shown: str, config: Config, notebook: bool) -> FileResult:
-    if not any(tok in text for tok in FRAMEWORK_TOKENS) and not notebook:
-        return FileResult(shown)
+    relpath = _relative_to_root(path, config)
+    if not any(tok in text for tok in FRAMEWORK_TOKENS) and not notebook \
+            and not ("noqa" in text.lower() and config.allows("ACT100", relpath, default=False)):
+        return FileResult(shown)  # (a noqa comment here may be unused, ACT100: lint_text says)
     from actlint.checks import all_rules
 
-    codes = config.enabled_codes(_relative_to_root(path, config), all_rules())
+    codes = config.enabled_codes(relpath, all_rules())
     try:
         with time_budget(config.max_file_seconds):
             if notebook:
@@ -502,7 +554,14 @@ def lint_paths(files: list[Path], config: Config, jobs: int | None = None, cache
                 result.findings = [f for f in result.findings
                                    if f.home is not None and os.path.abspath(f.home["path"]) in linted]
                 result.errors, result.notices = [], []
-    return Report(place_at_home(results + extra)[:len(results)])
+    # a noqa that suppressed another file's finding at its home here is used, whatever this file found
+    used = {(os.path.abspath(path), line, code) for r in results + extra for path, line, code in r.home_noqa}
+    if used:
+        from actlint.unused_noqa import drop_used_elsewhere
+
+        for result in results:
+            result.findings = drop_used_elsewhere(result.findings, result.path, used)
+    return Report(place_at_home(results + extra)[:len(results)], used)
 
 
 def _lint_cached(files: list[Path], config: Config, jobs: int | None, cache) -> list[FileResult]:
@@ -524,13 +583,13 @@ def _lint_cached(files: list[Path], config: Config, jobs: int | None, cache) -> 
             if hit is None or not unchanged(hit[2]):  # a local module it read has changed since
                 todo.append(i)
             else:
-                results[i] = FileResult(shown, hit[0], [], hit[1], read=hit[2])
+                results[i] = FileResult(shown, hit[0], [], hit[1], read=hit[2], home_noqa=hit[3])
     else:
         todo = list(range(len(files)))
     for i, result in zip(todo, _lint_many([files[i] for i in todo], config, jobs)):
         results[i] = result
         if cache is not None and i in keys and not result.errors and result.cacheable:
-            cache.put(keys[i], result.findings, result.notices, result.read)
+            cache.put(keys[i], result.findings, result.notices, result.read, result.home_noqa)
     return [r for r in results if r is not None]
 
 
@@ -623,8 +682,9 @@ def _lint_isolated(files: list[Path], config: Config) -> list[FileResult]:
     return out
 
 
-def fix_file(path: Path, config: Config, unsafe: bool, write: bool):
-    """Fix one file in place (or only compute the fix when ``write`` is false)."""
+def fix_file(path: Path, config: Config, unsafe: bool, write: bool, keep_noqa=frozenset()):
+    """Fix one file in place (or only compute the fix when ``write`` is false).  ``keep_noqa``: (line, code)
+    of its noqa comments that other files' findings need at their home here (ACT100 leaves them)."""
     from actlint.fixes import FixOutcome, source_encoding, write_fixed
 
     shown = display_path(path)
@@ -635,7 +695,7 @@ def fix_file(path: Path, config: Config, unsafe: bool, write: bool):
     except (OSError, ValueError, SyntaxError):
         return FixOutcome(shown, "", "")  # reported by the lint pass as ACT000
     notebook = path.suffix == ".ipynb"
-    outcome = fix_source(text, path, config, unsafe, shown)
+    outcome = fix_source(text, path, config, unsafe, shown, keep_noqa=keep_noqa)
     if write and outcome.changed:
         try:
             write_fixed(path, outcome.fixed, *(("utf-8", False) if notebook else (encoding, bom)), original=data)
@@ -645,7 +705,7 @@ def fix_file(path: Path, config: Config, unsafe: bool, write: bool):
 
 
 def fix_source(text: str, path: Path, config: Config, unsafe: bool, shown: str | None = None,
-               notebook: bool | None = None):
+               notebook: bool | None = None, keep_noqa=frozenset()):
     """The fixes of a source text (or a notebook's JSON) as the file at ``path`` would get them: a
     :class:`~actlint.fixes.FixOutcome` whose ``fixed`` is the whole new text.  Nothing is written."""
     from actlint.checks import all_rules
@@ -654,7 +714,8 @@ def fix_source(text: str, path: Path, config: Config, unsafe: bool, shown: str |
     shown = display_path(path) if shown is None else shown
     codes = config.enabled_codes(_relative_to_root(path, config), all_rules())
     if not (path.suffix == ".ipynb" if notebook is None else notebook):
-        return fix_text(text, shown, lambda t: lint_text(t, shown, config, codes).findings, unsafe)
+        return fix_text(text, shown, lambda t: lint_text(t, shown, config, codes, keep_noqa=keep_noqa).findings,
+                        unsafe)
     from actlint.notebook import NotebookError, write_back
 
     # the joined program is fixed, then only the changed cells' sources are rewritten in the JSON
@@ -667,5 +728,12 @@ def fix_source(text: str, path: Path, config: Config, unsafe: bool, shown: str |
                       program.applied, program.problems)
 
 
-def fix_paths(files: list[Path], config: Config, unsafe: bool, write: bool):
-    return [fix_file(p, config, unsafe, write) for p in files]
+def fix_paths(files: list[Path], config: Config, unsafe: bool, write: bool, jobs: int | None = None):
+    """Fix each file.  With ACT100 on, the files and their importers are linted first: a noqa comment that
+    suppresses, at its home, a finding another file reports is used, though the file alone cannot see it."""
+    used: set[tuple[str, int, str]] = set()
+    if any(config.allows("ACT100", _relative_to_root(p, config), default=False) for p in files):
+        used = lint_paths(files, config, jobs=jobs, importers=True).noqa_used_elsewhere
+    return [fix_file(p, config, unsafe, write,
+                     frozenset((line, code) for where, line, code in used if where == os.path.abspath(p)))
+            for p in files]

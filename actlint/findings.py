@@ -6,6 +6,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+# Reported by the engine itself, not by a check: an unreadable file (ACT000), an unused noqa code (ACT100).
+# Neither is a claim about a model, so the verifier passes them through without a verdict.
+ENGINE_CODES = ("ACT000", "ACT100")
+
+
 def where(path: str, line: int, column: int, cell: int | None = None) -> str:
     """``path:line:col``, or ``path:cell N:line:col`` in a notebook (a finding's or a related location's)."""
     return f"{path}:{'' if cell is None else f'cell {cell}:'}{line}:{column}"

@@ -37,13 +37,17 @@ class ActlintChecker:
         config = _config_for(str(path.resolve().parent if self.filename != "stdin" else Path.cwd()))
         codes = config.enabled_codes(_relative_to_root(path, config), all_rules())
         result = lint_text(text, self.filename, config, codes)
+        homes = _from_importers(str(path.resolve()), config) if self.filename != "stdin" else ([], set())
+        if homes[1]:  # noqa comments here that importers' findings need at their home are used (ACT100)
+            from actlint.unused_noqa import drop_used_elsewhere
+
+            result.findings = drop_used_elsewhere(result.findings, self.filename, homes[1])
         for finding in result.findings:
             yield finding.line, finding.column - 1, f"{finding.code} {finding.message}{_fix_note(finding)}", type(self)
         for error in result.errors:
             yield 1, 0, f"ACT000 internal error in {error.rule}: {error.error}", type(self)
-        if self.filename != "stdin":
-            for home in _from_importers(str(path.resolve()), config):
-                yield home["line"], home["column"] - 1, f"{home['code']} {home['message']}", type(self)
+        for home in homes[0]:
+            yield home["line"], home["column"] - 1, f"{home['code']} {home['message']}", type(self)
 
 
 @lru_cache(maxsize=256)
@@ -53,24 +57,28 @@ def _importer_findings(folder: str):
     return {}
 
 
-def _from_importers(path: str, config) -> list[dict]:
-    """What the project's files that import ``path`` find at home in it: ``actlint model.py`` reports
-    these too (:mod:`actlint.importers`)."""
+def _from_importers(path: str, config) -> tuple[list[dict], set]:
+    """What the project's files that import ``path`` find at home in it (``actlint model.py`` reports these
+    too, :mod:`actlint.importers`), and the noqa comments there that suppressed one of them: (absolute path,
+    line, code)."""
     import os
 
     from actlint.engine import lint_file
     from actlint.importers import find_importers
 
-    found = []
+    found, used = [], set()
     memo = _importer_findings(str(config.root))
     for importer in find_importers([Path(path)], config, config.root / ".actlint_cache" / "importers.json"):
         key = os.path.abspath(importer)
         if key not in memo:
-            memo[key] = [f for f in lint_file(importer, config).findings if f.home is not None]
-        for finding in memo[key]:
+            result = lint_file(importer, config)
+            memo[key] = ([f for f in result.findings if f.home is not None],
+                         {(os.path.abspath(where), line, code) for where, line, code in result.home_noqa})
+        for finding in memo[key][0]:
             if os.path.abspath(finding.home["path"]) == path:
                 found.append({**finding.home, "code": finding.code})
-    return sorted(found, key=lambda h: (h["line"], h["column"], h["code"]))
+        used |= {u for u in memo[key][1] if u[0] == path}
+    return sorted(found, key=lambda h: (h["line"], h["column"], h["code"])), used
 
 
 def _fix_note(finding) -> str:
@@ -79,6 +87,6 @@ def _fix_note(finding) -> str:
     if fix is None:
         return ""
     kind = "fix" if fix.safe else "unsafe fix"
-    if len(fix.edits) == 1 and "\n" not in fix.edits[0].content:
+    if len(fix.edits) == 1 and fix.edits[0].content and "\n" not in fix.edits[0].content:
         return f" [{kind}: replace with `{fix.edits[0].content}`]"
     return f" [{kind}: {fix.message}]"

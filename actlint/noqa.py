@@ -41,3 +41,27 @@ def suppressions(text: str) -> dict[int, frozenset[str]]:
 def is_suppressed(code: str, line: int, table: dict[int, frozenset[str]]) -> bool:
     return any(codes is ALL or any(code.startswith(c) for c in codes)
                for codes in (table.get(line), table.get(FILE)) if codes is not None)
+
+
+def suppressing(code: str, line: int, table: dict[int, frozenset[str]]) -> list[tuple[int, str]]:
+    """The (key, code) entries of the table that suppress ``code`` on ``line`` (key: the line, or ``FILE``);
+    a bare ``# noqa`` is ``(key, "*")``.  Empty when the finding is not suppressed."""
+    hits = []
+    for key in (line, FILE):
+        codes = table.get(key)
+        if codes is ALL:
+            hits.append((key, "*"))
+        elif codes:
+            hits.extend((key, c) for c in codes if code.startswith(c))
+    return hits
+
+
+def file_directive_lines(text: str) -> dict[str, list[int]]:
+    """Code -> the lines of the file-level ``# actlint: noqa: ...`` comments that name it."""
+    lines: dict[str, list[int]] = {}
+    for match in _FILE_NOQA.finditer(text):
+        if match.group("codes") is not None:
+            number = text.count("\n", 0, match.start()) + 1
+            for code in _CODE.findall(match.group("codes")):
+                lines.setdefault(code.upper(), []).append(number)
+    return lines

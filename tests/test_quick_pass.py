@@ -81,7 +81,9 @@ def _findings(path: Path, text: str, index: FileIndex, quick: bool):
     return found, failed
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "fixtures").rglob("bad_*.py")), ids=lambda p: p.name)
+# fixtures/act100 holds unused noqa codes: the engine finds them, no rule does
+@pytest.mark.parametrize("path", sorted(p for p in (ROOT / "fixtures").rglob("bad_*.py") if p.parent.name != "act100"),
+                         ids=lambda p: p.name)
 def test_quick_tree_gives_the_full_trees_findings(path):
     """Over the quick tree the rules find what they find over LibCST's, at the same places, with the same
     messages; a rule may instead fail while building a fix (code of another tree), which also sends the

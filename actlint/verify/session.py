@@ -18,7 +18,7 @@ import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from actlint.findings import Finding
+from actlint.findings import ENGINE_CODES, Finding
 from actlint.verify.judge.diagnostics import diagnose
 from actlint.verify.build.functions import function_targets
 from actlint.verify.build.notebooks import NotebookProgram
@@ -177,8 +177,8 @@ def _verify(findings, files, settings, root, workers, progress, scratch) -> Outc
         if progress:
             progress.preparing(number, len(files), shown)
         own = by_path.pop(shown, [])
-        out.extend(f for f in own if f.code == "ACT000")  # unreadable: reported as is, never verified
-        own = [f for f in own if f.code != "ACT000"]
+        out.extend(f for f in own if f.code in ENGINE_CODES)  # unreadable, unused noqa: as is, never verified
+        own = [f for f in own if f.code not in ENGINE_CODES]
         try:
             text = decode(file.read_bytes())
         except (OSError, ValueError) as exc:
@@ -305,7 +305,7 @@ def _traced_phase(files, by_path, settings, root, workers, progress):
     scripts = training_files(files, root)
     if not scripts:
         return [], [], set()
-    everything = [f for fs in by_path.values() for f in fs if f.code != "ACT000"]
+    everything = [f for fs in by_path.values() for f in fs if f.code not in ENGINE_CODES]
     if not everything:
         return [], [], set()
     if progress:

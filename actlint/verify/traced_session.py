@@ -15,7 +15,7 @@ import os
 import time
 from pathlib import Path
 
-from actlint.findings import Finding
+from actlint.findings import ENGINE_CODES, Finding
 from actlint.verify.build.targets import Target, log_form
 from actlint.verify.judge.diagnostics import diagnose
 from actlint.verify.judge.verdicts import CONFIRMED, INCONCLUSIVE, REFUTED, Verdict, judge
@@ -133,7 +133,7 @@ def judge_records(findings: list[Finding], records: list[dict], *, source: str, 
     out: list[Finding] = []
     rest: list[Finding] = []
     for i, f in enumerate(findings):
-        if f.code == "ACT000":
+        if f.code in ENGINE_CODES:
             out.append(f)
             continue
         real = _real(f.path)
