@@ -165,8 +165,15 @@ def run_all(jobs: list[tuple[str, dict]], timeout: float, workers: int = 1, prog
         return results
     finally:
         warm.close()
-        if notes is not None and warm.restarts:
-            notes.append(f"the warm-start server was restarted {warm.restarts} time(s): {warm.why}")
+        if notes is not None:
+            if warm.restarts:
+                notes.append(f"the warm-start server was restarted {warm.restarts} time(s): {warm.why}")
+            import resource
+
+            unit = 1024 if sys.platform.startswith("linux") else 2 ** 20  # ru_maxrss: KB on Linux, bytes on macOS
+            parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / unit
+            server = f", the warm-start server {warm.peak_mb:.0f} MB" if warm.peak_mb is not None else ""
+            notes.append(f"peak memory: this process {parent:.0f} MB{server}")
         shutil.rmtree(home, ignore_errors=True)
 
 

@@ -127,6 +127,16 @@ class WarmServer:
             with self.lock:
                 self.jobs.pop(ident, None)
 
+    def peak_mb(self) -> float | None:
+        """The server's peak resident memory so far (Linux), or None."""
+        try:
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except (OSError, ValueError, IndexError):
+            pass
+        return None
+
     def close(self) -> None:
         try:
             self.proc.stdin.close()
@@ -188,6 +198,7 @@ class WarmStart:
         self.env, self.keras = env, keras
         self.lock = threading.Lock()
         self.restarts = 0
+        self.peak_mb: float | None = None  # the server's, read when it is closed
         self.why = unavailable() or ""
         self.server = None
         if not self.why:
@@ -223,4 +234,5 @@ class WarmStart:
         with self.lock:
             server, self.server = self.server, None
         if server is not None:
+            self.peak_mb = server.peak_mb()
             server.close()
