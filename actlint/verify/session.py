@@ -140,17 +140,32 @@ def _prepare(file: Path, shown: str, text: str, own: list[Finding], settings: Se
 def verify(findings: list[Finding], files: list[Path], settings: Settings, root: Path, workers: int = 1,
            show_progress: bool = True) -> Outcome:
     """Build and run every model of ``files``; return the findings with verdicts plus the diagnostics."""
+    from actlint.verify.sandbox.runner import finish_warm, start_warm
+
     scratch = Path(tempfile.mkdtemp(prefix="actlint-notebooks-"))
     progress = Progress() if show_progress else None
+    warm = start_warm(workers, keras=any(_mentions_keras(f) for f in files))
+    notes: list[str] = []
     try:
-        return _verify(findings, files, settings, root, workers, progress, scratch)
+        outcome = _verify(findings, files, settings, root, workers, progress, scratch, warm)
     finally:
         if progress:
             progress.close()
+        finish_warm(warm, notes)
         shutil.rmtree(scratch, ignore_errors=True)
+    outcome.notes = notes
+    return outcome
 
 
-def _verify(findings, files, settings, root, workers, progress, scratch) -> Outcome:
+def _mentions_keras(file: Path) -> bool:
+    """Whether the warm-start server should import Keras too (a guess: a file that never says keras needs none)."""
+    try:
+        return b"keras" in file.read_bytes()
+    except OSError:
+        return False
+
+
+def _verify(findings, files, settings, root, workers, progress, scratch, warm=None) -> Outcome:
     from actlint.engine import decode, display_path
 
     start = time.perf_counter()
@@ -169,7 +184,7 @@ def _verify(findings, files, settings, root, workers, progress, scratch) -> Outc
     traced_models: list[ModelRun] = []
     captured: set[tuple[str, str | int]] = set()  # (real file, class or line) of the models a run measured
     if settings.run_scripts:
-        final, traced_models, captured = _traced_phase(files, by_path, settings, root, workers, progress)
+        final, traced_models, captured = _traced_phase(files, by_path, settings, root, workers, progress, warm)
         out.extend(final)
 
     for number, file in enumerate(files):
@@ -233,8 +248,7 @@ def _verify(findings, files, settings, root, workers, progress, scratch) -> Outc
     jobs.extend((t.label, dict(t.spec(), seed=0)) for t in outside)
     if progress:
         progress.jobs([key for key, _ in jobs])
-    notes: list[str] = []
-    results = run_all(jobs, settings.timeout, workers=workers, progress=progress, notes=notes)
+    results = run_all(jobs, settings.timeout, workers=workers, progress=progress, warm=warm)
 
     models: list[ModelRun] = list(traced_models)
     devices: set[str] = {m.result["device"] for m in traced_models if m.result.get("device")}
@@ -273,7 +287,7 @@ def _verify(findings, files, settings, root, workers, progress, scratch) -> Outc
                 v = Verdict(INCONCLUSIVE, fault.reason)
             out.append(_with_verdict(f, v, None, data.get("device")))
     out.sort(key=lambda f: f.sort_key)
-    return Outcome(out, models, sorted(devices), faults, time.perf_counter() - start, notes=notes)
+    return Outcome(out, models, sorted(devices), faults, time.perf_counter() - start)
 
 
 def training_files(files: list[Path], root: Path) -> list[Launch]:
@@ -291,7 +305,7 @@ def training_files(files: list[Path], root: Path) -> list[Launch]:
     return [launch_for(f, root) for f in files_to_run(list(texts), texts, root, FRAMEWORK_TOKENS)]
 
 
-def _traced_phase(files, by_path, settings, root, workers, progress):
+def _traced_phase(files, by_path, settings, root, workers, progress, warm=None):
     """Run each training file as a script under the tracer; the findings its captured models measured are final.
 
     Returns those findings (with verdicts from the run), the captured models, and ``(real file, class)`` of each
@@ -313,7 +327,8 @@ def _traced_phase(files, by_path, settings, root, workers, progress):
 
     def one(launch: Launch):
         return verify_command([sys.executable, *launch.argv], launch.cwd, everything, project_root=root,
-                              steps=max(1, settings.train_steps), timeout=settings.timeout, device=settings.device)
+                              steps=max(1, settings.train_steps), timeout=settings.timeout, device=settings.device,
+                              warm=warm)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         runs = list(pool.map(one, scripts))

@@ -4,9 +4,11 @@ Run by the parent (:mod:`warm`) as ``python -I -B forkserver.py [--keras]``, wit
 children's reduced environment.  It imports torch (and Keras, when a Keras model is queued)
 and the child's own modules, and says ``{"ready": true}`` on stdout, or why it cannot serve:
 an import that fails, or a framework that started threads (forking a threaded process is not
-safe).  Then it reads one request per line on stdin, ``{"id", "spec", "scratch", "env"}``,
-forks, and answers ``{"id", "pid"}``; when that child ends, ``{"id", "status"}`` (the exit
-code, negative for a signal, as :mod:`subprocess` gives it).
+safe).  Then it reads one request per line on stdin and forks: a model's child
+(``{"id", "spec", "scratch", "env"}``), or a traced script (``{"id", "kind": "script", "argv",
+"cwd", "env", "output"}``: ``python FILE ARGS`` or ``python -m MODULE ARGS`` as the tracer runs
+it, :func:`_script`).  It answers ``{"id", "pid"}``; when that child ends, ``{"id", "status"}``
+(the exit code, negative for a signal, as :mod:`subprocess` gives it).
 
 A forked child is a cold child minus the imports: it starts its own session (a hang is
 killed whole, by the parent), works in its scratch folder (also its TMPDIR), sends stdout
@@ -48,6 +50,9 @@ def _preload(keras: bool):
     import torch  # noqa: F401 - the point of the server: imported once, shared by every fork
 
     if keras:
+        # as a cold child imports it: the torch backend unless one is chosen, its home in a scratch folder
+        os.environ["KERAS_BACKEND"] = os.environ.get("KERAS_BACKEND") or "torch"
+        os.environ["KERAS_HOME"] = os.path.join(os.environ.get("TMPDIR") or os.getcwd(), "keras_home")
         import keras  # noqa: F401
     from actlint.verify.build import child
 
@@ -64,6 +69,15 @@ def _fresh_random_state() -> None:
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed()
+
+
+def _keras_home(scratch: str) -> None:
+    """Keras fixed its home folder when the server imported it; a cold child's is ``keras_home`` in its scratch
+    folder (``child._import_framework``), so a forked child's is too."""
+    config = sys.modules.get("keras.src.backend.config")
+    if config is not None and hasattr(config, "_KERAS_DIR"):
+        config._KERAS_DIR = os.path.join(scratch, "keras_home")
+        os.makedirs(config._KERAS_DIR, exist_ok=True)
 
 
 def _child(child, request: dict) -> None:
@@ -87,6 +101,7 @@ def _child(child, request: dict) -> None:
 
         tempfile.tempdir = None  # TMPDIR is the scratch folder now
         _fresh_random_state()
+        _keras_home(scratch)
         child.SCRATCH = scratch
         sys.argv = [child.__file__, request["spec"]]
         code = child.main()
@@ -100,6 +115,76 @@ def _child(child, request: dict) -> None:
             sys.stdout.flush()
             sys.stderr.flush()
         except Exception:  # noqa: BLE001 - a closed stream: nothing left to say
+            pass
+        os._exit(code or 0)
+
+
+def _script(request: dict) -> None:
+    """In the forked process: the user's script as ``python FILE`` (or ``-m MODULE``) would run it, with the
+    tracer loaded first as ``sitecustomize`` loads it there; never return."""
+    code = 1
+    try:
+        os.setsid()
+        os.chdir(request["cwd"])
+        null = os.open(os.devnull, os.O_RDONLY)
+        out = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(null, 0)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(null)
+        os.close(out)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        env = request["env"]
+        os.environ.clear()
+        os.environ.update(env)
+        import tempfile
+
+        tempfile.tempdir = None
+        _fresh_random_state()
+        import torch
+
+        threads = int(env.get("OMP_NUM_THREADS") or 0) or os.cpu_count() or 1
+        torch.set_num_threads(threads)  # the server imported with one; a script gets what its environment says
+        config = sys.modules.get("keras.src.backend.config")
+        if config is not None and hasattr(config, "_KERAS_DIR"):  # where a fresh import would put it
+            config._KERAS_DIR = env.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+        argv = list(request["argv"])
+        module = argv[1] if argv[0] == "-m" else None
+        first = os.getcwd() if module else os.path.dirname(os.path.abspath(argv[0]))
+        extra = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        sys.path[:] = [first, *extra, *sys.path[1:]]
+        import runpy
+
+        boot = next((p for p in extra if os.path.isfile(os.path.join(p, "sitecustomize.py"))), None)
+        if boot is not None:
+            runpy.run_path(os.path.join(boot, "sitecustomize.py"), run_name="sitecustomize")
+        try:
+            if module:
+                sys.argv = [module, *argv[2:]]
+                runpy.run_module(module, run_name="__main__", alter_sys=True)
+            else:
+                sys.argv = argv
+                runpy.run_path(argv[0], run_name="__main__")
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if not isinstance(exc.code, (int, type(None))):
+                print(exc.code, file=sys.stderr)
+        except BaseException:  # noqa: BLE001 - as the interpreter does: the hook prints it (the tracer records it)
+            sys.excepthook(*sys.exc_info())
+            code = 1
+        import atexit
+        import threading
+
+        threading._shutdown()  # as the interpreter ends: wait for the script's threads, then the atexit hooks
+        atexit._run_exitfuncs()
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001
             pass
         os._exit(code or 0)
 
@@ -138,7 +223,7 @@ def serve(argv: list[str]) -> int:
                 request = json.loads(line)
                 pid = os.fork()
                 if pid == 0:
-                    _child(child, request)
+                    _script(request) if request.get("kind") == "script" else _child(child, request)
                 running[pid] = request["id"]
                 _say({"id": request["id"], "pid": pid})
         while running:

@@ -129,6 +129,38 @@ def _run_one(key: str, spec: dict, timeout: float, threads: int, progress, warm=
             progress(key)
 
 
+def start_warm(workers: int, keras: bool):
+    """The warm start of one ``--verify`` run (:class:`~actlint.verify.sandbox.warm.WarmStart`): its server
+    imports the frameworks with one thread (no thread pool exists when it forks) in a folder of its own."""
+    from actlint.verify.sandbox.warm import WarmStart
+
+    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    env = dict(_child_env(threads), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    home = Path(tempfile.mkdtemp(prefix="actlint-warm-"))
+    env["TMPDIR"] = str(home)
+    warm = WarmStart(env, keras=keras)
+    warm.home = home
+    return warm
+
+
+def finish_warm(warm, notes: list | None) -> None:
+    """Stop the server; ``notes`` get how the children started, restarts, and the peak memory."""
+    warm.close()
+    if warm.home is not None:
+        shutil.rmtree(warm.home, ignore_errors=True)
+    if notes is None:
+        return
+    notes.append(warm.describe())
+    if warm.restarts:
+        notes.append(f"the warm-start server was restarted {warm.restarts} time(s): {warm.why}")
+    import resource
+
+    unit = 1024 if sys.platform.startswith("linux") else 2 ** 20  # ru_maxrss: KB on Linux, bytes on macOS
+    parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / unit
+    server = f", the warm-start server {warm.peak_mb:.0f} MB" if warm.peak_mb is not None else ""
+    notes.append(f"peak memory: this process {parent:.0f} MB{server}")
+
+
 def _cost(spec: dict) -> tuple:
     """Slowest first: Keras children (their framework is the slow one), then the ones with the most to measure."""
     return (spec.get("framework") == "keras", len(spec.get("probes") or ()) + 2 * bool(spec.get("train_steps")),
@@ -136,23 +168,19 @@ def _cost(spec: dict) -> tuple:
 
 
 def run_all(jobs: list[tuple[str, dict]], timeout: float, workers: int = 1, progress=None,
-            notes: list | None = None) -> dict[str, ChildResult]:
+            notes: list | None = None, warm=None) -> dict[str, ChildResult]:
     """Run many children (``(key, spec)`` pairs), ``workers`` at a time, the costly ones first; results by key.
 
-    ``notes`` gets one line on how the children were started (warm or cold, and why)."""
-    from actlint.verify.sandbox.warm import WarmStart
-
+    ``warm``: the run's warm start (else one is started for these children and stopped after them, and
+    ``notes`` get one line on how the children started)."""
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
     results: dict[str, ChildResult] = {}
     if not jobs:
         return results
     jobs = sorted(jobs, key=lambda job: _cost(job[1]), reverse=True)
-    server_env = dict(_child_env(threads), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # no thread pool before fork
-    home = Path(tempfile.mkdtemp(prefix="actlint-warm-"))
-    server_env["TMPDIR"] = str(home)
-    warm = WarmStart(server_env, keras=any(spec.get("framework") == "keras" for _, spec in jobs))
-    if notes is not None:
-        notes.append(warm.describe())
+    own = warm is None
+    if own:
+        warm = start_warm(workers, keras=any(spec.get("framework") == "keras" for _, spec in jobs))
     try:
         if workers <= 1 or len(jobs) <= 1:
             for key, spec in jobs:
@@ -164,17 +192,8 @@ def run_all(jobs: list[tuple[str, dict]], timeout: float, workers: int = 1, prog
                 results[futures[future]] = future.result()
         return results
     finally:
-        warm.close()
-        if notes is not None:
-            if warm.restarts:
-                notes.append(f"the warm-start server was restarted {warm.restarts} time(s): {warm.why}")
-            import resource
-
-            unit = 1024 if sys.platform.startswith("linux") else 2 ** 20  # ru_maxrss: KB on Linux, bytes on macOS
-            parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / unit
-            server = f", the warm-start server {warm.peak_mb:.0f} MB" if warm.peak_mb is not None else ""
-            notes.append(f"peak memory: this process {parent:.0f} MB{server}")
-        shutil.rmtree(home, ignore_errors=True)
+        if own:
+            finish_warm(warm, notes)
 
 
 class Progress:

@@ -94,6 +94,10 @@ class WarmServer:
 
     def run(self, spec_path: Path, scratch: Path, env: dict, timeout: float) -> tuple[int | None, bool]:
         """(exit status or None when unknown, whether the time limit killed it) of one forked child."""
+        return self.submit({"spec": str(spec_path), "scratch": str(scratch), "env": env}, timeout)
+
+    def submit(self, request: dict, timeout: float) -> tuple[int | None, bool]:
+        """As :meth:`run`, for any request the server takes (a model's child, or a traced script)."""
         job = _Job()
         with self.lock:
             if self.dead:
@@ -102,7 +106,7 @@ class WarmServer:
             ident = self.next_id
             self.jobs[ident] = job
             try:
-                line = json.dumps({"id": ident, "spec": str(spec_path), "scratch": str(scratch), "env": env})
+                line = json.dumps({"id": ident, **request})
                 self.proc.stdin.write((line + "\n").encode("utf-8"))
                 self.proc.stdin.flush()
             except (BrokenPipeError, OSError, ValueError) as exc:
@@ -199,25 +203,36 @@ class WarmStart:
         self.lock = threading.Lock()
         self.restarts = 0
         self.peak_mb: float | None = None  # the server's, read when it is closed
+        self.home: Path | None = None  # the server's own folder (its TMPDIR), removed by its owner
         self.why = unavailable() or ""
         self.server = None
         if not self.why:
             self.server, self.why = _start(env, keras)
+        self.started = self.server is not None
 
     def describe(self) -> str:
-        if self.server is not None:
+        if self.started:
             return "warm start: one fork server imported " + ("torch and keras" if self.keras else "torch") + \
                    " once; each model runs in a child forked from it"
         return f"cold start: each model runs in a fresh interpreter ({self.why})"
 
     def run(self, spec_path: Path, scratch: Path, env: dict, timeout: float) -> tuple[int | None, bool]:
         """As :meth:`WarmServer.run`; ServerGone once no server is left (the caller runs the child cold)."""
+        return self.submit({"spec": str(spec_path), "scratch": str(scratch), "env": env}, timeout)
+
+    def script(self, argv: list[str], cwd: Path, env: dict, output: Path, timeout: float) -> tuple[int | None, bool]:
+        """A traced ``python FILE``/``python -m MODULE`` (``argv`` without the interpreter), forked; its output
+        is appended to ``output``.  ServerGone when no server is left (the caller starts it cold)."""
+        return self.submit({"kind": "script", "argv": list(argv), "cwd": str(cwd), "env": env,
+                            "output": str(output)}, timeout)
+
+    def submit(self, request: dict, timeout: float) -> tuple[int | None, bool]:
         for _ in range(self.RESTARTS + 1):
             server = self.server
             if server is None:
                 break
             try:
-                return server.run(spec_path, scratch, env, timeout)
+                return server.submit(request, timeout)
             except ServerGone as exc:
                 with self.lock:
                     if self.server is server:

@@ -108,15 +108,30 @@ def command_env(scratch: Path, spec_path: Path, allow_network: bool, device: str
     return env
 
 
+def _warm_argv(command: list[str]) -> list[str] | None:
+    """The arguments after the interpreter when ``command`` is this Python running a file or a module, the two
+    forms a forked child can run (:func:`actlint.verify.sandbox.forkserver._script`); else None."""
+    import sys
+
+    if len(command) < 2 or os.path.realpath(command[0]) != os.path.realpath(sys.executable):
+        return None
+    rest = command[1:]
+    if rest[0] == "-m":
+        return rest if len(rest) >= 2 else None
+    return None if rest[0].startswith("-") else rest
+
+
 def run_traced(command: list[str], cwd: Path, findings: list[dict], *, project_root: Path, steps: int = 3,
                timeout: float = 120.0, allow_network: bool = False, keep_going: bool = False,
                digest_only: bool = False, device: str | None = None, stream=None,
-               own_stdin: bool = False) -> TracedRun:
+               own_stdin: bool = False, warm=None) -> TracedRun:
     """Run ``command`` in (a mirror of) ``cwd`` under the tracer; ``findings`` are the static ones to probe.
 
     ``stream``: where the command's output goes (a file object: the user's terminal); None keeps only its
     tail, for the reason when it fails.  ``own_stdin``: the command reads actlint's own standard input (the
-    user's terminal under ``actlint run``: ``stty size`` works); else it reads nothing.
+    user's terminal under ``actlint run``: ``stty size`` works); else it reads nothing.  ``warm``: a
+    :class:`~actlint.verify.sandbox.warm.WarmStart` whose server forks the command, when it is this Python
+    running a file or a module and its output is only kept (``--verify``).
     """
     scratch = Path(tempfile.mkdtemp(prefix="actlint-run-")).resolve()
     start = time.perf_counter()
@@ -129,6 +144,16 @@ def run_traced(command: list[str], cwd: Path, findings: list[dict], *, project_r
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
         env = command_env(scratch, spec_path, allow_network, device)
         out_path = scratch / "output.txt"
+        argv = _warm_argv(command) if warm is not None and stream is None and not own_stdin else None
+        if argv is not None and warm.server is not None:
+            forked = _run_forked(warm, argv, work, env, out_path, timeout, start)
+            if forked is not None:
+                exit_code, timed_out = forked
+                tail = out_path.read_bytes()[-4000:].decode("utf-8", "replace") if out_path.exists() else ""
+                result = _read(scratch / "result.json")
+                if timed_out and (scratch / "claimed").exists():
+                    result["claimed"] = True
+                return TracedRun(result, exit_code, time.perf_counter() - start, timed_out, tail, list(command))
         with open(out_path, "wb") as out:
             try:
                 proc = subprocess.Popen(command, cwd=work, env=env, stdin=None if own_stdin else subprocess.DEVNULL,
@@ -154,6 +179,16 @@ def run_traced(command: list[str], cwd: Path, findings: list[dict], *, project_r
         return TracedRun(result, proc.returncode, time.perf_counter() - start, timed_out, tail, list(command))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run_forked(warm, argv, work: Path, env: dict, out_path: Path, timeout: float, start: float):
+    """(exit status, timed out) of the command forked from the warm server; None when no server is left."""
+    from actlint.verify.sandbox.warm import ServerGone
+
+    try:
+        return warm.script(argv, work, env, out_path, max(0.1, timeout - (time.perf_counter() - start)))
+    except ServerGone:
+        return None
 
 
 def _pump(proc: subprocess.Popen, stream, copy, deadline: float) -> None:
