@@ -116,10 +116,14 @@ def end_to_end(paths: list[Path], rounds: int, jobs: int, label: str) -> list[st
             except ValueError:
                 results[mode] = None
     same = results["cold"] is not None and _comparable(results["cold"]) == _comparable(results["warm"])
-    verdicts = [f.get("verdict") for f in results["warm"] or []]
-    decided = sum(v in ("confirmed", "refuted") for v in verdicts)
+    verdicts = [(f["path"], f["line"], f["code"], f.get("verdict")) for f in results["warm"] or []]
+    same_verdicts = verdicts == [(f["path"], f["line"], f["code"], f.get("verdict")) for f in results["cold"] or []]
+    decided = sum(v[3] in ("confirmed", "refuted") for v in verdicts)
+    # numbers measured on a script's own unseeded model differ from run to run, cold or warm alike
+    numbers = "yes" if same else "no (a run of an unseeded script measures new weights each time)"
     return [f"| {label} | {statistics.median(walls['cold']):.1f} s | {statistics.median(walls['warm']):.1f} s | "
-            f"{len(verdicts)} ({decided} decided) | {'yes' if same else '**no**'} | {memory['warm']} |"]
+            f"{len(verdicts)} ({decided} decided) | {'yes' if same_verdicts else '**no**'} | {numbers} | "
+            f"{memory['warm'].removeprefix('peak memory: ')} |"]
 
 
 def _median(values):
@@ -149,8 +153,8 @@ def main(argv=None) -> int:
             return 1
         print("\n".join(per_model(targets, args.rounds, args.timeout)))
     print(f"\nEnd to end (`actlint --verify --jobs {args.jobs}`, median of {args.rounds}):\n")
-    print("| what | cold | warm | findings | same verdicts and numbers | peak memory (warm) |")
-    print("|---|---:|---:|---|---|---|")
+    print("| what | cold | warm | findings | same verdicts | same numbers | peak memory (warm) |")
+    print("|---|---:|---:|---|---|---|---|")
     for folder in args.folder:
         print("\n".join(end_to_end([folder], args.rounds, args.jobs, f"`{folder.name}/`")), flush=True)
     print("\n".join(end_to_end([ROOT / "examples" / "mnist_mlp.py"], args.rounds, args.jobs,

@@ -115,7 +115,7 @@ def test_a_server_that_dies_is_started_again(tmp_path):
 
     warm = WarmStart(dict(_server_env(), TMPDIR=str(tmp_path)), keras=False)
     try:
-        assert warm.server is not None, warm.why
+        assert warm.available(), warm.why
         first = warm.server.proc.pid
         assert run_child(_spec(), 120, 1, warm).data["ok"]
         os.killpg(first, signal.SIGKILL)
@@ -139,7 +139,7 @@ def test_no_fork_or_cold_start_asked_means_cold_children(monkeypatch, tmp_path):
     monkeypatch.setattr(warm.sys, "platform", "darwin")
     assert warm.unavailable() == "fork is not available or not safe on darwin"
     start = warm.WarmStart({"PATH": os.environ.get("PATH", "")}, keras=False)
-    assert start.server is None
+    assert start.server is None and not start.available()
     assert start.describe() == "cold start: each model runs in a fresh interpreter (fork is not available or not " \
                                "safe on darwin)"
 

@@ -13,6 +13,7 @@ turns these hints into candidate inputs (:func:`actlint.verify.measure.recorder.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 
 # Per-sample shape (channels first) of the datasets tutorials name.
@@ -29,6 +30,19 @@ _PASS_THROUGH = {"to", "cuda", "cpu", "float", "double", "detach", "contiguous",
                  "tensor", "from_numpy", "as_tensor", "astype", "long", "int"}
 _BATCH_NAMES = {"batch_size", "batch", "bs", "b", "n", "bsz", "batchsize", "n_batch", "num_samples"}
 _INT_WORDS = ("token", "ids", "idx", "index", "indices", "word", "sentence", "src", "tgt", "trg", "text", "seq")
+
+
+@functools.lru_cache(maxsize=8)
+def parsed(text: str) -> ast.Module:
+    """The tree of a source, parsed once for all the models of a file (callers read it, never change it)."""
+    return ast.parse(text)
+
+
+@functools.lru_cache(maxsize=8)
+def nodes_of(tree: ast.AST) -> tuple:
+    """Every node of a whole-file tree, walked once (``ast.walk`` per model and per question cost seconds
+    on a notebook with many models)."""
+    return tuple(ast.walk(tree))
 
 
 class _Folder:
@@ -203,7 +217,7 @@ def _last_assignment(scope: list[ast.stmt], name: str, before: int) -> ast.AST |
 def _enclosing_scope(tree: ast.Module, line: int) -> list[ast.stmt]:
     """The body of the innermost function containing ``line`` (the module body otherwise)."""
     best = None
-    for node in ast.walk(tree):
+    for node in nodes_of(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= line <= node.end_lineno:
             if best is None or node.lineno >= best.lineno:
                 best = node
@@ -232,7 +246,7 @@ def _find_method(tree: ast.Module, cls_name: str, names: tuple[str, ...], seen=N
 def _instances(tree: ast.Module, name: str) -> set[str]:
     """Variables bound to an instance of ``name`` (``net = Net(...).to(device)``, ``self.model = Net()``)."""
     out = {name}
-    for node in ast.walk(tree):
+    for node in nodes_of(tree):
         if isinstance(node, ast.Assign):
             value = node.value
             while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in (
@@ -265,7 +279,7 @@ def _called_instance(call: ast.Call, names: set[str]) -> str | None:
 def input_hints(text: str, name: str, kind: str, framework: str) -> dict:
     """Hints for the input of model ``name`` (a class, or a module-level variable when ``kind`` is ``var``)."""
     try:
-        tree = ast.parse(text)
+        tree = parsed(text)
     except SyntaxError:
         return {}
     h = _Hints(text, tree)
@@ -277,7 +291,7 @@ def input_hints(text: str, name: str, kind: str, framework: str) -> dict:
             out["dataset"] = {"name": label, "shape": shape, "why": f"{m.group(0)} at line {line}"}
             break
     # Keras Input(shape=...) / input_shape=... anywhere in the file
-    for node in ast.walk(tree):
+    for node in nodes_of(tree):
         if isinstance(node, ast.Call):
             shape_kw = None
             if _call_name(node) in ("Input", "InputLayer"):
@@ -337,7 +351,7 @@ def input_hints(text: str, name: str, kind: str, framework: str) -> dict:
             out["model_dtype"] = "double"
     # what the file passes to the model
     inst = _instances(tree, name)
-    for node in ast.walk(tree):
+    for node in nodes_of(tree):
         if isinstance(node, ast.Call) and node.args:
             how = _called_instance(node, inst)
             if how is None:
@@ -352,7 +366,7 @@ def input_hints(text: str, name: str, kind: str, framework: str) -> dict:
                     entry["others"] = shapes[1:]
                 entry["why"] = f"{entry['why']}, passed to the model at line {node.lineno}"
                 out["shapes"].insert(sum(1 for s in out["shapes"] if s.get("source") == "call"), entry)
-    for node in ast.walk(tree):
+    for node in nodes_of(tree):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("double",)
                 and isinstance(node.func.value, ast.Name) and node.func.value.id in inst):
             out["model_dtype"] = "double"

@@ -20,7 +20,7 @@ from actlint.config import ConfigError
 from actlint.findings import Finding
 from actlint.verify.build.builder import module_level_names, restricted_source
 from actlint.verify.build.function_models import FunctionModel, function_models
-from actlint.verify.build.inputs import input_hints
+from actlint.verify.build.inputs import input_hints, nodes_of
 from actlint.verify.build.tf_alias import real_tensorflow_use
 
 # The probe each static rule asks the child for (see actlint/verify/measure/experiments.py PROBES).
@@ -164,7 +164,7 @@ def _dotted(expr: ast.AST) -> str:
 def _imports(tree: ast.Module) -> dict[str, str]:
     """Local name -> the module path it was imported from (``Sequential`` -> ``keras.models.Sequential``)."""
     out = {}
-    for node in ast.walk(tree):
+    for node in nodes_of(tree):
         if isinstance(node, ast.Import):
             for a in node.names:
                 out[(a.asname or a.name).split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
@@ -464,7 +464,7 @@ class FileModels:
 
     def _call_site(self, name: str):
         """The first call ``Name(...)`` in the file whose arguments the restricted module can evaluate."""
-        for node in ast.walk(self.tree):
+        for node in nodes_of(self.tree):
             if not isinstance(node, ast.Call):
                 continue
             func = node.func
@@ -649,7 +649,7 @@ class FileModels:
         if t.label in self._learned:
             return self._learned[t.label]
         count = 0
-        for node in ast.walk(self.tree):
+        for node in nodes_of(self.tree):
             if not isinstance(node, (ast.Call, ast.ClassDef)) or node.lineno not in t.lines:
                 continue
             if isinstance(node, ast.ClassDef):
@@ -679,7 +679,7 @@ class FileModels:
 
     def _statements_at(self, line: int) -> list[ast.stmt]:
         """The statements containing ``line``, innermost first."""
-        found = [n for n in ast.walk(self.tree) if isinstance(n, ast.stmt) and n.lineno <= line <= n.end_lineno]
+        found = [n for n in nodes_of(self.tree) if isinstance(n, ast.stmt) and n.lineno <= line <= n.end_lineno]
         return sorted(found, key=lambda n: n.end_lineno - n.lineno)
 
     def _target_named(self, stmt: ast.stmt) -> Target | None:
@@ -714,7 +714,7 @@ class FileModels:
                 if name and (name == t.name or name in self._instances(t.name)) and t not in found:
                     found.append(t)
 
-        for node in ast.walk(self.tree):
+        for node in nodes_of(self.tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 if node.func.attr in ("parameters", "named_parameters", "compile", "fit", "fit_generator",
                                       "train_on_batch"):
@@ -727,7 +727,7 @@ class FileModels:
     def _instances(self, name: str) -> set[str]:
         """Variables assigned an instance of model class ``name`` anywhere in the file."""
         out = set()
-        for node in ast.walk(self.tree):
+        for node in nodes_of(self.tree):
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
                 value = node.value
                 while (isinstance(value.func, ast.Attribute) and isinstance(value.func.value, ast.Call)

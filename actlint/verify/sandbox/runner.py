@@ -58,7 +58,7 @@ def run_child(spec: dict, timeout: float, threads: int = 1, warm=None) -> ChildR
         env = _child_env(threads)
         env["TMPDIR"] = str(scratch)
         launched = None
-        if warm is not None and warm.server is not None:
+        if warm is not None and warm.available():
             try:
                 launched = warm.run(scratch / "spec.json", scratch, env, timeout)
             except ServerGone:

@@ -194,7 +194,10 @@ def _start(env: dict, keras: bool) -> tuple[WarmServer | None, str]:
 
 
 class WarmStart:
-    """The server of one run, started again once if it dies; ``server`` is None when children run cold."""
+    """The server of one run, started again once if it dies; cold children when there is none.
+
+    The server is launched at once and waited for only when the first child is due, so its imports
+    overlap the parent's own preparation (the static pass, the targets)."""
 
     RESTARTS = 1
 
@@ -206,14 +209,31 @@ class WarmStart:
         self.home: Path | None = None  # the server's own folder (its TMPDIR), removed by its owner
         self.why = unavailable() or ""
         self.server = None
+        self.checked = False  # whether the server's readiness was waited for
+        self.started = False  # whether it came up (then the children were forked)
         if not self.why:
-            self.server, self.why = _start(env, keras)
-        self.started = self.server is not None
+            try:
+                self.server = WarmServer(env, keras)
+            except OSError as exc:
+                self.why = f"the warm-start server could not start: {exc}"
+
+    def available(self) -> bool:
+        """Whether children can be forked (waits for the server the first time it is asked)."""
+        with self.lock:
+            if not self.checked:
+                self.checked = True
+                if self.server is not None and not self.server.wait_ready():
+                    self.why = self.server.why
+                    self.server = None
+                self.started = self.server is not None
+            return self.server is not None
 
     def describe(self) -> str:
         if self.started:
             return "warm start: one fork server imported " + ("torch and keras" if self.keras else "torch") + \
                    " once; each model runs in a child forked from it"
+        if not self.checked and not self.why:
+            return "warm start: no child was needed"
         return f"cold start: each model runs in a fresh interpreter ({self.why})"
 
     def run(self, spec_path: Path, scratch: Path, env: dict, timeout: float) -> tuple[int | None, bool]:
@@ -227,6 +247,8 @@ class WarmStart:
                             "output": str(output)}, timeout)
 
     def submit(self, request: dict, timeout: float) -> tuple[int | None, bool]:
+        if not self.available():
+            raise ServerGone(self.why)
         for _ in range(self.RESTARTS + 1):
             server = self.server
             if server is None:

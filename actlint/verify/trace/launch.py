@@ -145,7 +145,7 @@ def run_traced(command: list[str], cwd: Path, findings: list[dict], *, project_r
         env = command_env(scratch, spec_path, allow_network, device)
         out_path = scratch / "output.txt"
         argv = _warm_argv(command) if warm is not None and stream is None and not own_stdin else None
-        if argv is not None and warm.server is not None:
+        if argv is not None and warm.available():
             forked = _run_forked(warm, argv, work, env, out_path, timeout, start)
             if forked is not None:
                 exit_code, timed_out = forked
