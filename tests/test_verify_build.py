@@ -348,3 +348,18 @@ def test_a_training_function_is_cut_before_its_first_step_with_lines_kept():
     ns: dict = {}
     exec(compile(found.text.replace("from keras import layers, models", ""), "m.py", "exec"), ns)
     assert set(ns) >= {"run", "helper"}
+
+
+def test_a_name_bound_to_two_models_gives_each_its_own_child():
+    """``model = ...`` twice (the next notebook cell): each binding is its own target, run and judged on its
+    own numbers; before, both shared one label, so one model's child answered the other's findings."""
+    _needs("torch")
+    rc, findings, _, _ = actlint("--verify", "--select", "ALL", "--format", "json", BUILD / "rebound_name.py")
+    got = [(f["line"], f["code"], f["verdict"], f["evidence"].get("model")) for f in findings]
+    assert got == [(6, "ACT101", "confirmed", "fixtures/verify/build/rebound_name.py:model@6"),
+                   (6, "ACT101", "confirmed", "fixtures/verify/build/rebound_name.py:model@6"),
+                   (7, "ACT101", "confirmed", "fixtures/verify/build/rebound_name.py:model@6"),
+                   (12, "ACT102", "confirmed", "fixtures/verify/build/rebound_name.py:model@12")]
+    act102 = next(f for f in findings if f["code"] == "ACT102")["evidence"]
+    assert abs(act102["row_sum_min"] - 1) < 1e-3  # measured on the softmax classifier, not the sigmoid MLP
+    assert rc == 1

@@ -106,6 +106,7 @@ class Target:
     findings: list[Finding] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
     input_hints: dict = field(default_factory=dict)  # what the file says about the input (verify/inputs.py)
+    line: int = 0                # where it is made (a variable's assignment), when that is not its first line
 
     def spec(self) -> dict[str, Any]:
         probes = []
@@ -447,7 +448,7 @@ class FileModels:
         source, kept = restricted_source(self.text, {name}, (node.lineno, node.end_lineno))
         override = self.settings.model_override(self.path, name)
         target = Target(f"{self.path}:{name}", self.path, self.file, name, framework, {"kind": "var", "name": name},
-                        source, self._lines(kept))
+                        source, self._lines(kept), line=node.lineno)
         self._apply_input(target, override)
         return target
 
@@ -868,7 +869,20 @@ def file_targets(path: str, file: Path, text: str, findings: list[Finding], sett
         t.loss = models.loss_for(t, sites)
         kind = t.build.get("kind", "class")
         t.input_hints = input_hints(text, t.name, "var" if kind == "function" else kind, t.framework)
+    _unique_labels(models.targets)
     return models.targets, unmapped
+
+
+def _unique_labels(targets: list[Target]) -> None:
+    """A name bound to several models (``model = ...`` again in the next notebook cell) gives several targets:
+    each is labelled by the line it starts at, so each is run, and judged, on its own child's numbers."""
+    by_label: dict[str, list[Target]] = {}
+    for t in targets:
+        by_label.setdefault(t.label, []).append(t)
+    for label, same in by_label.items():
+        if len(same) > 1:
+            for number, t in enumerate(same, 1):
+                t.label = f"{label}@{t.line or (min(t.lines) if t.lines else number)}"
 
 
 def factory_targets(settings: Settings, root: Path) -> list[Target]:
