@@ -56,8 +56,7 @@ def per_model(targets, rounds: int, timeout: float) -> list[str]:
     home = Path(tempfile.mkdtemp(prefix="actlint-bench-warm-"))
     env = dict(_child_env(1), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TMPDIR=str(home))
     warm = WarmStart(env, keras=any(t.spec().get("framework") == "keras" for t in targets))
-    out = [f"Warm start: {warm.describe()}.\n",
-           "| model | findings | status | cold import s | build s | run s | cold wall s | warm wall s |",
+    out = ["| model | findings | status | cold import s | build s | run s | cold wall s | warm wall s |",
            "|---|---:|---|---:|---:|---:|---:|---:|"]
     cold_walls, warm_walls = [], []
     try:
@@ -80,6 +79,7 @@ def per_model(targets, rounds: int, timeout: float) -> list[str]:
                        " | ".join(_fmt(v) for v in (*med, run_s, cold_wall, warm_wall)) + " |")
     finally:
         warm.close()
+    out.insert(0, f"{warm.describe()}.\n")
     out.append(f"\nall {len(targets)} models, one at a time: cold {sum(cold_walls):.1f} s (median "
                f"{statistics.median(cold_walls):.2f} s per model), warm {sum(warm_walls):.1f} s (median "
                f"{statistics.median(warm_walls):.2f} s per model)")

@@ -80,27 +80,34 @@ def _keras_home(scratch: str) -> None:
         os.makedirs(config._KERAS_DIR, exist_ok=True)
 
 
+def _detach(cwd: str, out: str | None, err: str, append: bool, env: dict) -> None:
+    """The forked process on its own, as a fresh one would be: its own session (a hang is killed whole),
+    ``cwd``, stdin from nothing, stdout to ``out`` (nothing when None) and stderr to ``err``, the request's
+    environment, fresh random state."""
+    os.setsid()
+    os.chdir(cwd)
+    null = os.open(os.devnull, os.O_RDWR)
+    target = os.open(err, os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC), 0o600)
+    os.dup2(null, 0)
+    os.dup2(target if out == err else null, 1)
+    os.dup2(target, 2)
+    os.close(null)
+    os.close(target)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.environ.clear()
+    os.environ.update(env)
+    import tempfile
+
+    tempfile.tempdir = None  # TMPDIR is the request's now
+    _fresh_random_state()
+
+
 def _child(child, request: dict) -> None:
     """In the forked process: become a cold child's equal, run it, never return."""
     code = 1
     try:
-        os.setsid()
         scratch = request["scratch"]
-        os.chdir(scratch)
-        null = os.open(os.devnull, os.O_RDWR)
-        err = os.open(os.path.join(scratch, STDERR_FILE), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(null, 0)
-        os.dup2(null, 1)
-        os.dup2(err, 2)
-        os.close(null)
-        os.close(err)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.environ.clear()
-        os.environ.update(request["env"])
-        import tempfile
-
-        tempfile.tempdir = None  # TMPDIR is the scratch folder now
-        _fresh_random_state()
+        _detach(scratch, None, os.path.join(scratch, STDERR_FILE), False, request["env"])
         _keras_home(scratch)
         child.SCRATCH = scratch
         sys.argv = [child.__file__, request["spec"]]
@@ -124,23 +131,8 @@ def _script(request: dict) -> None:
     tracer loaded first as ``sitecustomize`` loads it there; never return."""
     code = 1
     try:
-        os.setsid()
-        os.chdir(request["cwd"])
-        null = os.open(os.devnull, os.O_RDONLY)
-        out = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.dup2(null, 0)
-        os.dup2(out, 1)
-        os.dup2(out, 2)
-        os.close(null)
-        os.close(out)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         env = request["env"]
-        os.environ.clear()
-        os.environ.update(env)
-        import tempfile
-
-        tempfile.tempdir = None
-        _fresh_random_state()
+        _detach(request["cwd"], request["output"], request["output"], True, env)
         import torch
 
         threads = int(env.get("OMP_NUM_THREADS") or 0) or os.cpu_count() or 1
