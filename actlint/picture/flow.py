@@ -819,8 +819,8 @@ class Flow:
                     made = self.learned_product(pair, fn, node, None) if fn and pair else None
                     results.append(made if made is not None else UNKNOWN)
                 elif isinstance(a, Const) and isinstance(b, Tensor) and _is_one(a) and \
-                        isinstance(operator, cst.Divide) and _hand_sigmoid_base(b) is not None:
-                    base = _hand_sigmoid_base(b)  # 1 / (1 + exp(-z)): a sigmoid written by hand
+                        isinstance(operator, cst.Divide) and (base := _hand_sigmoid_base(b)) is not None:
+                    # 1 / (1 + exp(-z)): a sigmoid written by hand
                     results.append(self.extend(base, Op(C.ACTIVATION, "sigmoid", node, _framework_of(b),
                                                         extra=(("hand_written", True),))))
                 elif isinstance(a, Tensor) and isinstance(b, Const) or isinstance(b, Tensor) and isinstance(a, Const):
@@ -830,9 +830,9 @@ class Flow:
                     results.append(self.extend(tensor, Op(C.AFFINE, type(operator).__name__.lower(), node,
                                                           extra=(("complement", True),) if complement else ())))
                 elif isinstance(a, Tensor) and isinstance(b, Tensor) and isinstance(operator, cst.Divide) and \
-                        _hand_softmax_base(a, b) is not None:
+                        (base := _hand_softmax_base(a, b)) is not None:
                     # exp(x) / exp(x).sum(-1): a softmax written by hand
-                    results.append(self.extend(_hand_softmax_base(a, b), Op(
+                    results.append(self.extend(base, Op(
                         C.ACTIVATION, "softmax", node, _framework_of(a), extra=(("hand_written", True),))))
                 elif isinstance(a, Tensor) or isinstance(b, Tensor):
                     # with another tensor, or with anything not understood (it may be one): a merge, e.g. a gate

@@ -185,12 +185,16 @@ def options(value: Value) -> tuple:
 
 def union(values) -> Value:
     """The values as one: itself when there is one, else a Union of the distinct ones (by identity, at most 6)."""
+    if len(values) == 1 and type(values[0]) is not Union:
+        return values[0]  # the common case: one path
     flat: list = []
-    seen: set = set()
     for v in values:
         for o in (v.options if type(v) is Union else (v,)):
-            if id(o) not in seen:
-                seen.add(id(o))
+            # a scan by identity: the lists are short (a Union holds at most 6), so it beats a set of ids
+            for seen in flat:
+                if seen is o:
+                    break
+            else:
                 flat.append(o)
     if not flat:
         return UNKNOWN
