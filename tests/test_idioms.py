@@ -182,3 +182,34 @@ def test_act107_starts_at_the_training_not_at_an_earlier_demo_or_another_library
            "    for _ in range(3):\n        session.run([step, loss])\n")
     (found,) = lint(tf1, select="ACT107")
     assert found.line == 10 and "call tf.set_random_seed(0)" in found.message
+
+
+def test_act109_leaves_a_log_in_another_module_to_that_module(monkeypatch):
+    """A loss class inherited from an imported module brings that module's log sites into this file's picture
+    (transformers' ``loss_rf_detr.py`` runs ``LwDetrImageLoss.loss_labels`` of ``loss_lw_detr.py``): they are
+    that module's findings, reported when it is linted, and this file's own log is still found. Before, sorting
+    the sites by position raised ``KeyError: 'Call has no place in this file'`` and ACT109 was an internal error
+    on the file (and the file was never cached)."""
+    from dataclasses import replace
+
+    import libcst as cst
+
+    import actlint.checks.act109_log_of_probabilities as act109
+    from actlint.config import Config
+    from actlint.engine import lint_text
+
+    real = act109.picture_of
+
+    def with_a_foreign_site(ctx):
+        picture = real(ctx)
+        if picture.log_sites and len(picture.log_sites) == 1:
+            own = picture.log_sites[0]
+            elsewhere = cst.parse_expression("prob.log()")  # a node of another tree
+            picture.log_sites.insert(0, replace(own, op=replace(own.op, node=elsewhere)))
+        return picture
+
+    monkeypatch.setattr(act109, "picture_of", with_a_foreign_site)
+    text = "import torch\n\n\ndef f(z):\n    return torch.log(torch.softmax(z, dim=-1))\n"
+    result = lint_text(text, "own.py", Config(), frozenset({"ACT109"}))
+    assert not result.errors
+    assert [(f.code, f.line, f.column) for f in result.findings] == [("ACT109", 5, 12)]
