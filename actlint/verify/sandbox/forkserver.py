@@ -102,6 +102,17 @@ def _detach(cwd: str, out: str | None, err: str, append: bool, env: dict) -> Non
     _fresh_random_state()
 
 
+def _end(code) -> None:
+    """A forked process ends here: its output flushed, then ``os._exit`` (the server's own exit handlers are not
+    its to run)."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:  # noqa: BLE001 - a closed stream: nothing left to say
+        pass
+    os._exit(code or 0)
+
+
 def _child(child, request: dict) -> None:
     """In the forked process: become a cold child's equal, run it, never return."""
     code = 1
@@ -118,12 +129,7 @@ def _child(child, request: dict) -> None:
         traceback.print_exc()
         code = 1
     finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except Exception:  # noqa: BLE001 - a closed stream: nothing left to say
-            pass
-        os._exit(code or 0)
+        _end(code)
 
 
 def _script(request: dict) -> None:
@@ -173,12 +179,7 @@ def _script(request: dict) -> None:
     except BaseException:  # noqa: BLE001
         traceback.print_exc()
     finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except Exception:  # noqa: BLE001
-            pass
-        os._exit(code or 0)
+        _end(code)
 
 
 def serve(argv: list[str]) -> int:
