@@ -150,6 +150,23 @@ def test_data_dependent_claims_are_refuted_only_on_the_users_data(source, verdic
     assert judge("ACT112", f16, result).verdict == verdict
 
 
+@pytest.mark.parametrize("negative, source, verdict", [
+    (0.0, "run", "refuted"), (0.0, "synthetic", "inconclusive"), (0.5, "run", "confirmed"),
+    (0.5, "synthetic", "confirmed"), (None, "run", "inconclusive")])
+def test_a_leading_leaky_relu_is_judged_by_the_negative_inputs_it_reshapes(negative, source, verdict):
+    leading = {"fn": "leaky_relu", "line": 3, "before_learned": True, "zero_fraction": 0.0,
+               "saturated_fraction": None, "negative_fraction": negative}
+    v = judge("ACT108", leading, {"source": source})
+    assert v.verdict == verdict, v.summary
+    if negative is None:
+        assert v.summary == "leaky_relu ran first; its effect is not measured"
+    else:
+        assert f"reshapes the {100 * negative:.1f}% of the input values that are negative" in v.summary
+        assert v.evidence["negative_fraction"] == negative
+    if verdict == "inconclusive" and negative is not None:
+        assert v.summary.startswith("not reproduced on synthetic input (")
+
+
 def test_a_twin_that_changed_nothing_decides_nothing():
     assert "changed nothing" in judge("ACT101", dict(TWIN, swapped=0), {"source": "run"}).summary
     same = dict(TWIN, twin_grad_norms=[1.0, 2.0], twin_grad_ratio=0.5)

@@ -31,7 +31,8 @@ class UnseededTraining(Rule):
     code = "ACT107"
     name = "unseeded-training"
     summary = "A script trains a model with no seed set for its framework"
-    tokens = (".backward(", ".fit(", "train_on_batch", "apply_gradients", "minimize(", "apply_updates")
+    tokens = (".backward(", ".fit(", ".fit_generator(", "train_on_batch", "apply_gradients", "minimize(",
+              "apply_updates")
 
     def check(self):
         # training in this file (a local module's code run from here is that module's)

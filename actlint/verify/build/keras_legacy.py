@@ -10,6 +10,12 @@ initialiser function ``init(shape, name=None)`` called without the ``dtype`` Ker
 ``keras.initializations.normal(shape, scale=…)`` as the matching Keras 3 initialiser, and
 ``keras.backend.int_shape(x)`` (gone in Keras 3) as ``tuple(x.shape)``, and Keras 1/2 module paths
 (``keras.layers.core``, ``keras.utils.np_utils``) as the Keras 3 modules that hold the same classes.
+Names Keras 3 moved or dropped are put back where Keras 2 had them: ``ImageDataGenerator`` and
+``keras.preprocessing.text`` (Keras 3's legacy preprocessing), ``keras.losses.mse`` and the other
+short names, ``K.exp`` / ``K.random_normal`` / ``K.image_dim_ordering`` (``keras.ops`` and
+``keras.random``), ``fit_generator`` and ``fit(nb_epoch=)``.
+
+Installed in the synthetic child and, in a traced run, as soon as the user's code imports Keras.
 """
 
 from __future__ import annotations
@@ -145,11 +151,157 @@ def _moved_modules(assumptions: list[str]) -> None:
             setattr(holder, last, module)
 
 
+PREPROCESSING_ASSUMPTION = "Keras 2 preprocessing (ImageDataGenerator, keras.preprocessing.text, skipgrams) " \
+                           "read as Keras 3's legacy preprocessing, the same classes"
+# Keras 2's public preprocessing names that Keras 3 keeps only under keras.src.legacy.preprocessing.
+_LEGACY_PREPROCESSING = {
+    "image": ("ImageDataGenerator", "NumpyArrayIterator", "DirectoryIterator", "DataFrameIterator", "Iterator",
+              "random_rotation", "random_shift", "random_shear", "random_zoom", "apply_affine_transform"),
+    "sequence": ("TimeseriesGenerator", "skipgrams", "make_sampling_table"),
+    "text": ("Tokenizer", "one_hot", "hashing_trick", "text_to_word_sequence", "tokenizer_from_json"),
+}
+
+
+def _legacy_preprocessing(assumptions: list[str]) -> None:
+    """``from keras.preprocessing.image import ImageDataGenerator`` and ``keras.preprocessing.text``."""
+    import importlib
+    import types
+
+    try:
+        import keras.preprocessing as public
+    except ImportError:
+        return
+    for sub, names in _LEGACY_PREPROCESSING.items():
+        try:
+            legacy = importlib.import_module(f"keras.src.legacy.preprocessing.{sub}")
+        except ImportError:
+            continue
+        full = f"keras.preprocessing.{sub}"
+        module = sys.modules.get(full) or getattr(public, sub, None)
+        if module is None:
+            module = types.ModuleType(full, f"actlint: Keras 2's {full}, read as Keras 3's legacy preprocessing")
+            sys.modules[full] = module
+            setattr(public, sub, module)
+        for name in names:
+            if not hasattr(module, name) and hasattr(legacy, name):
+                setattr(module, name, _noted(getattr(legacy, name), assumptions, PREPROCESSING_ASSUMPTION))
+
+
+def _noted(value, assumptions: list[str], text: str):
+    """``value`` (a class or a function) that adds ``text`` to the assumptions when it is first called."""
+    if isinstance(value, type):
+        original = value.__init__
+        if getattr(original, "_actlint_legacy", False):
+            return value
+
+        @functools.wraps(original)
+        def init(self, *args, **kwargs):
+            _note(assumptions, text)
+            original(self, *args, **kwargs)
+
+        init._actlint_legacy = True
+        value.__init__ = init
+        return value
+
+    @functools.wraps(value)
+    def call(*args, **kwargs):
+        _note(assumptions, text)
+        return value(*args, **kwargs)
+    return call
+
+
+# Keras 2's short names of losses and metrics (``loss=keras.losses.mse``); Keras 3 keeps the long ones.
+LOSS_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "mape": "mean_absolute_percentage_error",
+                "msle": "mean_squared_logarithmic_error", "kld": "kl_divergence",
+                "kullback_leibler_divergence": "kl_divergence", "logcosh": "log_cosh"}
+ALIAS_ASSUMPTION = "Keras 2 short loss names (keras.losses.mse, …) read as Keras 3's full names"
+
+
+def _loss_aliases(keras, assumptions: list[str]) -> None:
+    for holder in (keras.losses, keras.metrics):
+        for short, full in LOSS_ALIASES.items():
+            if not hasattr(holder, short) and hasattr(holder, full):
+                setattr(holder, short, _noted(getattr(holder, full), assumptions, ALIAS_ASSUMPTION))
+
+
+BACKEND_ASSUMPTION = "Keras 2 backend functions (K.exp, K.square, K.random_normal, K.image_dim_ordering, …) " \
+                     "read as their keras.ops / keras.random equivalents"
+# ``keras.backend.X`` of Keras 2 that is ``keras.ops.X`` with the same arguments in Keras 3.
+_BACKEND_OPS = ("abs", "exp", "log", "sqrt", "square", "sigmoid", "tanh", "softplus", "softsign", "sign",
+                "ones_like", "zeros_like", "maximum", "minimum", "shape", "cast", "clip", "mean", "sum", "max",
+                "min", "prod", "std", "var", "concatenate", "reshape", "expand_dims", "squeeze", "stack",
+                "transpose", "dot", "tile", "argmax", "argmin", "equal", "not_equal", "greater", "less")
+
+
+def _backend_functions(keras, assumptions: list[str]) -> None:
+    backend, ops = keras.backend, keras.ops
+    for name in _BACKEND_OPS:
+        if not hasattr(backend, name) and hasattr(ops, name):
+            setattr(backend, name, _noted(getattr(ops, name), assumptions, BACKEND_ASSUMPTION))
+
+    def random_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+        return keras.random.normal(shape, mean=mean, stddev=stddev, dtype=dtype, seed=seed)
+
+    def random_uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
+        return keras.random.uniform(shape, minval=minval, maxval=maxval, dtype=dtype, seed=seed)
+
+    def image_dim_ordering():
+        return "th" if backend.image_data_format() == "channels_first" else "tf"
+
+    def set_image_dim_ordering(ordering):
+        backend.set_image_data_format("channels_first" if ordering == "th" else "channels_last")
+
+    for fn in (random_normal, random_uniform, image_dim_ordering, set_image_dim_ordering):
+        if not hasattr(backend, fn.__name__):
+            setattr(backend, fn.__name__, _noted(fn, assumptions, BACKEND_ASSUMPTION))
+
+
+FIT_ASSUMPTION = "Keras 1/2 training calls read as Keras 3's (fit_generator → fit, nb_epoch → epochs)"
+
+
+def _fit_names(keras, assumptions: list[str]) -> None:
+    """``model.fit_generator(...)``, ``evaluate_generator``, ``predict_generator`` and ``fit(nb_epoch=)``."""
+    model = keras.Model
+    if getattr(model.fit, "_actlint_legacy", False):
+        return
+    fit = model.fit
+
+    @functools.wraps(fit)
+    def legacy_fit(self, *args, **kwargs):
+        if "nb_epoch" in kwargs and "epochs" not in kwargs:
+            kwargs["epochs"] = kwargs.pop("nb_epoch")
+            _note(assumptions, FIT_ASSUMPTION)
+        return fit(self, *args, **kwargs)
+
+    legacy_fit._actlint_legacy = True
+    model.fit = legacy_fit
+    for old, new in (("fit_generator", "fit"), ("evaluate_generator", "evaluate"),
+                     ("predict_generator", "predict")):
+        if hasattr(model, old):
+            continue
+
+        def generator_call(self, *args, _new=new, **kwargs):
+            _note(assumptions, FIT_ASSUMPTION)
+            for gone in ("workers", "use_multiprocessing", "max_queue_size", "pickle_safe", "nb_worker"):
+                kwargs.pop(gone, None)
+            if "nb_epoch" in kwargs and "epochs" not in kwargs:
+                kwargs["epochs"] = kwargs.pop("nb_epoch")
+            return getattr(self, _new)(*args, **kwargs)
+
+        generator_call.__name__ = old
+        setattr(model, old, generator_call)
+
+
 def install(assumptions: list[str]) -> None:
-    """Wrap the constructors of :data:`RENAMES` so the old keywords read as the new ones."""
+    """Wrap the constructors of :data:`RENAMES` so the old keywords read as the new ones, and put back
+    the Keras 2 names that Keras 3 moved (preprocessing, short loss names, backend functions, fit_generator)."""
     import keras
 
     _moved_modules(assumptions)
+    _legacy_preprocessing(assumptions)
+    _loss_aliases(keras, assumptions)
+    _backend_functions(keras, assumptions)
+    _fit_names(keras, assumptions)
 
     for name, renames in RENAMES.items():
         cls = getattr(keras.layers, name, None) or getattr(keras.optimizers, name, None)

@@ -428,7 +428,8 @@ def judge_seed(result) -> Verdict:
 
 def judge_leading(code, p, result) -> Verdict:
     """ACT108: the flagged activation as it ran on the model's input (before any learned layer)."""
-    evidence = {k: p.get(k) for k in ("fn", "line", "before_learned", "zero_fraction", "saturated_fraction")}
+    evidence = {k: p.get(k) for k in ("fn", "line", "before_learned", "zero_fraction", "saturated_fraction",
+                                      "negative_fraction") if k != "negative_fraction" or p.get(k) is not None}
     fn = p.get("fn")
     if not p.get("before_learned"):
         return inconclusive(f"the flagged {fn} ran after a learned layer, not on the model's input", **evidence)
@@ -444,6 +445,12 @@ def judge_leading(code, p, result) -> Verdict:
         if sat > LEADING_SATURATED_CONFIRM:
             return Verdict(CONFIRMED, text, evidence)
         return _no(result, text, "the input is not squashed", evidence)
+    negative = p.get("negative_fraction")
+    if negative is not None:  # a leaky ReLU, ELU, GELU...: it rescales the negative inputs, keeps the rest
+        text = f"{fn} on {on} reshapes the {_pct(negative)} of the input values that are negative"
+        if negative > LEADING_ZERO_CONFIRM:
+            return Verdict(CONFIRMED, text, evidence)
+        return _no(result, text, "the input keeps its values", evidence)
     return inconclusive(f"{fn} ran first; its effect is not measured", **evidence)
 
 

@@ -593,7 +593,7 @@ def probe_leading(ctx, probe):
     op = next((o for o in ops if o.get("before_learned")), ops[0])
     return {"fn": op["fn"], "line": op["line"] or op["module_line"], "before_learned": bool(op.get("before_learned")),
             "zero_fraction": (op.get("out") or {}).get("zero_frac"), "saturated_fraction": op.get("saturated_frac"),
-            "input_std": (op.get("in") or {}).get("std")}
+            "negative_fraction": op.get("negative_frac"), "input_std": (op.get("in") or {}).get("std")}
 
 
 

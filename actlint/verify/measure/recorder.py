@@ -143,6 +143,8 @@ class Recorder:
                 entry["mean_derivative"] = num((1 - torch.tanh(z) ** 2).mean())
             elif fn in ("relu", "relu6"):
                 entry["mean_derivative"] = num((z > 0).float().mean())
+            if fn in RESHAPES_NEGATIVES:
+                entry["negative_frac"] = num((z < 0).float().mean())
         if isinstance(out, torch.Tensor):
             entry["out"] = stats(out)
             entry["hist"] = _hist(out)
@@ -156,6 +158,10 @@ class Recorder:
                     entry["implicit_dim"] = 0 if inp.dim() in (0, 1, 3) else 1
             if out.requires_grad:
                 out.register_hook(lambda g, e=entry: e.__setitem__("grad_norm", num(g.detach().float().norm())))
+
+
+# Activations that pass positive values (nearly) unchanged and squash or scale the negative ones.
+RESHAPES_NEGATIVES = frozenset({"leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus"})
 
 
 def _install_mode(rec: Recorder):

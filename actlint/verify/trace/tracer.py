@@ -41,6 +41,7 @@ def start(spec_path: str) -> None:
         SPEC["_keras_backend_set"] = True
     _tensorflow_shim()
     hooks.when_imported("torch", torch_capture.install)
+    hooks.when_imported("keras", _keras_legacy)
     hooks.when_imported("keras", keras_capture.install)
     for name in ("lightning.pytorch", "pytorch_lightning"):
         hooks.when_imported(name, _on_lightning)
@@ -99,6 +100,16 @@ def _imported_by_user() -> bool:
     while frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
         frame = frame.f_back
     return frame is not None and user_file(frame.f_code.co_filename) is not None
+
+
+def _keras_legacy(keras) -> None:
+    """Keras 1/2 code (``Adam(lr=…)``, ``keras.layers.core``, ``fit_generator``) runs on Keras 3 as it ran on
+    Keras 2, each reading said under the run's assumptions when the script uses it (as the synthetic child)."""
+    from actlint.verify.build import keras_legacy
+
+    if SPEC.get("keras_legacy", True):
+        keras_legacy.install(ASSUMPTIONS)
+        keras_legacy.install_functional(ASSUMPTIONS)
 
 
 def _on_lightning(module) -> None:
