@@ -34,7 +34,7 @@ RENAMES = {
               "b_regularizer": "bias_regularizer", "bias": "use_bias"},
     **{conv: _CONV for conv in ("Conv1D", "Conv2D", "Conv3D")},
     **{pool: {"border_mode": "padding"} for pool in ("MaxPooling1D", "MaxPooling2D", "AveragePooling1D",
-                                                      "AveragePooling2D")},
+                                                      "AveragePooling2D", "MaxPooling3D", "AveragePooling3D")},
     "Embedding": {"init": "embeddings_initializer"},
     **{rnn: {"output_dim": "units", "init": "kernel_initializer", "inner_init": "recurrent_initializer"}
        for rnn in ("SimpleRNN", "LSTM", "GRU")},
@@ -42,6 +42,10 @@ RENAMES = {
 }
 
 
+# Keras 2 pooled over 2 along each axis when no pool_size was given; Keras 3 requires it.
+POOL_SIZES = {"MaxPooling1D": 2, "AveragePooling1D": 2, "MaxPooling2D": (2, 2), "AveragePooling2D": (2, 2),
+              "MaxPooling3D": (2, 2, 2), "AveragePooling3D": (2, 2, 2)}
+POOL_ASSUMPTION = "a pooling layer without pool_size pools over 2 per axis, Keras 2's default"
 CONV_ASSUMPTION = "Keras 1 Convolution2D(filters, rows, cols) read as Conv2D(filters, (rows, cols))"
 INIT_ASSUMPTION = "Keras 1 initialiser functions init(shape, name=None) called as Keras 3 initialisers " \
                   "(keras.initializations.X as keras.initializers.X)"
@@ -116,6 +120,7 @@ MOVED_MODULES = {f"keras.layers.{m}": "keras.layers" for m in (
     "core", "convolutional", "recurrent", "pooling", "embeddings", "normalization", "advanced_activations",
     "merge", "wrappers", "noise", "local", "convolutional_recurrent")}
 MOVED_MODULES.update({"keras.utils.np_utils": "keras.utils", "keras.utils.generic_utils": "keras.utils",
+                      "keras.utils.vis_utils": "keras.utils",
                       "keras.engine.topology": "keras.layers", "keras.engine.training": "keras.models"})
 MOVED_ASSUMPTION = "Keras 1/2 module paths read as Keras 3's (keras.layers.core → keras.layers, " \
                    "keras.utils.np_utils → keras.utils, ...): the same classes under the same names"
@@ -316,6 +321,9 @@ def install(assumptions: list[str]) -> None:
                 if old in kwargs and new not in kwargs:
                     kwargs[new] = kwargs.pop(old)
                     _note(assumptions, ASSUMPTION)
+            if _name in POOL_SIZES and not args and "pool_size" not in kwargs:  # Keras 2's default pool
+                kwargs["pool_size"] = POOL_SIZES[_name]
+                _note(assumptions, POOL_ASSUMPTION)
             if "batch_input_shape" in kwargs and "input_shape" not in kwargs:  # the batch is the verifier's
                 kwargs["input_shape"] = tuple(kwargs.pop("batch_input_shape"))[1:]
                 _note(assumptions, ASSUMPTION)

@@ -110,6 +110,28 @@ def _keras_legacy(keras) -> None:
     if SPEC.get("keras_legacy", True):
         keras_legacy.install(ASSUMPTIONS)
         keras_legacy.install_functional(ASSUMPTIONS)
+    _optional_drawing(keras.utils)
+
+
+def _optional_drawing(utils) -> None:
+    """``keras.utils.plot_model`` that cannot draw (no pydot or Graphviz, or the program refused) is skipped:
+    a picture of the model changes nothing it trains."""
+    original = getattr(utils, "plot_model", None)
+    if original is None or getattr(original, "_actlint_optional", False):
+        return
+
+    def plot_model(*args, **kwargs):
+        try:
+            return original(*args, **kwargs)
+        except (ImportError, OSError) as exc:
+            note = f"keras.utils.plot_model skipped ({type(exc).__name__}: {str(exc)[:120]}): a picture of the " \
+                   f"model changes nothing it trains"
+            if note not in ASSUMPTIONS:
+                ASSUMPTIONS.append(note)
+            return None
+
+    plot_model._actlint_optional = True
+    utils.plot_model = plot_model
 
 
 def _on_lightning(module) -> None:
