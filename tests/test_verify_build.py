@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -363,3 +364,26 @@ def test_a_name_bound_to_two_models_gives_each_its_own_child():
     act102 = next(f for f in findings if f["code"] == "ACT102")["evidence"]
     assert abs(act102["row_sum_min"] - 1) < 1e-3  # measured on the softmax classifier, not the sigmoid MLP
     assert rc == 1
+
+
+def test_a_builder_called_from_a_training_function_gets_the_arguments_it_computes(tmp_path):
+    """``discriminator = build_discriminator(inputs, labels)`` inside ``build_and_train()``: the builder runs
+    with the two Keras Inputs the caller makes (not guessed numbers), its loop and its ``if`` kept, the
+    model is fed its own declared inputs, and the caller's training line is judged on it."""
+    _needs("torch", "keras")
+    shutil.copy(BUILD / "keras_builders.py", tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[tool.actlint.verify]\nrun-scripts = false\n")
+    rc, findings, err, _ = actlint("--verify", "--format", "json", "--report", tmp_path / "report",
+                                   tmp_path / "keras_builders.py", cwd=tmp_path)
+    models = json.loads((tmp_path / "report" / "report.json").read_text())["models"]
+    (model,) = models
+    assert model["model"].endswith("keras_builders.py:build_discriminator") and model["ok"], model.get("reason")
+    assert model["assumptions"][0] == ("built by running build_and_train() up to its call discriminator = "
+                                       "build_discriminator(...) at line 26 (the arguments as the file computes "
+                                       "them): the model it returns")
+    assert model["input"]["inputs"] == [[64, 28, 28, 1], [64, 10]]
+    assert model["input"]["why"] == "from the Keras Inputs (None, 28, 28, 1), (None, 10)"
+    (seed,) = [f for f in findings if f["code"] == "ACT107"]
+    assert seed["line"] == 29 and seed["verdict"] == "confirmed", seed["evidence"]
+    assert seed["evidence"]["model"].endswith(":build_discriminator")
+    assert not problems(findings), "\n".join(problems(findings))

@@ -86,6 +86,16 @@ def function_models(tree: ast.Module, text: str, framework_of) -> list[FunctionM
     return out
 
 
+def _block(stmt: ast.stmt) -> tuple[set[str], set[str]] | None:
+    """A compound statement of the function (``for filters in sizes: x = Conv2D(filters, ...)(x)``,
+    ``if patchgan: outputs = ...``) that trains nothing: the names it binds and the names it reads."""
+    if not isinstance(stmt, (ast.If, ast.For, ast.While, ast.With)) or _steps(stmt):
+        return None
+    binds = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    uses = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return binds, uses
+
+
 def _cut(fn: ast.FunctionDef, text: str, var: str | None, modules) -> tuple[str, set[str]] | None:
     """The text with ``fn`` reduced to what makes ``var``, then ``return var``; and the names those statements read."""
     body = fn.body
@@ -104,6 +114,14 @@ def _cut(fn: ast.FunctionDef, text: str, var: str | None, modules) -> tuple[str,
     used: set[str] = set(needed)
     for i in range(len(head) - 1, -1, -1):
         if i in keep:
+            continue
+        block = _block(head[i])
+        if block is not None:
+            binds, uses = block
+            if binds & needed:
+                keep.add(i)
+                needed |= uses
+                used |= uses
             continue
         st = classify(head[i], modules)
         if isinstance(head[i], ast.Return) and var is not None:
@@ -134,4 +152,10 @@ def _cut(fn: ast.FunctionDef, text: str, var: str | None, modules) -> tuple[str,
     return "\n".join(lines) + "\n", used
 
 
-__all__ = ["FunctionModel", "function_models", "STEP_ATTRS"]
+def cut_function(fn: ast.FunctionDef, text: str, var: str, modules) -> str | None:
+    """``text`` with ``fn`` reduced to the statements that make ``var``, then ``return var`` (None: it cannot be)."""
+    cut = _cut(fn, text, var, modules)
+    return cut[0] if cut is not None else None
+
+
+__all__ = ["FunctionModel", "function_models", "cut_function", "STEP_ATTRS"]

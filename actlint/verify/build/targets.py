@@ -18,8 +18,8 @@ from typing import Any
 
 from actlint.config import ConfigError
 from actlint.findings import Finding
-from actlint.verify.build.builder import module_level_names, restricted_source
-from actlint.verify.build.function_models import FunctionModel, function_models
+from actlint.verify.build.builder import import_names, module_level_names, restricted_source
+from actlint.verify.build.function_models import STEP_ATTRS, FunctionModel, cut_function, function_models
 from actlint.verify.build.inputs import input_hints, nodes_of
 from actlint.verify.build.tf_alias import real_tensorflow_use
 
@@ -343,22 +343,26 @@ class FileModels:
 
     def _function_targets(self, used_inside: set[str]) -> None:
         """Models a module-level function makes (a factory, or a training function before its fit)."""
-        for fm in function_models(self.tree, self.text, self._container_framework):
+        made = function_models(self.tree, self.text, self._container_framework)
+        makers = {fm.function.name for fm in made}
+        for fm in made:
             name = fm.function.name
             if name in used_inside or name in self.classes:
                 continue  # a block of another model: built as part of it
-            target = self._function_target(fm)
+            target = self._function_target(fm, makers)
             if isinstance(target, str):
                 self.unbuildable[name] = target
             else:
                 self.targets.append(target)
 
-    def _function_target(self, fm: FunctionModel) -> "Target | str":
+    def _function_target(self, fm: FunctionModel, makers: set[str] = frozenset()) -> "Target | str":
         name, fn = fm.function.name, fm.function
         source, kept = restricted_source(fm.text, {name})
         made = f"the statements of {name}() that make {fm.var}" if fm.var else "the model it returns"
         build: dict[str, Any] = {"kind": "function", "name": name, "args": [], "kwargs": {}, "source_args": True}
         call = self._call_site(name)
+        enclosing = self._enclosing_call(fm) if call is None else None
+        caller_lines: set[int] = set()
         if call is not None:
             args, kwargs, line = call
             roots = {n.id for src in list(args) + list(kwargs.values())
@@ -368,6 +372,17 @@ class FileModels:
             build.update(args=args, kwargs=kwargs)
             shown = ", ".join(list(args) + [f"{k}={v}" for k, v in kwargs.items()])
             how = f"built by calling {name}({shown}) as at line {line}: {made}"
+        elif enclosing is not None:
+            outer, cut_text, var, line = enclosing
+            source, kept = restricted_source(cut_text, {outer.name})
+            inside = set(range(outer.lineno, outer.end_lineno + 1))
+            if outer.name in makers:  # the caller makes a model of its own: its lines are that model's
+                kept = [ln for ln in kept if ln not in inside]
+            else:  # the caller trains this model: its lines (the training the cut leaves out) are this one's
+                caller_lines = inside
+            build.update(name=outer.name)
+            how = (f"built by running {outer.name}() up to its call {var} = {name}(...) at line {line} (the "
+                   f"arguments as the file computes them): {made}")
         else:
             params = fn.args.posonlyargs + fn.args.args
             required = params[:len(params) - len(fn.args.defaults)]
@@ -391,11 +406,35 @@ class FileModels:
                 how += " (arguments guessed, no call in the file: " + ", ".join(notes) + ")"
         if fm.trains:
             how += "; the function's training is left out"
-        lines = self._lines(kept) | set(range(fn.lineno, fn.end_lineno + 1))  # the training it leaves out too
+        lines = self._lines(kept) | set(range(fn.lineno, fn.end_lineno + 1)) | caller_lines  # the training too
         target = Target(f"{self.path}:{name}", self.path, self.file, name, fm.framework, build, source, lines,
                         assumptions=[how])
         self._apply_input(target, self.settings.model_override(self.path, name))
         return target
+
+    def _enclosing_call(self, fm: FunctionModel):
+        """``var = F(...)`` at the top of another module-level function G that takes no required arguments
+        (``def build_and_train_models(): ...; discriminator = build_discriminator(inputs)``): G cut down to
+        what computes that call, returning ``var``.  Returns (G, the cut text, var, line) or None."""
+        name = fm.function.name
+        for outer in self.tree.body:
+            if not isinstance(outer, ast.FunctionDef) or outer is fm.function or outer.decorator_list:
+                continue
+            a = outer.args
+            if len(a.posonlyargs + a.args) > len(a.defaults):
+                continue  # its own arguments would be guesses again
+            for stmt in outer.body:
+                if any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr in STEP_ATTRS
+                       for c in ast.walk(stmt)):
+                    break  # training started: what follows is not how the model is made
+                if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                        and isinstance(stmt.value, ast.Call) and isinstance(stmt.value.func, ast.Name)
+                        and stmt.value.func.id == name):
+                    cut = cut_function(outer, fm.text, stmt.targets[0].id, import_names(self.tree))
+                    if cut is not None:
+                        return outer, cut, stmt.targets[0].id, stmt.lineno
+                    break
+        return None
 
     def _trained_layer(self, var: str, dotted: str) -> bool:
         """A module-level ``model = nn.Linear(1, 1)`` whose parameters the file optimises: a model too."""

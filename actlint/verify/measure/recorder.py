@@ -583,8 +583,12 @@ def input_candidates(model, framework: str, batch: int, configured: dict | None,
         return [{"shape": shape, "dtype": configured.get("dtype", "float"), "high": configured.get("high"),
                  "why": "from [tool.actlint.verify]"}]
     if framework == "keras":
-        firsts = _hint_candidates(model, batch, hints, ns, None) + _keras_candidates(model, batch, hints)
-        return _dedup(firsts)
+        declared = _keras_candidates(model, batch, hints)
+        inputs = getattr(model, "inputs", None) or []
+        if len(inputs) > 1 or (inputs and all(d for d in list(inputs[0].shape)[1:])):
+            # the model's own Inputs, every size declared: what it accepts (a hint may be another model's)
+            return _dedup(declared[:1] + _hint_candidates(model, batch, hints, ns, None) + declared[1:])
+        return _dedup(_hint_candidates(model, batch, hints, ns, None) + declared)
     params = hints.get("params") or []
     consumers = hints.get("consumers") or {}
     first = _first_layer(model)
