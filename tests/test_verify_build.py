@@ -26,7 +26,8 @@ from actlint.verify.build.tf_alias import real_tensorflow_use
 
 BUILD = ROOT / "fixtures" / "verify" / "build"
 FILES = ["unused_imports.py", "uses_missing.py", "argparse_script.py", "main_block_args.py", "dataclass_config.py",
-         "pkg/models/net.py", "tf_keras_model.py", "tf_subclass.py", "tf_real.py", "function_models.py"]
+         "pkg/models/net.py", "tf_keras_model.py", "tf_subclass.py", "tf_real.py", "function_models.py",
+         "factories.py"]
 NO_TF = importlib.util.find_spec("tensorflow") is None
 
 
@@ -387,3 +388,11 @@ def test_a_builder_called_from_a_training_function_gets_the_arguments_it_compute
     assert seed["line"] == 29 and seed["verdict"] == "confirmed", seed["evidence"]
     assert seed["evidence"]["model"].endswith(":build_discriminator")
     assert not problems(findings), "\n".join(problems(findings))
+
+
+def test_a_class_sized_by_a_config_its_factory_makes_is_built_by_that_factory(build_run):
+    """``def Net3(): cfg = {...}; return Net(cfg)``: the config is the file's, not a guessed number."""
+    model = _built(build_run, "factories.py:Net")
+    assert model["assumptions"][0] == ("built by running Net3() up to its return Net(...) at line 20 (the "
+                                       "arguments as the file computes them)")
+    assert model["input"]["shape"] == [64, 20]

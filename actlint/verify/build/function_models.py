@@ -152,8 +152,9 @@ def _cut(fn: ast.FunctionDef, text: str, var: str | None, modules) -> tuple[str,
     return "\n".join(lines) + "\n", used
 
 
-def cut_function(fn: ast.FunctionDef, text: str, var: str, modules) -> str | None:
-    """``text`` with ``fn`` reduced to the statements that make ``var``, then ``return var`` (None: it cannot be)."""
+def cut_function(fn: ast.FunctionDef, text: str, var: str | None, modules) -> str | None:
+    """``text`` with ``fn`` reduced to the statements that make ``var``, then ``return var`` (``var`` None: up
+    to its first ``return <call>``); None where it cannot be cut."""
     cut = _cut(fn, text, var, modules)
     return cut[0] if cut is not None else None
 

@@ -361,7 +361,7 @@ class FileModels:
         made = f"the statements of {name}() that make {fm.var}" if fm.var else "the model it returns"
         build: dict[str, Any] = {"kind": "function", "name": name, "args": [], "kwargs": {}, "source_args": True}
         call = self._call_site(name)
-        enclosing = self._enclosing_call(fm) if call is None else None
+        enclosing = self._enclosing_call(name, fm.text, fm.function) if call is None else None
         caller_lines: set[int] = set()
         if call is not None:
             args, kwargs, line = call
@@ -396,6 +396,8 @@ class FileModels:
             for p in required:
                 if p.arg in fm.params:
                     value = _guess(p.arg, _dotted(p.annotation) if p.annotation is not None else None, fn)
+                    if fm.framework == "keras" and value == (3, 32, 32):
+                        value = (32, 32, 3)  # Keras images are channels last
                     notes.append(f"{p.arg}={value!r}")
                 else:
                     value = None
@@ -412,28 +414,36 @@ class FileModels:
         self._apply_input(target, self.settings.model_override(self.path, name))
         return target
 
-    def _enclosing_call(self, fm: FunctionModel):
-        """``var = F(...)`` at the top of another module-level function G that takes no required arguments
-        (``def build_and_train_models(): ...; discriminator = build_discriminator(inputs)``): G cut down to
-        what computes that call, returning ``var``.  Returns (G, the cut text, var, line) or None."""
-        name = fm.function.name
+    def _enclosing_call(self, name: str, text: str, exclude: ast.FunctionDef | None = None):
+        """``var = name(...)`` or ``return name(...)`` at the top of a module-level function G that takes no
+        required arguments (``def build_and_train_models(): ...; discriminator = build_discriminator(inputs)``,
+        ``def DPN26(): cfg = {...}; return DPN(cfg)``): G cut down to what computes that call and returns its
+        value.  Returns (G, the cut text, var or None, line) or None."""
+        modules = import_names(self.tree)
         for outer in self.tree.body:
-            if not isinstance(outer, ast.FunctionDef) or outer is fm.function or outer.decorator_list:
+            if not isinstance(outer, ast.FunctionDef) or outer is exclude or outer.decorator_list:
                 continue
             a = outer.args
-            if len(a.posonlyargs + a.args) > len(a.defaults):
+            if len(a.posonlyargs + a.args) > len(a.defaults) or a.kwonlyargs and len(a.kw_defaults) and None in \
+                    a.kw_defaults:
                 continue  # its own arguments would be guesses again
             for stmt in outer.body:
                 if any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr in STEP_ATTRS
                        for c in ast.walk(stmt)):
                     break  # training started: what follows is not how the model is made
-                if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
-                        and isinstance(stmt.value, ast.Call) and isinstance(stmt.value.func, ast.Name)
-                        and stmt.value.func.id == name):
-                    cut = cut_function(outer, fm.text, stmt.targets[0].id, import_names(self.tree))
-                    if cut is not None:
-                        return outer, cut, stmt.targets[0].id, stmt.lineno
+                value = stmt.value if isinstance(stmt, (ast.Assign, ast.Return)) else None
+                if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == name):
+                    continue
+                if isinstance(stmt, ast.Return):
+                    var = None
+                elif len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+                    var = stmt.targets[0].id
+                else:
                     break
+                cut = cut_function(outer, text, var, modules)
+                if cut is not None:
+                    return outer, cut, var, stmt.lineno
+                break
         return None
 
     def _trained_layer(self, var: str, dotted: str) -> bool:
@@ -459,7 +469,18 @@ class FileModels:
             assumptions.append("constructor arguments from [tool.actlint.verify]")
         else:
             call = self._call_site(name)
-            if call is not None:
+            factory = None
+            if call is None and self._defaults(name)[1]:  # required arguments, no call to take them from
+                factory = self._enclosing_call(name, self.text)
+            if factory is not None:
+                outer, cut_text, var, line = factory
+                source, kept = restricted_source(cut_text, {outer.name})
+                # the caller is called in the model's place; its input hints stay the class's
+                build = {"kind": "caller", "name": outer.name, "args": [], "kwargs": {}, "source_args": True}
+                made = f"{var} = {name}(...)" if var else f"return {name}(...)"
+                assumptions.append(f"built by running {outer.name}() up to its {made} at line {line} (the "
+                                   f"arguments as the file computes them)")
+            elif call is not None:
                 args, kwargs, line = call
                 extra_roots = set()
                 for src in list(args) + list(kwargs.values()):

@@ -53,6 +53,18 @@ def install(keras) -> None:
     model_cls.train_on_batch = traced_train_on_batch
 
 
+def _tensors(keras, xb) -> tuple:
+    """The tensors of a model's several inputs (a list, or a dict by input name), as the batch shows them."""
+    values = list(xb.values()) if isinstance(xb, dict) else list(xb) if isinstance(xb, (list, tuple)) else []
+    out = []
+    for v in values:
+        try:
+            out.append(keras.ops.convert_to_tensor(v))
+        except Exception:  # noqa: BLE001 - shown by its type
+            out.append(v)
+    return tuple(out)
+
+
 def _first_batch(x, y, batch_size):
     """The first batch of ``fit``'s data: array-likes sliced, a generator or dataset peeked (put back)."""
     import numpy as np
@@ -155,7 +167,7 @@ def measure_keras(model, x, y, batch_size, train_on_batch, single, *, source="ru
     record["digest_params"] = {"tensors": len(hashed), "elements": int(sum(int(v.numel()) for _, v in hashed))}
     record["digest_model"] = label
     record["device"] = next((str(v.device).split(":")[0] for _, v in named_params(model)), "cpu")
-    record["batch"] = dict(describe_batch(xt if hasattr(xt, "shape") else torch.zeros(0)),
+    record["batch"] = dict(describe_batch(xt if hasattr(xt, "shape") else _tensors(keras, xt)),
                            why=why or (f"the first batch of the data given to "
                                        f"{'train_on_batch' if single else 'fit'}" + data_note()))
     record["input"] = {"shape": record["batch"]["shape"], "why": record["batch"]["why"]}
