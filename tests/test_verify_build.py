@@ -396,3 +396,18 @@ def test_a_class_sized_by_a_config_its_factory_makes_is_built_by_that_factory(bu
     assert model["assumptions"][0] == ("built by running Net3() up to its return Net(...) at line 20 (the "
                                        "arguments as the file computes them)")
     assert model["input"]["shape"] == [64, 20]
+
+
+def test_keras_2_embedding_input_length_is_the_models_input(tmp_path):
+    _needs("torch", "keras")
+    code, data, err, _ = actlint("--verify", "--format", "json", "--report", tmp_path / "report",
+                                 BUILD / "keras2_embedding.py")
+    (model,) = json.loads((tmp_path / "report" / "report.json").read_text())["models"]
+    assert model["ok"], model.get("reason")
+    assert model["input"]["shape"] == [64, 1] and model["input"]["dtype"] == "long", model["input"]
+    assert any(a.startswith("Keras 2 Embedding(input_length=L) read as a model input of L ids")
+               for a in model["assumptions"]), model["assumptions"]
+    static = [f for f in data if not f["code"].startswith("ACT9")]  # runtime diagnostics may join them
+    assert [(f["line"], f["code"]) for f in static] == [(9, "ACT101"), (10, "ACT101")]
+    assert all(f["verdict"] in ("confirmed", "inconclusive") for f in static), static
+    assert not problems(data), "\n".join(problems(data))

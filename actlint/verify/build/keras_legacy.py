@@ -46,6 +46,7 @@ RENAMES = {
 POOL_SIZES = {"MaxPooling1D": 2, "AveragePooling1D": 2, "MaxPooling2D": (2, 2), "AveragePooling2D": (2, 2),
               "MaxPooling3D": (2, 2, 2), "AveragePooling3D": (2, 2, 2)}
 POOL_ASSUMPTION = "a pooling layer without pool_size pools over 2 per axis, Keras 2's default"
+EMBEDDING_ASSUMPTION = "Keras 2 Embedding(input_length=L) read as a model input of L ids (Keras 3 ignores it)"
 CONV_ASSUMPTION = "Keras 1 Convolution2D(filters, rows, cols) read as Conv2D(filters, (rows, cols))"
 INIT_ASSUMPTION = "Keras 1 initialiser functions init(shape, name=None) called as Keras 3 initialisers " \
                   "(keras.initializations.X as keras.initializers.X)"
@@ -324,6 +325,9 @@ def install(assumptions: list[str]) -> None:
             if _name in POOL_SIZES and not args and "pool_size" not in kwargs:  # Keras 2's default pool
                 kwargs["pool_size"] = POOL_SIZES[_name]
                 _note(assumptions, POOL_ASSUMPTION)
+            if _name == "Embedding" and kwargs.get("input_length") and "input_shape" not in kwargs:
+                kwargs["input_shape"] = (kwargs.pop("input_length"),)  # Keras 2: the sequence length it takes
+                _note(assumptions, EMBEDDING_ASSUMPTION)
             if "batch_input_shape" in kwargs and "input_shape" not in kwargs:  # the batch is the verifier's
                 kwargs["input_shape"] = tuple(kwargs.pop("batch_input_shape"))[1:]
                 _note(assumptions, ASSUMPTION)

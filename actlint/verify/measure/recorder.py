@@ -525,10 +525,11 @@ def _hint_candidates(model, batch: int, hints: dict, ns, first_kind) -> list[dic
     return out
 
 
-def _keras_input(tensor, batch: int, vocabulary: int | None) -> dict:
-    """One Keras ``Input`` made concrete: unknown sizes 16; an integer input indexes the smallest vocabulary."""
+def _keras_input(tensor, batch: int, vocabulary: int | None, ids: bool = False) -> dict:
+    """One Keras ``Input`` made concrete: unknown sizes 16; an integer input (or one an Embedding reads first,
+    ``ids``) indexes the smallest vocabulary."""
     shape = [batch] + [d or 16 for d in list(tensor.shape)[1:]]
-    integer = "int" in str(getattr(tensor, "dtype", "float32"))
+    integer = "int" in str(getattr(tensor, "dtype", "float32")) or (ids and vocabulary is not None)
     return {"shape": shape, "dtype": "long" if integer else "float", "high": vocabulary if integer else None}
 
 
@@ -546,7 +547,9 @@ def _keras_candidates(model, batch: int, hints: dict) -> list[dict]:
     if inputs:
         shape = list(inputs[0].shape)
         why = f"from the Keras Input {tuple(shape)}"
-        made = _keras_input(inputs[0], batch, vocabulary)
+        layers = getattr(model, "layers", None) or []
+        made = _keras_input(inputs[0], batch, vocabulary,
+                            ids=bool(layers) and type(layers[0]).__name__ == "Embedding")
         if made["dtype"] == "long":
             return [dict(made, why=why + f", integer ids below {vocabulary}")]
     elif getattr(model, "layers", None):
