@@ -326,6 +326,29 @@ def test_verify_runs_a_training_script_first(tmp_path):
     assert "two runs of the command" in f["evidence"]["summary"]
 
 
+def test_verify_runs_a_training_notebook_as_its_cells_in_order(tmp_path_factory):
+    """A notebook that trains runs as its program (magics, ``obj?`` and ``%%time`` as Jupyter reads them): its
+    unscaled inputs saturate the tanh stack in the run, and every place is given as the notebook's cell."""
+    _needs("torch")
+    folder = _copy("notebook_tanh", tmp_path_factory)
+    proc = subprocess.run([sys.executable, "-m", "actlint", "--no-cache", "--verify", "--format", "json",
+                           "--report", "report", "."], cwd=folder, capture_output=True, text=True, timeout=300)
+    found = {(f["cell"], f["line"], f["code"]): f for f in json.loads(proc.stdout)}
+    for line in (9, 11):
+        f = found[(4, line, "ACT101")]
+        assert f["path"] == "train.ipynb"
+        assert f["verdict"] == "confirmed" and f["evidence"]["source"] == "run", f["evidence"]
+        assert f["evidence"]["model"] == "train.ipynb:Deep"
+        assert f["evidence"]["batch"] == ("the batch the script called Deep on at train.ipynb cell 6, line 5 before "
+                                          "its first training step")
+    text = (folder / "report" / "report.json").read_text()
+    assert "actlint-notebooks" not in text  # the scratch program is never shown
+    (model,) = json.loads(text)["models"]
+    assert (model["model"], model["built"]) == ("train.ipynb:Deep", "run")
+    assert "built by running python train.ipynb under the tracer (its code cells in order)" in model["assumptions"]
+    assert proc.returncode == 1, proc.stderr
+
+
 def test_verify_starts_a_package_entry_point_as_a_module(tmp_path_factory):
     """``python -m tutorial.sigmoid_mlp`` from the root: its loop lives in tutorial/common.py."""
     _needs("torch")

@@ -25,7 +25,7 @@ from actlint.verify.build.notebooks import NotebookProgram
 from actlint.verify.judge.verdicts import CONFIRMED, INCONCLUSIVE, REFUTED, Verdict, judge, judge_function
 from actlint.verify.sandbox.runner import Progress, run_all
 from actlint.verify.build.targets import Settings, Target, factory_targets, file_targets
-from actlint.verify.entry_points import Launch, files_to_run, launch_for
+from actlint.verify.entry_points import TRAINS, Launch, files_to_run, launch_for
 
 FRAMEWORK_TOKENS = ("torch", "keras", "tensorflow")
 FAULT_ENV = "ACTLINT_VERIFY_FAULT"
@@ -184,7 +184,8 @@ def _verify(findings, files, settings, root, workers, progress, scratch, warm=No
     traced_models: list[ModelRun] = []
     captured: set[tuple[str, str | int]] = set()  # (real file, class or line) of the models a run measured
     if settings.run_scripts:
-        final, traced_models, captured = _traced_phase(files, by_path, settings, root, workers, progress, warm)
+        final, traced_models, captured = _traced_phase(files, by_path, settings, root, workers, progress, warm,
+                                                       scratch)
         out.extend(final)
 
     for number, file in enumerate(files):
@@ -305,48 +306,105 @@ def training_files(files: list[Path], root: Path) -> list[Launch]:
     return [launch_for(f, root) for f in files_to_run(list(texts), texts, root, FRAMEWORK_TOKENS)]
 
 
-def _traced_phase(files, by_path, settings, root, workers, progress, warm=None):
+def training_notebooks(files: list[Path], scratch: Path) -> list[tuple[Launch, NotebookProgram]]:
+    """The notebooks whose code trains, each with its program written to ``scratch`` and started there as
+    ``python PROGRAM`` in the notebook's own folder (where its relative data paths lead)."""
+    from actlint.engine import decode
+    from actlint.notebook import NotebookError
+
+    out = []
+    for file in files:
+        if file.suffix != ".ipynb":
+            continue
+        try:
+            text = decode(file.read_bytes())
+            if not TRAINS.search(text) or not any(tok in text for tok in FRAMEWORK_TOKENS):
+                continue
+            notebook = NotebookProgram.write(file, text, scratch)
+        except (OSError, ValueError, NotebookError):
+            continue
+        if TRAINS.search(notebook.text):
+            notebook.write_runnable()
+            out.append((Launch(file, (str(notebook.file),), file.parent), notebook))
+    return out
+
+
+def _traced_phase(files, by_path, settings, root, workers, progress, warm=None, scratch=None):
     """Run each training file as a script under the tracer; the findings its captured models measured are final.
 
+    A notebook that trains runs as its program (the cells in order, as the static pass read them).
     Returns those findings (with verdicts from the run), the captured models, and ``(real file, class)`` of each
     so that the synthetic build does not build them again.  ``by_path`` keeps the other findings.
     """
     import sys
     from concurrent.futures import ThreadPoolExecutor
+    from dataclasses import replace
 
+    from actlint.engine import display_path
     from actlint.verify.traced_session import verify_command
 
-    scripts = training_files(files, root)
-    if not scripts:
+    launches: list[tuple[Launch, NotebookProgram | None]] = [(s, None) for s in training_files(files, root)]
+    if scratch is not None:
+        launches += training_notebooks(files, scratch)
+    if not launches:
         return [], [], set()
     everything = [f for fs in by_path.values() for f in fs if f.code not in ENGINE_CODES]
     if not everything:
         return [], [], set()
     if progress:
-        progress.preparing(0, len(scripts), f"running {scripts[0].file.name}")
+        progress.preparing(0, len(launches), f"running {launches[0][0].file.name}")
 
-    def one(launch: Launch):
-        return verify_command([sys.executable, *launch.argv], launch.cwd, everything, project_root=root,
+    def one(item):
+        launch, notebook = item
+        given, roots = everything, ()
+        if notebook is not None:  # its findings as lines of its program, under the program's name
+            shown = display_path(launch.file)
+            given = [f for f in everything if f.path != shown] + [
+                replace(notebook.to_program(f), path=str(notebook.file)) for f in everything if f.path == shown]
+            roots = (str(notebook.file.parent),)
+        return verify_command([sys.executable, *launch.argv], launch.cwd, given, project_root=root,
                               steps=max(1, settings.train_steps), timeout=settings.timeout, device=settings.device,
-                              warm=warm)
+                              warm=warm, extra_roots=roots)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        runs = list(pool.map(one, scripts))
+        runs = list(pool.map(one, launches))
     final: list[Finding] = []
     models: list[ModelRun] = []
     captured: set[tuple[str, str | int]] = set()
     taken: set[int] = set()
     index = {id(f): i for i, f in enumerate(everything)}
-    for outcome, _rest, traced in runs:
+    for (launch, notebook), (outcome, _rest, traced) in zip(launches, runs):
+        shown_nb = display_path(launch.file) if notebook is not None else None
+        program = os.path.realpath(notebook.file) if notebook is not None else None
+
+        def back(f: Finding) -> Finding:  # a finding on the notebook's program, as a finding of its cells
+            if program is None or os.path.realpath(f.path) != program:
+                return f
+            found = replace(notebook.to_cells(f), path=shown_nb)
+            notebook.name_places(found.extra.get("evidence") or {}, program, shown_nb)
+            if isinstance(found.extra.get("model"), str):
+                found.extra["model"] = found.extra["model"].replace(program + ":", shown_nb + ":")
+            return found
+
         for run in outcome.models:
-            shown = " ".join(["python", *traced.command[1:-1], Path(traced.command[-1]).name])
-            run.target.assumptions.append(f"built by running {shown} under the tracer")
+            name = Path(launch.file).name if notebook is not None else Path(traced.command[-1]).name
+            shown = " ".join(["python", *traced.command[1:-1], name])
+            run.target.assumptions.append(f"built by running {shown} under the tracer"
+                                          + (" (its code cells in order)" if notebook is not None else ""))
+            if notebook is not None and os.path.realpath(str(run.target.file)) == program:
+                run.target.path, run.target.file = shown_nb, Path(launch.file)
+                run.target.label = f"{shown_nb}:{run.target.label.rpartition(':')[2]}"
+                run.diagnostics = [back(d) for d in run.diagnostics]
+                notebook.name_places(run.result, program, shown_nb)
+                for _f, v in run.verdicts:
+                    notebook.name_places(v.evidence, program, shown_nb)
+                run.verdicts = [(back(f), v) for f, v in run.verdicts]
             if run.ok:
                 real = os.path.realpath(str(run.target.file))
                 captured.add((real, run.target.name.partition("@")[0]))
                 captured.update((real, line) for line in run.target.lines)
             models.append(run)
-        for f in outcome.findings:
+        for f in map(back, outcome.findings):
             if f.extra.get("verdict") == "observed":
                 final.append(f)
                 continue
@@ -365,11 +423,13 @@ def _traced_phase(files, by_path, settings, root, workers, progress, warm=None):
 def _was_captured(t: Target, captured: set) -> bool:
     """The run measured this model: same file and class, or its construction line lies in the target's lines."""
     real = os.path.realpath(t.file)
+    if t.path.endswith(".ipynb"):  # its program sits in a scratch folder: the notebook is what a run names
+        return (os.path.realpath(t.path), t.name) in captured
     return (real, t.name) in captured or any((real, line) in captured for line in t.lines)
 
 
 def _key(f: Finding) -> tuple:
-    return (f.path, f.line, f.column, f.code)
+    return (f.path, f.cell, f.line, f.column, f.code)
 
 
 def _measured_verdict(f: Finding) -> bool:

@@ -225,7 +225,8 @@ def script_files(command: list[str], cwd: Path) -> set[str]:
 
 def verify_command(command: list[str], cwd: Path, findings: list[Finding], *, project_root: Path, steps: int = 3,
                    timeout: float = 120.0, allow_network: bool = False, keep_going: bool = False,
-                   device: str | None = None, stream=None, warm=None) -> tuple[Outcome, list[Finding], TracedRun]:
+                   device: str | None = None, stream=None, warm=None, extra_roots: tuple[str, ...] = ()
+                   ) -> tuple[Outcome, list[Finding], TracedRun]:
     """Run the command traced and judge; returns the outcome (findings of the touched files with verdicts,
     diagnostics), the findings of files the run did not touch, and the traced run itself."""
     start = time.perf_counter()
@@ -236,7 +237,7 @@ def verify_command(command: list[str], cwd: Path, findings: list[Finding], *, pr
     def second_run():  # the command again, to its first step: the weights its model starts from
         return run_traced(command, cwd, [], project_root=project_root, steps=steps, timeout=timeout,
                           allow_network=allow_network, digest_only=True, device=device, own_stdin=stream is not None,
-                          warm=warm)
+                          warm=warm, extra_roots=extra_roots)
 
     second_job = None
     if seeded & scripts:  # the script itself trains unseeded: the second run goes beside the first
@@ -247,7 +248,7 @@ def verify_command(command: list[str], cwd: Path, findings: list[Finding], *, pr
         pool.shutdown(wait=False)
     traced = run_traced(command, cwd, specs, project_root=project_root, steps=steps, timeout=timeout,
                         allow_network=allow_network, keep_going=keep_going, device=device, stream=stream,
-                        own_stdin=stream is not None, warm=warm)
+                        own_stdin=stream is not None, warm=warm, extra_roots=extra_roots)
     second = second_job.result() if second_job is not None else None
     touched = {p for m in traced.models for p in (m.get("files") or [])}
     if second is None and seeded & touched:  # the training loop lives in a module the script imports

@@ -17,6 +17,7 @@ from pathlib import Path
 from actlint.findings import Finding
 
 _LINE_IN_REASON = re.compile(r"\(line (\d+)\)")
+_PLACEHOLDER = re.compile(r"\bget_ipython\(\)[ \t]*$", re.M)  # see actlint.ipython_syntax
 
 
 class NotebookProgram:
@@ -40,6 +41,11 @@ class NotebookProgram:
         scratch_file = folder / ((re.sub(r"\W", "_", source.stem) or "notebook") + ".py")
         scratch_file.write_text(notebook.program, encoding="utf-8")
         return cls(notebook, source, scratch_file)
+
+    def write_runnable(self) -> None:
+        """Make the program file a script Python can run top to bottom: each line of IPython syntax (a magic, a
+        shell command, help), which the static program holds as ``get_ipython()``, does nothing (``None``)."""
+        self.file.write_text(_PLACEHOLDER.sub("None", self.text), encoding="utf-8")
 
     def program_line(self, cell_number: int | None, line: int) -> int:
         for cell in self.notebook.cells:
@@ -72,6 +78,22 @@ class NotebookProgram:
         if not text:
             return text
         return _LINE_IN_REASON.sub(lambda m: f"({self.where(int(m.group(1)))})", text)
+
+    def name_places(self, data: dict, program: str, shown: str) -> None:
+        """Every ``PROGRAM:LINE`` in the strings of ``data`` (a run's evidence) as ``NOTEBOOK cell C, line L``, and
+        ``PROGRAM:Net`` as ``SHOWN:Net``, in place: the program is a scratch file the user never sees."""
+        line = re.compile(re.escape(program) + r":(\d+)")
+        label = re.compile(re.escape(program) + r":(?=[A-Za-z_])")
+
+        def named(text: str) -> str:
+            text = line.sub(lambda m: f"{self.source.name} {self.where(int(m.group(1)))}", text)
+            return label.sub(f"{shown}:", text)
+
+        for key, value in list(data.items()):
+            if isinstance(value, str):
+                data[key] = named(value)
+            elif isinstance(value, dict):
+                self.name_places(value, program, shown)
 
     def map_result(self, data: dict) -> None:
         """Give each measured layer and activation its cell (``cell``) and line in the cell, in place."""

@@ -124,21 +124,23 @@ def _warm_argv(command: list[str]) -> list[str] | None:
 def run_traced(command: list[str], cwd: Path, findings: list[dict], *, project_root: Path, steps: int = 3,
                timeout: float = 120.0, allow_network: bool = False, keep_going: bool = False,
                digest_only: bool = False, device: str | None = None, stream=None,
-               own_stdin: bool = False, warm=None) -> TracedRun:
+               own_stdin: bool = False, warm=None, extra_roots: tuple[str, ...] = ()) -> TracedRun:
     """Run ``command`` in (a mirror of) ``cwd`` under the tracer; ``findings`` are the static ones to probe.
 
     ``stream``: where the command's output goes (a file object: the user's terminal); None keeps only its
     tail, for the reason when it fails.  ``own_stdin``: the command reads actlint's own standard input (the
     user's terminal under ``actlint run``: ``stty size`` works); else it reads nothing.  ``warm``: a
     :class:`~actlint.verify.sandbox.warm.WarmStart` whose server forks the command, when it is this Python
-    running a file or a module and its output is only kept (``--verify``).
+    running a file or a module and its output is only kept (``--verify``).  ``extra_roots``: more folders whose
+    files are the user's code (a notebook's program, written to a scratch folder).
     """
     scratch = Path(tempfile.mkdtemp(prefix="actlint-run-")).resolve()
     start = time.perf_counter()
     try:
         work = _mirror(cwd, scratch / "work")
         spec = {"scratch": str(scratch), "project_root": str(Path(project_root).resolve()),
-                "extra_roots": [str(Path(cwd).resolve())], "steps": steps, "continue": keep_going,
+                "extra_roots": [str(Path(cwd).resolve())] + [str(Path(r).resolve()) for r in extra_roots],
+                "steps": steps, "continue": keep_going,
                 "digest_only": digest_only, "allow_network": allow_network, "findings": findings}
         spec_path = scratch / "spec.json"
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
