@@ -123,6 +123,7 @@ class Flow:
         self.instances: dict[tuple, Instance] = {}
         self.memo: dict[tuple, Value] = {}  # calls whose arguments carry no trail: same call, same result
         self._literals: dict[int, tuple] = {}  # id(node) -> (node, its literal value): see _literal
+        self._closures: list[Scope] = []  # function scopes that define a function (freed by release)
         self.uses_torch = index.bindings.imports_any("torch")
         self.fit_frameworks = index.bindings.imports_any("keras", "tensorflow", "lightning", "pytorch_lightning")
         self.gradient_frameworks = index.bindings.imports_any("keras", "tensorflow", "flax", "optax", "jax")
@@ -140,6 +141,9 @@ class Flow:
         for unit in [self.main, *self.units.values()]:
             unit.scope.vars.clear()
             unit.scope.unit = None
+        for scope in self._closures:
+            scope.vars.clear()
+        self._closures = []
         self.units = {}
         self.classes = {}
         self.instances.clear()
@@ -501,6 +505,8 @@ class Flow:
                 self.exec_block(_stmts(stmt.finalbody), scope)
         elif type(stmt) is cst.FunctionDef:
             scope.vars[stmt.name.value] = Function(stmt, scope=scope)
+            if scope.parent is not None:
+                self._closures.append(scope)  # a cycle (the scope holds a function that holds it): see release
         elif type(stmt) is cst.ClassDef:
             scope.vars[stmt.name.value] = ClassRef(self.classes[id(stmt)])
 
