@@ -305,6 +305,7 @@ def _lint_text(text: str, path: str, config: Config, codes: frozenset[str], note
             result.errors.append(InternalError(path, rule_class.code, "the file nests too deeply to analyse"))
         except Exception as exc:  # a rule bug must not lose the other files' results
             result.errors.append(InternalError(path, rule_class.code, f"{type(exc).__name__}: {exc}"))
+    ctx.release()
     result.findings += _unused_noqa(text, path, codes, table, used, {e.rule for e in result.errors}, keep_noqa)
     result.home_noqa = sorted(home_noqa)
     if project is not None:
@@ -328,12 +329,15 @@ def _quick_pass(text: str, path: str, config: Config, rules: list, notebook) -> 
     project = Project.for_file(path, quick=True)
     ctx = FileContext(path=path, text=text, index=index, options=config.options_for(), project=project,
                       notebook=notebook)
-    for rule_class in rules:
-        try:
-            if any(finding is not None for finding in rule_class(ctx).check()):
+    try:
+        for rule_class in rules:
+            try:
+                if any(finding is not None for finding in rule_class(ctx).check()):
+                    return None
+            except Exception:  # noqa: BLE001 - whatever went wrong, the full pass reports it as it always has
                 return None
-        except Exception:  # noqa: BLE001 - whatever went wrong, the full pass reports it as it always has
-            return None
+    finally:
+        ctx.release()
     result = FileResult(path, parsed=True)
     if project is not None:
         result.read = dict(project.read)

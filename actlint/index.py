@@ -50,6 +50,7 @@ def _walk(index: "FileIndex", root: cst.CSTNode) -> None:
     """Collect calls, imports, classes and functions without LibCST's visitor dispatch (several times faster)."""
     calls, classes, functions, methods = index.calls, index.classes, index.functions, index.methods
     stack: list = [root]
+    push, fields = stack.append, _FIELDS
     class_body: set[int] = set()  # ids of IndentedBlocks that are a class's body
     while stack:
         node = stack.pop()
@@ -69,7 +70,17 @@ def _walk(index: "FileIndex", root: cst.CSTNode) -> None:
             functions.append(node)
         elif cls is cst.IndentedBlock and id(node) in class_body:
             methods.update(id(s) for s in node.body if type(s) is cst.FunctionDef)
-        _push_children(stack, node, cls)
+        # _push_children, inlined with the field table read directly: this loop runs once per node
+        for name in (fields[cls] if cls in fields else _child_fields(cls)) or ():
+            value = getattr(node, name)
+            kind = type(value)
+            if kind is tuple or kind is list:
+                for item in reversed(value):
+                    kind = type(item)
+                    if (fields[kind] if kind in fields else _child_fields(kind)) is not None:
+                        push(item)
+            elif (fields[kind] if kind in fields else _child_fields(kind)) is not None:
+                push(value)
 
 
 def _push_children(stack: list, node: cst.CSTNode, cls: type) -> None:

@@ -38,10 +38,10 @@ def canonical(qualname: str) -> str:
 def dotted_name(node: cst.BaseExpression) -> str | None:
     """``a.b.c`` for a Name/Attribute chain, else None."""
     parts: list[str] = []
-    while isinstance(node, cst.Attribute):
+    while type(node) is cst.Attribute:
         parts.append(node.attr.value)
         node = node.value
-    if isinstance(node, cst.Name):
+    if type(node) is cst.Name:
         parts.append(node.value)
         return ".".join(reversed(parts))
     return None
@@ -59,14 +59,18 @@ class Bindings:
     def __init__(self) -> None:
         self._names: dict[str, str] = {}
         self.stars: list[str] = []  # modules star-imported (``from common import *``), in import order
+        # id(node) -> (node, qualified name): the flow resolves the same callee each time it runs a function
+        # (the node is kept, so its id is not reused while the entry lives); emptied whenever a name is bound
+        self._resolved: dict[int, tuple] = {}
 
     def bind(self, local: str, qualname: str) -> None:
         self._names[local] = canonical(qualname)
+        self._resolved.clear()
 
     def add_import(self, node: cst.Import) -> None:
         for alias in node.names:
             full = _module_name(alias.name)
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+            if alias.asname is not None and type(alias.asname.name) is cst.Name:
                 self.bind(alias.asname.name.value, full)
             else:
                 top = full.split(".")[0]
@@ -77,13 +81,13 @@ class Bindings:
             module = "." * len(node.relative) + _module_name(node.module)
         else:
             module = _module_name(node.module)
-        if isinstance(node.names, cst.ImportStar):
+        if type(node.names) is cst.ImportStar:
             self.stars.append(module)
             return
         for alias in node.names:
             name = _module_name(alias.name)
             local = name
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+            if alias.asname is not None and type(alias.asname.name) is cst.Name:
                 local = alias.asname.name.value
             joined = f"{module}{name}" if module.endswith(".") else f"{module}.{name}" if module else name
             self.bind(local, joined)
@@ -96,6 +100,14 @@ class Bindings:
 
     def resolve(self, node: cst.BaseExpression) -> str | None:
         """The qualified name of a dotted expression, or None when unknown."""
+        hit = self._resolved.get(id(node))
+        if hit is not None and hit[0] is node:
+            return hit[1]
+        qual = self._resolve(node)
+        self._resolved[id(node)] = (node, qual)
+        return qual
+
+    def _resolve(self, node: cst.BaseExpression) -> str | None:
         dotted = dotted_name(node)
         if dotted is None:
             return None

@@ -106,6 +106,7 @@ class Flow:
         self.missed = False
         self._enter(self.main)
         self.picture = Picture()
+        self.picture.flow = self  # released with it (Picture.release)
         self.classes: dict[int, ClassInfo] = {}
         self.frames: list[_Frame] = []
         self.steps = 0
@@ -121,16 +122,44 @@ class Flow:
         self.effects = 0  # data through a layer, or a list or dict grown: a loop whose pass had none needs no second
         self.instances: dict[tuple, Instance] = {}
         self.memo: dict[tuple, Value] = {}  # calls whose arguments carry no trail: same call, same result
+        self._literals: dict[int, tuple] = {}  # id(node) -> (node, its literal value): see _literal
+        self._closures: list[Scope] = []  # function scopes that define a function (freed by release)
         self.uses_torch = index.bindings.imports_any("torch")
         self.fit_frameworks = index.bindings.imports_any("keras", "tensorflow", "lightning", "pytorch_lightning")
         self.gradient_frameworks = index.bindings.imports_any("keras", "tensorflow", "flax", "optax", "jax")
         self._add_classes(self.main)
 
+    def release(self) -> None:
+        """Break the flow's reference cycles (a class's default instance and its class, a module's scope and
+        its unit, the functions a scope holds and that scope) once nothing reads its picture any more, so the
+        file's trees and values are freed as soon as the file is done instead of by a pass of the cyclic
+        garbage collector over all of them (the flow is not usable afterwards)."""
+        for info in self.classes.values():
+            info.default = None
+            info.unit = None
+            info.methods = {}
+        for unit in [self.main, *self.units.values()]:
+            unit.scope.vars.clear()
+            unit.scope.unit = None
+        for scope in self._closures:
+            scope.vars.clear()
+        self._closures = []
+        self.units = {}
+        self.classes = {}
+        self.instances.clear()
+        self.memo.clear()
+        self._literals.clear()
+        self.sequentials.clear()
+        self.subcommands.clear()
+        self._owners = None
+        if self.picture.flow is self:
+            self.picture.flow = None
+
     def _add_classes(self, unit: Unit) -> None:
         for node in unit.index.classes:
             self.classes[id(node)] = ClassInfo(node, node.name.value, [b.value for b in node.bases],
                                                {s.name.value: s for s in body(node)
-                                                if isinstance(s, cst.FunctionDef)}, unit=unit)
+                                                if type(s) is cst.FunctionDef}, unit=unit)
 
     def _enter(self, unit: Unit) -> Unit:
         """Evaluate in ``unit``'s names from now on; returns the unit left."""
@@ -141,9 +170,9 @@ class Flow:
     def _define(self, unit: Unit) -> None:
         """Top-level definitions exist before any code runs (forward references are common)."""
         for stmt in unit.index.module.body:
-            if isinstance(stmt, cst.FunctionDef):
+            if type(stmt) is cst.FunctionDef:
                 unit.scope.vars[stmt.name.value] = Function(stmt, scope=unit.scope)
-            elif isinstance(stmt, cst.ClassDef):
+            elif type(stmt) is cst.ClassDef:
                 unit.scope.vars[stmt.name.value] = ClassRef(self.classes[id(stmt)])
 
     # ------------------------------------------------------------ local modules
@@ -265,7 +294,7 @@ class Flow:
 
     def _disables_grad(self, expr: cst.BaseExpression) -> bool:
         """``torch.no_grad()`` / ``torch.inference_mode()``, called or bare (as a decorator)."""
-        target = expr.func if isinstance(expr, cst.Call) else expr
+        target = expr.func if type(expr) is cst.Call else expr
         return torch_semantics.disables_grad(self.resolve(target) or "")
 
     def _is_method(self, fn: cst.FunctionDef) -> bool:
@@ -292,10 +321,10 @@ class Flow:
 
     def class_named(self, expr, unit: Unit) -> ClassInfo | None:
         """The class a base-class expression names, in the module that wrote it (imported ones too)."""
-        if isinstance(expr, cst.Name) and self.project is None:
+        if type(expr) is cst.Name and self.project is None:
             value = unit.scope.get(expr.value)
             return value.info if isinstance(value, ClassRef) else None
-        if isinstance(expr, (cst.Name, cst.Attribute)):
+        if type(expr) in (cst.Name, cst.Attribute):
             left = self._enter(unit)
             try:
                 value = self.ev(expr, unit.scope)
@@ -394,7 +423,7 @@ class Flow:
         params = node.params
         positional = list(params.posonly_params) + list(params.params)
         is_static = any(self.resolve(d.decorator) in ("staticmethod",) or
-                        (isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod")
+                        (type(d.decorator) is cst.Name and d.decorator.value == "staticmethod")
                         for d in node.decorators)
         given = list(args)
         if fn.bound is not None and positional and not is_static:
@@ -417,7 +446,7 @@ class Flow:
                 scope.vars[name] = UNKNOWN
             first_data = False
         for star in (params.star_arg, params.star_kwarg):
-            if isinstance(star, cst.Param):
+            if type(star) is cst.Param:
                 scope.vars[star.name.value] = UNKNOWN
         reachable = bool(self.frames) and self.frames[-1].reachable and not standalone
         frame = _Frame(node, reachable)
@@ -425,7 +454,7 @@ class Flow:
         no_grad = any(self._disables_grad(d.decorator) for d in node.decorators)
         self.no_grad += no_grad
         try:
-            self.exec_block(body(node), scope)
+            self.exec_block(_stmts(node), scope)
         finally:
             self.frames.pop()
             self.no_grad -= no_grad
@@ -438,22 +467,22 @@ class Flow:
             self.exec_stmt(stmt, scope)
 
     def exec_stmt(self, stmt, scope: Scope) -> None:
-        if isinstance(stmt, cst.SimpleStatementLine):
+        if type(stmt) is cst.SimpleStatementLine:
             for small in stmt.body:
                 self.exec_small(small, scope)
-        elif isinstance(stmt, cst.If):
+        elif type(stmt) is cst.If:
             self.exec_if(stmt, scope)
-        elif isinstance(stmt, (cst.For,)):
+        elif type(stmt) is cst.For:
             self.exec_for(stmt, scope)
-        elif isinstance(stmt, cst.While):
+        elif type(stmt) is cst.While:
             self.ev(stmt.test, scope)
-            self.exec_block(body(stmt), scope)
-            self.exec_block(body(stmt), scope)
-        elif isinstance(stmt, cst.With):
+            self.exec_block(_stmts(stmt), scope)
+            self.exec_block(_stmts(stmt), scope)
+        elif type(stmt) is cst.With:
             autocast = no_grad = False
             for item in stmt.items:
                 call = item.item
-                if isinstance(call, cst.Call) and torch_semantics.is_autocast(self.resolve(call.func) or ""):
+                if type(call) is cst.Call and torch_semantics.is_autocast(self.resolve(call.func) or ""):
                     autocast = True
                 no_grad = no_grad or self._disables_grad(call)
                 value = self.ev(item.item, scope)
@@ -462,57 +491,59 @@ class Flow:
             self.autocast += autocast
             self.no_grad += no_grad
             try:
-                self.exec_block(body(stmt), scope)
+                self.exec_block(_stmts(stmt), scope)
             finally:
                 self.autocast -= autocast
                 self.no_grad -= no_grad
-        elif isinstance(stmt, cst.Try):
-            self.exec_block(body(stmt), scope)
+        elif type(stmt) is cst.Try:
+            self.exec_block(_stmts(stmt), scope)
             for handler in stmt.handlers:
-                self.exec_block(body(handler), scope)
+                self.exec_block(_stmts(handler), scope)
             if stmt.orelse is not None:
-                self.exec_block(body(stmt.orelse), scope)
+                self.exec_block(_stmts(stmt.orelse), scope)
             if stmt.finalbody is not None:
-                self.exec_block(body(stmt.finalbody), scope)
-        elif isinstance(stmt, cst.FunctionDef):
+                self.exec_block(_stmts(stmt.finalbody), scope)
+        elif type(stmt) is cst.FunctionDef:
             scope.vars[stmt.name.value] = Function(stmt, scope=scope)
-        elif isinstance(stmt, cst.ClassDef):
+            if scope.parent is not None:
+                self._closures.append(scope)  # a cycle (the scope holds a function that holds it): see release
+        elif type(stmt) is cst.ClassDef:
             scope.vars[stmt.name.value] = ClassRef(self.classes[id(stmt)])
 
     def exec_small(self, small, scope: Scope) -> None:
-        if isinstance(small, cst.Assign):
+        if type(small) is cst.Assign:
             value = self.ev(small.value, scope)
-            if value is UNKNOWN and isinstance(small.value, (cst.Name, cst.Attribute)):
+            if value is UNKNOWN and type(small.value) in (cst.Name, cst.Attribute):
                 qual = self.resolve(small.value)
                 if qual is not None and qual.startswith(tuple(p for sem in SEMANTICS for p in sem.PREFIXES)):
                     value = FrameworkName(qual)
             for target in small.targets:
                 self.assign(target.target, value, scope)
-        elif isinstance(small, cst.AnnAssign):
+        elif type(small) is cst.AnnAssign:
             if small.value is not None:
                 self.assign(small.target, self.ev(small.value, scope), scope)
-        elif isinstance(small, cst.AugAssign):
+        elif type(small) is cst.AugAssign:
             current = self.ev(small.target, scope)
             value = self.ev(small.value, scope)
             if isinstance(current, LayerList) and isinstance(value, LayerList):
                 current.items.extend(value.items)
                 return
             self.assign(small.target, self.binary(current, value, small.operator, small), scope)
-        elif isinstance(small, cst.Expr):
+        elif type(small) is cst.Expr:
             self.ev(small.value, scope)
-        elif isinstance(small, cst.Return):
+        elif type(small) is cst.Return:
             value = self.ev(small.value, scope) if small.value is not None else Const(None)
             if self.frames:
                 self.frames[-1].returns.append(value)
 
     def assign(self, target, value: Value, scope: Scope) -> None:
-        if isinstance(target, cst.Name):
+        if type(target) is cst.Name:
             scope.vars[target.value] = value
-        elif isinstance(target, cst.Attribute):
+        elif type(target) is cst.Attribute:
             owner = self.ev(target.value, scope)
             if isinstance(owner, Instance):
                 owner.attrs[target.attr.value] = value
-        elif isinstance(target, cst.Subscript):
+        elif type(target) is cst.Subscript:
             owner = self.ev(target.value, scope)
             key = self._key(target, scope)
             if isinstance(owner, Mapping) and key is not None:
@@ -520,7 +551,7 @@ class Flow:
             elif isinstance(owner, LayerList) and key is not None and int_of(key) is not None \
                     and -len(owner.items) <= key.value < len(owner.items):
                 owner.items[key.value] = value
-        elif isinstance(target, (cst.Tuple, cst.List)):
+        elif type(target) in (cst.Tuple, cst.List):
             elements = [e.value for e in target.elements]
             if isinstance(value, LayerList) and len(value.items) == len(elements):
                 for element, item in zip(elements, value.items):
@@ -529,7 +560,7 @@ class Flow:
                 # Unpacking a tensor (chunk, unbind): every part keeps the trail.
                 part = value if isinstance(value, Tensor) else UNKNOWN
                 for element in elements:
-                    if isinstance(element, cst.StarredElement):
+                    if type(element) is cst.StarredElement:
                         element = element.value
                     self.assign(element, part, scope)
 
@@ -542,11 +573,11 @@ class Flow:
                 if said not in self.frames[-1].decided and len(self.frames[-1].decided) < 3:
                     self.frames[-1].decided += (said,)
             if _truth(test.value):
-                self.exec_block(body(stmt), scope)
-            elif isinstance(stmt.orelse, cst.If):
+                self.exec_block(_stmts(stmt), scope)
+            elif type(stmt.orelse) is cst.If:
                 self.exec_if(stmt.orelse, scope)
             elif stmt.orelse is not None:
-                self.exec_block(body(stmt.orelse), scope)
+                self.exec_block(_stmts(stmt.orelse), scope)
             return
         self.conditional += 1
         try:
@@ -560,32 +591,33 @@ class Flow:
         narrowed = self._isinstance_filter(stmt.test, scope)
         if narrowed is not None:
             scope.vars[narrowed[0]] = narrowed[1]
-        self.exec_block(body(stmt), scope)
+        self.exec_block(_stmts(stmt), scope)
         if narrowed is not None and scope.vars.get(narrowed[0]) is narrowed[1]:
             scope.vars[narrowed[0]] = before[narrowed[0]]
         after_body = scope.vars
-        scope.vars = dict(before)
+        scope.vars = before  # not read again: the else branch starts from it as it is
         if stmt.orelse is not None:
-            if isinstance(stmt.orelse, cst.If):
+            if type(stmt.orelse) is cst.If:
                 self.exec_if(stmt.orelse, scope)
             else:
-                self.exec_block(body(stmt.orelse), scope)
+                self.exec_block(_stmts(stmt.orelse), scope)
         after_else = scope.vars
         merged = {}
+        body_get, else_get = after_body.get, after_else.get
         for key in after_body.keys() | after_else.keys():
-            a, b = after_body.get(key), after_else.get(key)
+            a, b = body_get(key), else_get(key)
             merged[key] = a if b is None or a is b else b if a is None else union([a, b])
         scope.vars = merged
 
     def _isinstance_filter(self, test, scope: Scope):
-        if not (isinstance(test, cst.Call) and isinstance(test.func, cst.Name) and test.func.value == "isinstance"
-                and len(test.args) == 2 and isinstance(test.args[0].value, cst.Name)):
+        if not (type(test) is cst.Call and type(test.func) is cst.Name and test.func.value == "isinstance"
+                and len(test.args) == 2 and type(test.args[0].value) is cst.Name):
             return None
         subject = scope.get(test.args[0].value.value)
         if not isinstance(subject, EachModule):
             return None
         kinds = test.args[1].value
-        exprs = [e.value for e in kinds.elements] if isinstance(kinds, cst.Tuple) else [kinds]
+        exprs = [e.value for e in kinds.elements] if type(kinds) is cst.Tuple else [kinds]
         quals = frozenset(q for q in (self.resolve(e) for e in exprs) if q)
         return test.args[0].value.value, EachModule(subject.root, quals)
 
@@ -596,10 +628,10 @@ class Flow:
         if isinstance(iterable, LayerList) and 0 < len(iterable.items) <= MAX_ITEMS:
             for item in list(iterable.items):
                 self.assign(stmt.target, item, scope)
-                self.exec_block(body(stmt), scope)
+                self.exec_block(_stmts(stmt), scope)
         elif isinstance(iterable, EachModule):
             self.assign(stmt.target, iterable, scope)
-            self.exec_block(body(stmt), scope)
+            self.exec_block(_stmts(stmt), scope)
         else:
             element = Tensor(origin="opaque")
             if isinstance(iterable, Layer) and iterable.container:
@@ -610,7 +642,7 @@ class Flow:
                 self.assign(stmt.target, element, scope)
                 self.assumed += repeat
                 try:
-                    self.exec_block(body(stmt), scope)
+                    self.exec_block(_stmts(stmt), scope)
                 finally:
                     self.assumed -= repeat
                 if self.effects == before or self.assumed:
@@ -619,7 +651,7 @@ class Flow:
                     # cost linear in the nesting depth, not exponential)
                     break
         if stmt.orelse is not None:
-            self.exec_block(body(stmt.orelse), scope)
+            self.exec_block(_stmts(stmt.orelse), scope)
 
     # ------------------------------------------------------------ expressions
     def ev(self, node, scope: Scope) -> Value:
@@ -627,13 +659,17 @@ class Flow:
             return UNKNOWN
         cls = type(node)  # LibCST's node types are concrete leaves: ``is`` beats the ABC isinstance
         if cls is cst.Name:
-            value = scope.get(node.value)
-            if value is not None:
-                return value
-            try:
-                return Const(literal(node))
-            except ValueError:
-                pass
+            name = node.value
+            while scope is not None:  # Scope.get, inlined: names are most of what is evaluated
+                vars_ = scope.vars
+                if name in vars_:
+                    value = vars_[name]
+                    if value is not None:
+                        return value
+                    break
+                scope = scope.parent
+            if name in _NAME_CONSTANTS:
+                return Const(_NAME_CONSTANTS[name])
             return self.global_name(node) or UNKNOWN
         if cls is cst.Call:
             return self.call(node, scope)
@@ -642,18 +678,17 @@ class Flow:
         if cls is cst.BinaryOperation:
             return self.binary(self.ev(node.left, scope), self.ev(node.right, scope), node.operator, node)
         if cls is cst.UnaryOperation:
-            try:
-                return Const(literal(node))
-            except ValueError:
-                pass
+            known = self._literal(node)
+            if known is not _NOT_LITERAL:
+                return Const(known)
             value = self.ev(node.expression, scope)
-            if isinstance(node.operator, cst.Not):
+            if type(node.operator) is cst.Not:
                 return Const(not _truth(value.value)) if isinstance(value, Const) else UNKNOWN
             return self.extend(value, Op(C.AFFINE, "neg", node)) if isinstance(value, Tensor) else UNKNOWN
         if cls in (cst.List, cst.Tuple):
             items = []
             for element in node.elements:
-                if isinstance(element, cst.StarredElement):
+                if type(element) is cst.StarredElement:
                     inner = self.ev(element.value, scope)
                     items.extend(inner.items if isinstance(inner, LayerList) else [inner])
                 else:
@@ -670,13 +705,14 @@ class Flow:
             return self.ev(node.expression, scope)
         if cls in (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString):
             try:
-                return Const(literal(node))
-            except (ValueError, Exception):
+                known = self._literal(node)
+            except Exception:  # noqa: BLE001 - a string LibCST cannot evaluate
                 return UNKNOWN
+            return UNKNOWN if known is _NOT_LITERAL else Const(known)
         if cls is cst.Dict:
             entries = {}
             for element in node.elements:
-                if isinstance(element, cst.DictElement):
+                if type(element) is cst.DictElement:
                     key, value = self.ev(element.key, scope), self.ev(element.value, scope)
                     if isinstance(key, Const) and _hashable(key.value):
                         entries[key.value] = value
@@ -692,12 +728,25 @@ class Flow:
         if cls is cst.BooleanOperation:
             left, right = self.ev(node.left, scope), self.ev(node.right, scope)
             if isinstance(left, Const) and isinstance(right, Const):
-                is_and = isinstance(node.operator, cst.And)
+                is_and = type(node.operator) is cst.And
                 return left if _truth(left.value) != is_and else right
-            if isinstance(left, Const) and _truth(left.value) == isinstance(node.operator, cst.Or):
+            if isinstance(left, Const) and _truth(left.value) == (type(node.operator) is cst.Or):
                 return left  # ``True or x``, ``False and x``
             return UNKNOWN
         return UNKNOWN
+
+    def _literal(self, node):
+        """:func:`literal` of a node, remembered per node (a function's literals are read each time it runs);
+        ``_NOT_LITERAL`` where it raises ValueError.  (A fresh :class:`Const` is made from it each time.)"""
+        hit = self._literals.get(id(node))
+        if hit is not None and hit[0] is node:
+            return hit[1]
+        try:
+            value = literal(node)
+        except ValueError:
+            value = _NOT_LITERAL
+        self._literals[id(node)] = (node, value)  # the node is kept: its id is not reused meanwhile
+        return value
 
     def compare(self, node: cst.Comparison, scope: Scope) -> Value:
         """A comparison of known values (``self.act == "tanh"``, ``i < len(self.layers) - 1``), else unknown."""
@@ -742,7 +791,7 @@ class Flow:
 
     def _key(self, node: cst.Subscript, scope: Scope) -> Const | None:
         """The literal key of ``d[key]``, or None."""
-        if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+        if len(node.slice) == 1 and type(node.slice[0].slice) is cst.Index:
             key = self.ev(node.slice[0].slice.value, scope)
             if isinstance(key, Const) and _hashable(key.value):
                 return key
@@ -752,7 +801,7 @@ class Flow:
         """An f-string whose parts are all known (``f"fc{i}"`` in a loop over ``range``)."""
         pieces = []
         for part in node.parts:
-            if isinstance(part, cst.FormattedStringText):
+            if type(part) is cst.FormattedStringText:
                 pieces.append(part.value)
                 continue
             value = self.ev(part.expression, scope)
@@ -766,12 +815,12 @@ class Flow:
             key = self._key(node, scope)
             return value.entries.get(key.value, UNKNOWN) if key is not None else UNKNOWN
         index = None
-        if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+        if len(node.slice) == 1 and type(node.slice[0].slice) is cst.Index:
             index = int_of(self.ev(node.slice[0].slice.value, scope))
         if isinstance(value, LayerList):
             if index is not None and -len(value.items) <= index < len(value.items):
                 return value.items[index]
-            if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Slice):
+            if len(node.slice) == 1 and type(node.slice[0].slice) is cst.Slice:
                 return LayerList(list(value.items))
             return UNKNOWN
         if isinstance(value, Layer) and value.container:
@@ -819,17 +868,17 @@ class Flow:
                     made = self.learned_product(pair, fn, node, None) if fn and pair else None
                     results.append(made if made is not None else UNKNOWN)
                 elif isinstance(a, Const) and isinstance(b, Tensor) and _is_one(a) and \
-                        isinstance(operator, cst.Divide) and (base := _hand_sigmoid_base(b)) is not None:
+                        type(operator) is cst.Divide and (base := _hand_sigmoid_base(b)) is not None:
                     # 1 / (1 + exp(-z)): a sigmoid written by hand
                     results.append(self.extend(base, Op(C.ACTIVATION, "sigmoid", node, _framework_of(b),
                                                         extra=(("hand_written", True),))))
                 elif isinstance(a, Tensor) and isinstance(b, Const) or isinstance(b, Tensor) and isinstance(a, Const):
                     # scaling or shifting by a number keeps the data's meaning (1 - p, p + eps, x / 2)
                     tensor = a if isinstance(a, Tensor) else b
-                    complement = isinstance(operator, cst.Subtract) and isinstance(a, Const)
+                    complement = type(operator) is cst.Subtract and isinstance(a, Const)
                     results.append(self.extend(tensor, Op(C.AFFINE, type(operator).__name__.lower(), node,
                                                           extra=(("complement", True),) if complement else ())))
-                elif isinstance(a, Tensor) and isinstance(b, Tensor) and isinstance(operator, cst.Divide) and \
+                elif isinstance(a, Tensor) and isinstance(b, Tensor) and type(operator) is cst.Divide and \
                         (base := _hand_softmax_base(a, b)) is not None:
                     # exp(x) / exp(x).sum(-1): a softmax written by hand
                     results.append(self.extend(base, Op(
@@ -923,7 +972,7 @@ class Flow:
 
     def _model_method_owner(self, node) -> ClassInfo | None:
         """The model class (torch or Keras) that ``node`` is a method of, or None."""
-        if not isinstance(node, cst.FunctionDef):
+        if type(node) is not cst.FunctionDef:
             return None
         if self._owners is None or self._owners[0] != len(self.classes):
             owners = {id(m): info for info in self.classes.values() for m in info.methods.values()}
@@ -1047,10 +1096,10 @@ class Flow:
             table: dict = {}
             for fn in self.index.functions:
                 for decorator in fn.decorators:
-                    expr = decorator.decorator.func if isinstance(decorator.decorator, cst.Call) else \
+                    expr = decorator.decorator.func if type(decorator.decorator) is cst.Call else \
                         decorator.decorator
-                    if isinstance(expr, cst.Attribute) and expr.attr.value in ("command", "callback") and \
-                            isinstance(expr.value, cst.Name):
+                    if type(expr) is cst.Attribute and expr.attr.value in ("command", "callback") and \
+                            type(expr.value) is cst.Name:
                         table.setdefault(expr.value.value, []).append(fn)
             self._command_table = table
         return self._command_table
@@ -1116,7 +1165,7 @@ class Flow:
             if isinstance(func, Layer) and isinstance(data, LayerList):
                 # a Keras merge layer called on a list of tensors
                 return Tensor((Op(C.MERGE, "merge", node),), origin="opaque")
-            if isinstance(func, Layer) and isinstance(node.func, cst.Attribute):
+            if isinstance(func, Layer) and type(node.func) is cst.Attribute:
                 func = _called_at(func, node)
             return self.apply(func, data)
         return UNKNOWN
@@ -1157,7 +1206,7 @@ class Flow:
             handled = self.framework_call(f"{obj.qual}.{name}", node, scope)
             if handled is not None:
                 return handled
-        if name == "__init__" and isinstance(node.func.value, cst.Call) and isinstance(node.func.value.func, cst.Name) \
+        if name == "__init__" and type(node.func.value) is cst.Call and type(node.func.value.func) is cst.Name \
                 and node.func.value.func.value == "super":
             return self.super_init(node, scope)
         for semantics in SEMANTICS:
@@ -1170,7 +1219,7 @@ class Flow:
         frame_fn = self.frames[-1].node if self.frames else None
         args, kwargs = self.args(node, scope)
         this = None
-        if isinstance(frame_fn, cst.FunctionDef) and frame_fn.params.params:
+        if type(frame_fn) is cst.FunctionDef and frame_fn.params.params:
             this = scope.get(frame_fn.params.params[0].name.value)
         if not isinstance(this, Instance):
             return Const(None)
@@ -1302,6 +1351,8 @@ _DISPATCHERS = {"fire.Fire": "cli", "typer.run": "cli", "torch.multiprocessing.s
                 "torch.multiprocessing.Process": "process", "threading.Thread": "process"}
 # The methods that are a model's own computation: what they call is part of the model.
 _FORWARD_METHODS = frozenset({"forward", "call", "__call__", "__init__", "build"})
+_NOT_LITERAL = object()  # what Flow._literal gives for an expression that is not a literal
+_NAME_CONSTANTS = {"True": True, "False": False, "None": None}
 _BUILTINS = frozenset({"range", "len", "enumerate", "zip", "reversed", "list", "tuple", "dict", "setattr",
                        "getattr"})
 
@@ -1309,7 +1360,7 @@ _BUILTINS = frozenset({"range", "len", "enumerate", "zip", "reversed", "list", "
 def _configures(test, function) -> bool:
     """Whether a condition reads the configuration (an attribute of ``self``, a parameter of the function),
     not a loop counter: a finding on the path it chose says so."""
-    if not isinstance(function, cst.FunctionDef):
+    if type(function) is not cst.FunctionDef:
         return False
     params = {p.name.value for p in (*function.params.params, *function.params.kwonly_params)} - {"self"}
     for node in walk(test):
@@ -1365,7 +1416,7 @@ _COMPARE = {cst.Equal: lambda a, b: a == b, cst.NotEqual: lambda a, b: a != b, c
 def _compare(a, operator, b) -> bool | None:
     """``a <op> b`` for literals; None when Python would raise (``1 < "a"``) or the operator is unknown."""
     how = _COMPARE.get(type(operator))
-    if how is None or (isinstance(operator, (cst.Is, cst.IsNot)) and not (a is None or b is None)):
+    if how is None or (type(operator) in (cst.Is, cst.IsNot) and not (a is None or b is None)):
         return None  # ``is`` only means something known against None
     try:
         return bool(how(a, b))
@@ -1382,7 +1433,7 @@ def _arithmetic(a, operator, b) -> Value:
     """Numbers combined (``hidden * 2``, ``depth - 1``); strings joined; anything else unknown."""
     how = _ARITHMETIC.get(type(operator))
     numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
-    strings = isinstance(operator, cst.Add) and isinstance(a, str) and isinstance(b, str)
+    strings = type(operator) is cst.Add and isinstance(a, str) and isinstance(b, str)
     if how is None or not (numbers or strings):
         return UNKNOWN
     try:
@@ -1459,13 +1510,19 @@ def _module_values(module: cst.Module) -> list:
     a large module costs its importers little).  Classes and functions are defined before."""
     kept = []
     for stmt in module.body:
-        if isinstance(stmt, cst.SimpleStatementLine) and all(
-                isinstance(small, (cst.Assign, cst.AnnAssign)) and not isinstance(small.value, _LITERALS)
+        if type(stmt) is cst.SimpleStatementLine and all(
+                type(small) in (cst.Assign, cst.AnnAssign) and not isinstance(small.value, _LITERALS)
                 for small in stmt.body):
             kept.append(stmt)
             if len(kept) >= MAX_MODULE_VALUES:
                 break
     return kept
+
+
+def _stmts(node):
+    """:func:`body` for executing: an indented block's own statements, not a copy."""
+    block = node.body
+    return block.body if type(block) is cst.IndentedBlock else body(node)
 
 
 def _unit_of(scope: Scope | None) -> Unit | None:
@@ -1485,6 +1542,7 @@ def build_picture(index: FileIndex, project=None, path: str = "") -> Picture:
     alone.watch = project is not None
     picture = alone.run()
     if alone.missed and _completes_elsewhere(alone, picture):
+        alone.release()  # its picture is not read
         return Flow(index, project, path).run()
     return picture
 

@@ -195,9 +195,9 @@ def _activation(flow, expr, scope) -> str | None:
     lambda that applies one to its argument (``lambda t: tf.nn.softmax(t)``)."""
     if expr is None:
         return None
-    if isinstance(expr, cst.Lambda):
+    if type(expr) is cst.Lambda:
         params, call = expr.params.params, expr.body
-        if len(params) == 1 and isinstance(call, cst.Call) and call.args and isinstance(call.args[0].value, cst.Name) \
+        if len(params) == 1 and type(call) is cst.Call and call.args and type(call.args[0].value) is cst.Name \
                 and call.args[0].value.value == params[0].name.value and call.args[0].keyword is None:
             return C.keras_activation_name(flow.resolve(call.func))
         return None
@@ -259,10 +259,10 @@ def _tf1_layer(flow, qual: str, node: cst.Call, scope) -> Value:
 
 
 def _init(flow, expr, scope) -> str | None:
-    value = flow.ev(expr, scope) if not isinstance(expr, cst.Call) else UNKNOWN
+    value = flow.ev(expr, scope) if type(expr) is not cst.Call else UNKNOWN
     if isinstance(value, Const) and isinstance(value.value, str):
         return C.KERAS_INIT_NAMES.get(value.value.lower())
-    if isinstance(expr, cst.Call):
+    if type(expr) is cst.Call:
         scheme = C.KERAS_INIT_CLASSES.get(flow.resolve(expr.func) or "")
         if scheme is not None and not expr.args:
             return scheme

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 import libcst as cst
 
@@ -91,6 +92,14 @@ class Picture:
     mixed_precision: cst.CSTNode | None = None
     # (how findings name it, its FileIndex) for each local module the flow read: where foreign nodes are.
     modules: list = field(default_factory=list)
+    # The flow that made it (actlint.picture.flow.Flow), until released.
+    flow: Any = field(default=None, repr=False, compare=False)
+
+    def release(self) -> None:
+        """Once the rules are done with it: break the reference cycles of the flow that made it, so its
+        values and the file's tree are freed at once (see ``Flow.release``).  The picture is not read after."""
+        if self.flow is not None:
+            self.flow.release()
 
 
 def last_op(value: Value, skip: frozenset = _TRANSPARENT_TO_LOSS) -> Op | None:

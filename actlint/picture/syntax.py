@@ -25,9 +25,9 @@ def literal(node: cst.BaseExpression):
     if cls in (cst.SimpleString, cst.ConcatenatedString):
         value = node.evaluated_value
         return value.decode("latin-1") if isinstance(value, bytes) else value
-    if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
+    if type(node) is cst.Name and node.value in ("True", "False", "None"):
         return {"True": True, "False": False, "None": None}[node.value]
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+    if type(node) is cst.UnaryOperation and type(node.operator) is cst.Minus:
         inner = literal(node.expression)
         if isinstance(inner, (int, float)) and not isinstance(inner, bool):
             return -inner
@@ -52,17 +52,17 @@ def call_arg(node: cst.Call, position: int, keyword: str) -> cst.Arg | None:
 
 def head(expr) -> str:
     """``a`` in ``a.b.c``."""
-    while isinstance(expr, cst.Attribute):
+    while type(expr) is cst.Attribute:
         expr = expr.value
-    return expr.value if isinstance(expr, cst.Name) else ""
+    return expr.value if type(expr) is cst.Name else ""
 
 
 def body(node) -> list:
     """The statements of a compound statement, class or function."""
     block = node.body
-    if isinstance(block, cst.IndentedBlock):
+    if type(block) is cst.IndentedBlock:
         return list(block.body)
-    if isinstance(block, cst.SimpleStatementSuite):
+    if type(block) is cst.SimpleStatementSuite:
         return [cst.SimpleStatementLine(body=block.body)]
     return list(block) if isinstance(block, (list, tuple)) else []
 

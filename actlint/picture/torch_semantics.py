@@ -174,10 +174,10 @@ def _differentiate(flow, how: str, node: cst.Call, scope) -> None:
         if create_graph is None or not _is_true(flow.ev(create_graph.value, scope)):
             return
         expr = arg.value
-        while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in _REDUCTIONS:
+        while type(expr) is cst.Call and type(expr.func) is cst.Attribute and expr.func.attr.value in _REDUCTIONS:
             expr = expr.func.value
         outputs = flow.ev(expr, scope)
-    elif isinstance(arg.value, cst.Lambda):
+    elif type(arg.value) is cst.Lambda:
         outputs = flow.call_lambda(arg.value, [Tensor(origin="input")], scope)
     else:
         outputs = flow.call_value(flow.ev(arg.value, scope), [Tensor(origin="input")], {}, node)
