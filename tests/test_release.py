@@ -103,3 +103,23 @@ def test_release_changes_no_finding(monkeypatch):
     released = findings()
     monkeypatch.setattr(flow.Flow, "release", lambda self: None)
     assert findings() == released
+
+
+def test_the_call_memo_keeps_what_its_keys_name_alive():
+    """The memo keys a call by ``id()`` of its bound object and arguments: while the entry lives they must too, or
+    a new object given a freed one's id would hit another call's result (and findings would vary run to run)."""
+    import libcst as cst
+
+    from actlint.index import FileIndex
+
+    f = flow.Flow(FileIndex(cst.parse_module(MODEL)), None, "model.py")
+    f.run()
+    assert f.memo, "the model's calls should be memoised"
+    held = {id(o) for entry in f._memo_held for part in entry
+            for o in ([part] if not isinstance(part, (list, dict)) else
+                      (list(part.values()) if isinstance(part, dict) else part))}
+    for fn_node, bound, parts, _names in f.memo:
+        assert bound == id(None) or bound in held
+        assert all(p[1] in held for p in parts if p[0] == "o")
+    f.release()
+    assert f._memo_held == [] and f.memo == {}

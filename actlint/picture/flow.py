@@ -122,6 +122,7 @@ class Flow:
         self.effects = 0  # data through a layer, or a list or dict grown: a loop whose pass had none needs no second
         self.instances: dict[tuple, Instance] = {}
         self.memo: dict[tuple, Value] = {}  # calls whose arguments carry no trail: same call, same result
+        self._memo_held: list = []  # what the memo's keys name by id(), kept alive so no id is reused
         self._literals: dict[int, tuple] = {}  # id(node) -> (node, its literal value): see _literal
         self._closures: list[Scope] = []  # function scopes that define a function (freed by release)
         self.uses_torch = index.bindings.imports_any("torch")
@@ -148,6 +149,7 @@ class Flow:
         self.classes = {}
         self.instances.clear()
         self.memo.clear()
+        self._memo_held.clear()
         self._literals.clear()
         self.sequentials.clear()
         self.subcommands.clear()
@@ -405,6 +407,7 @@ class Flow:
         result = self._invoke(fn, args, kwargs, standalone)
         if memo_key is not None:
             self.memo[memo_key] = result
+            self._memo_held.append((fn.bound, args, kwargs))
         return result
 
     def _invoke(self, fn: Function, args: list, kwargs: dict, standalone: bool) -> Value:
