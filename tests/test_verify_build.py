@@ -411,3 +411,33 @@ def test_keras_2_embedding_input_length_is_the_models_input(tmp_path):
     assert [(f["line"], f["code"]) for f in static] == [(9, "ACT101"), (10, "ACT101")]
     assert all(f["verdict"] in ("confirmed", "inconclusive") for f in static), static
     assert not problems(data), "\n".join(problems(data))
+
+
+def test_keras_2_names_keras_3_dropped_build_the_model(tmp_path):
+    """``_Merge`` subclassed, ``Deconv2D``, ``K.repeat`` in a Lambda and ``optimizers.rmsprop(lr=)``."""
+    _needs("torch", "keras")
+    code, data, err, _ = actlint("--verify", "--format", "json", "--report", tmp_path / "report",
+                                 BUILD / "keras2_names.py")
+    (model,) = json.loads((tmp_path / "report" / "report.json").read_text())["models"]
+    assert model["ok"], model.get("reason")
+    assert model["input"]["inputs"] == [[64, 16], [64, 16]]
+    assert any(a.startswith("Keras 2 names Keras 3 dropped read as the Keras 3 classes") for a in model["assumptions"])
+    static = [f for f in data if not f["code"].startswith("ACT9")]
+    assert [(f["line"], f["code"]) for f in static] == [(18, "ACT101")]
+    assert not problems(data), "\n".join(problems(data))
+
+
+def test_keras_2_aliases_leave_the_keras_3_classes_as_they_are():
+    _needs("keras")
+    import subprocess
+    import sys
+
+    script = ("import keras\nfrom actlint.verify.build import keras_legacy\nnotes = []\n"
+              "keras_legacy.install(notes)\nn = len(notes)\n"
+              "keras.layers.Conv2DTranspose(2, 3); keras.layers.Concatenate(); keras.optimizers.RMSprop()\n"
+              "assert len(notes) == n, notes\n"
+              "assert issubclass(keras.layers.Deconv2D, keras.layers.Conv2DTranspose)\n"
+              "keras.optimizers.rmsprop(lr=0.1)\nassert any('Keras 2 names' in a for a in notes), notes\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "KERAS_BACKEND": "torch"})
+    assert proc.returncode == 0, proc.stderr[-2000:]

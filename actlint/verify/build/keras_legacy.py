@@ -298,12 +298,57 @@ def _fit_names(keras, assumptions: list[str]) -> None:
         setattr(model, old, generator_call)
 
 
+NAMES_ASSUMPTION = "Keras 2 names Keras 3 dropped read as the Keras 3 classes Keras 2 aliased them to " \
+                   "(Deconv2D → Conv2DTranspose, optimizers.rmsprop → RMSprop, layers.merge._Merge → the merge " \
+                   "base class)"
+# Keras 2's aliases of classes that Keras 3 keeps under one name only.
+LAYER_ALIASES = {"Deconvolution2D": "Conv2DTranspose", "Deconv2D": "Conv2DTranspose",
+                 "Deconvolution3D": "Conv3DTranspose", "Deconv3D": "Conv3DTranspose"}
+OPTIMIZER_ALIASES = {"sgd": "SGD", "rmsprop": "RMSprop", "adagrad": "Adagrad", "adadelta": "Adadelta",
+                     "adam": "Adam", "adamax": "Adamax", "nadam": "Nadam"}
+
+
+def _dropped_names(keras, assumptions: list[str]) -> None:
+    """``Deconv2D``, ``keras.optimizers.rmsprop(lr=…)``, ``keras.layers.merge._Merge`` (subclassed for a
+    weighted average in WGAN-GP code), ``K.repeat``: Keras 2 names with a Keras 3 class or op behind them."""
+    for holder, aliases in ((keras.layers, LAYER_ALIASES), (keras.optimizers, OPTIMIZER_ALIASES)):
+        for old, new in aliases.items():
+            if not hasattr(holder, old) and hasattr(holder, new):
+                setattr(holder, old, _alias(getattr(holder, new), old, assumptions))
+    try:
+        from keras.src.layers.merging.base_merge import Merge
+    except ImportError:
+        Merge = None
+    merge = sys.modules.get("keras.layers.merge")
+    if Merge is not None and merge is not None and "_Merge" not in vars(merge):
+        merge._Merge = _alias(Merge, "_Merge", assumptions)
+    if not hasattr(keras.backend, "repeat"):
+        def repeat(x, n):  # Keras 2: (batch, dim) -> (batch, n, dim)
+            return keras.ops.repeat(keras.ops.expand_dims(x, 1), n, axis=1)
+
+        keras.backend.repeat = _noted(repeat, assumptions, BACKEND_ASSUMPTION)
+
+
+def _alias(cls: type, name: str, assumptions: list[str]) -> type:
+    """``cls`` under its Keras 2 name, a subclass that says so when made (``cls`` itself is left as it is)."""
+    original = cls.__init__
+
+    @functools.wraps(original)
+    def __init__(self, *args, **kwargs):
+        _note(assumptions, NAMES_ASSUMPTION)
+        cls.__init__(self, *args, **kwargs)  # looked up now: the keyword renames wrap it after this alias is made
+
+    __init__.__signature__ = inspect.signature(original)  # Keras reads the constructor's argument names
+    return type(name, (cls,), {"__init__": __init__, "__module__": cls.__module__})
+
+
 def install(assumptions: list[str]) -> None:
     """Wrap the constructors of :data:`RENAMES` so the old keywords read as the new ones, and put back
     the Keras 2 names that Keras 3 moved (preprocessing, short loss names, backend functions, fit_generator)."""
     import keras
 
     _moved_modules(assumptions)
+    _dropped_names(keras, assumptions)
     _legacy_preprocessing(assumptions)
     _loss_aliases(keras, assumptions)
     _backend_functions(keras, assumptions)
