@@ -398,33 +398,31 @@ def test_a_class_sized_by_a_config_its_factory_makes_is_built_by_that_factory(bu
     assert model["input"]["shape"] == [64, 20]
 
 
-def test_keras_2_embedding_input_length_is_the_models_input(tmp_path):
+def _verify_one(tmp_path, name: str):
+    """``--verify`` of one fixture of this folder: its findings, the static ones, and its one model (built)."""
     _needs("torch", "keras")
-    code, data, err, _ = actlint("--verify", "--format", "json", "--report", tmp_path / "report",
-                                 BUILD / "keras2_embedding.py")
+    code, data, err, _ = actlint("--verify", "--format", "json", "--report", tmp_path / "report", BUILD / name)
     (model,) = json.loads((tmp_path / "report" / "report.json").read_text())["models"]
     assert model["ok"], model.get("reason")
+    assert not problems(data), "\n".join(problems(data))
+    return data, [f for f in data if not f["code"].startswith("ACT9")], model  # runtime diagnostics may join
+
+
+def test_keras_2_embedding_input_length_is_the_models_input(tmp_path):
+    data, static, model = _verify_one(tmp_path, "keras2_embedding.py")
     assert model["input"]["shape"] == [64, 1] and model["input"]["dtype"] == "long", model["input"]
     assert any(a.startswith("Keras 2 Embedding(input_length=L) read as a model input of L ids")
                for a in model["assumptions"]), model["assumptions"]
-    static = [f for f in data if not f["code"].startswith("ACT9")]  # runtime diagnostics may join them
     assert [(f["line"], f["code"]) for f in static] == [(9, "ACT101"), (10, "ACT101")]
     assert all(f["verdict"] in ("confirmed", "inconclusive") for f in static), static
-    assert not problems(data), "\n".join(problems(data))
 
 
 def test_keras_2_names_keras_3_dropped_build_the_model(tmp_path):
     """``_Merge`` subclassed, ``Deconv2D``, ``K.repeat`` in a Lambda and ``optimizers.rmsprop(lr=)``."""
-    _needs("torch", "keras")
-    code, data, err, _ = actlint("--verify", "--format", "json", "--report", tmp_path / "report",
-                                 BUILD / "keras2_names.py")
-    (model,) = json.loads((tmp_path / "report" / "report.json").read_text())["models"]
-    assert model["ok"], model.get("reason")
+    data, static, model = _verify_one(tmp_path, "keras2_names.py")
     assert model["input"]["inputs"] == [[64, 16], [64, 16]]
     assert any(a.startswith("Keras 2 names Keras 3 dropped read as the Keras 3 classes") for a in model["assumptions"])
-    static = [f for f in data if not f["code"].startswith("ACT9")]
     assert [(f["line"], f["code"]) for f in static] == [(18, "ACT101")]
-    assert not problems(data), "\n".join(problems(data))
 
 
 def test_keras_2_aliases_leave_the_keras_3_classes_as_they_are():

@@ -194,20 +194,10 @@ def _legacy_preprocessing(assumptions: list[str]) -> None:
 
 
 def _noted(value, assumptions: list[str], text: str):
-    """``value`` (a class or a function) that adds ``text`` to the assumptions when it is first called."""
+    """``value`` (a class or a function) that adds ``text`` to the assumptions when it is first called; a class
+    becomes a subclass of the same name (:func:`_alias`), so the original is left as it is."""
     if isinstance(value, type):
-        original = value.__init__
-        if getattr(original, "_actlint_legacy", False):
-            return value
-
-        @functools.wraps(original)
-        def init(self, *args, **kwargs):
-            _note(assumptions, text)
-            original(self, *args, **kwargs)
-
-        init._actlint_legacy = True
-        value.__init__ = init
-        return value
+        return _alias(value, value.__name__, assumptions, text)
 
     @functools.wraps(value)
     def call(*args, **kwargs):
@@ -314,14 +304,14 @@ def _dropped_names(keras, assumptions: list[str]) -> None:
     for holder, aliases in ((keras.layers, LAYER_ALIASES), (keras.optimizers, OPTIMIZER_ALIASES)):
         for old, new in aliases.items():
             if not hasattr(holder, old) and hasattr(holder, new):
-                setattr(holder, old, _alias(getattr(holder, new), old, assumptions))
+                setattr(holder, old, _alias(getattr(holder, new), old, assumptions, NAMES_ASSUMPTION))
     try:
         from keras.src.layers.merging.base_merge import Merge
     except ImportError:
         Merge = None
     merge = sys.modules.get("keras.layers.merge")
     if Merge is not None and merge is not None and "_Merge" not in vars(merge):
-        merge._Merge = _alias(Merge, "_Merge", assumptions)
+        merge._Merge = _alias(Merge, "_Merge", assumptions, NAMES_ASSUMPTION)
     if not hasattr(keras.backend, "repeat"):
         def repeat(x, n):  # Keras 2: (batch, dim) -> (batch, n, dim)
             return keras.ops.repeat(keras.ops.expand_dims(x, 1), n, axis=1)
@@ -329,13 +319,14 @@ def _dropped_names(keras, assumptions: list[str]) -> None:
         keras.backend.repeat = _noted(repeat, assumptions, BACKEND_ASSUMPTION)
 
 
-def _alias(cls: type, name: str, assumptions: list[str]) -> type:
-    """``cls`` under its Keras 2 name, a subclass that says so when made (``cls`` itself is left as it is)."""
+def _alias(cls: type, name: str, assumptions: list[str], text: str) -> type:
+    """``cls`` under the name Keras 2 gave it, a subclass that adds ``text`` to the assumptions when made
+    (``cls`` itself is left as it is)."""
     original = cls.__init__
 
     @functools.wraps(original)
     def __init__(self, *args, **kwargs):
-        _note(assumptions, NAMES_ASSUMPTION)
+        _note(assumptions, text)
         cls.__init__(self, *args, **kwargs)  # looked up now: the keyword renames wrap it after this alias is made
 
     __init__.__signature__ = inspect.signature(original)  # Keras reads the constructor's argument names

@@ -424,8 +424,7 @@ class FileModels:
             if not isinstance(outer, ast.FunctionDef) or outer is exclude or outer.decorator_list:
                 continue
             a = outer.args
-            if len(a.posonlyargs + a.args) > len(a.defaults) or a.kwonlyargs and len(a.kw_defaults) and None in \
-                    a.kw_defaults:
+            if len(a.posonlyargs + a.args) > len(a.defaults) or None in a.kw_defaults:
                 continue  # its own arguments would be guesses again
             for stmt in outer.body:
                 if any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr in STEP_ATTRS
@@ -469,8 +468,9 @@ class FileModels:
             assumptions.append("constructor arguments from [tool.actlint.verify]")
         else:
             call = self._call_site(name)
+            defaults = self._defaults(name) if call is None else None
             factory = None
-            if call is None and self._defaults(name)[1]:  # required arguments, no call to take them from
+            if defaults and defaults[1]:  # required arguments, no call to take them from
                 factory = self._enclosing_call(name, self.text)
             if factory is not None:
                 outer, cut_text, var, line = factory
@@ -491,7 +491,7 @@ class FileModels:
                 shown = ", ".join(list(args) + [f"{k}={v}" for k, v in kwargs.items()])
                 assumptions.append(f"constructor arguments from the call at line {line}: {name}({shown})")
             else:
-                args, guessed, roots = self._defaults(name)
+                args, guessed, roots = defaults
                 if roots:
                     source, kept = restricted_source(self.text, {name} | roots)
                 build.update(args=args, kwargs={}, source_args=True)
