@@ -434,6 +434,28 @@ def test_torch_mnist_from_openml_offline_gets_a_stand_in_and_verdicts_from_the_r
     assert places[("train.py", 17, "ACT102")]["evidence"]["batch_shape"] == [[64, 784]]
 
 
+def test_tensorflow_1_mnist_reader_feeding_torch_gets_a_stand_in_without_tensorflow(tmp_path_factory):
+    """``input_data.read_data_sets(..., one_hot=True)`` and ``next_batch``, with no TensorFlow installed:
+    TF 1's shapes (784 float32 values in [0, 1], one-hot rows), said so, and verdicts from the run."""
+    _needs("torch")
+    if importlib.util.find_spec("tensorflow") is not None:
+        pytest.skip("TensorFlow is installed here: its own reader runs")
+    folder = _copy("tf1_mnist_torch", tmp_path_factory)
+    code, places, err, _ = actlint_run(folder)
+    assert code == 1, err
+    for line, code_ in ((13, "ACT101"), (15, "ACT101"), (17, "ACT102"), (27, "ACT107")):
+        f = places[("train.py", line, code_)]
+        assert f["verdict"] == "confirmed" and f["evidence"]["source"] == "run", (line, f["evidence"])
+    evidence = places[("train.py", 17, "ACT102")]["evidence"]
+    assert evidence["batch"].endswith("before its first training step (data: synthetic stand-in for MNIST)")
+    assert evidence["batch_shape"] == [[64, 784]]
+    said = [a for a in evidence["assumptions"] if "read_data_sets" in a]
+    assert said == ["tensorflow.examples.tutorials.mnist.input_data.read_data_sets('MNIST_data') could not be "
+                    "loaded offline ([Errno 2] No such file or directory: 'MNIST_data/train-images-idx3-ubyte.gz'): "
+                    "synthetic stand-in of 55000/5000/10000 train/validation/test 784-value vectors, float32 in "
+                    "[0, 1], 10 classes one-hot"], evidence["assumptions"]
+
+
 def test_torch_mnist_offline_gets_a_stand_in_and_verdicts_from_the_run(tmp_path_factory):
     _needs("torch")
     why = _torchvision_imports()

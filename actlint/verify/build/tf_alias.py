@@ -22,6 +22,11 @@ _DTYPES = ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32"
 ALLOWED = frozenset({"random.set_seed", "keras"} | {f"nn.{a}" for a in _ACTIVATIONS}
                     | {f"math.{a}" for a in ("sigmoid", "tanh", "softplus")} | {"sigmoid", "tanh"}
                     | set(_DTYPES))
+READER = "tensorflow.examples.tutorials.mnist"  # TF 1's tutorial MNIST reader: a stand-in (trace/tf1_mnist.py)
+
+
+def _reader(name: str) -> bool:
+    return name == READER or name.startswith(READER + ".")
 
 
 def _tf_names(tree: ast.Module) -> tuple[set[str], list[tuple[str, int]]]:
@@ -32,7 +37,8 @@ def _tf_names(tree: ast.Module) -> tuple[set[str], list[tuple[str, int]]]:
             for a in node.names:
                 if a.name == "tensorflow" or (a.name.startswith("tensorflow.") and not a.asname):
                     names.add(a.asname or "tensorflow")
-                elif a.name.startswith("tensorflow.") and not a.name.startswith("tensorflow.keras"):
+                elif a.name.startswith("tensorflow.") and not a.name.startswith("tensorflow.keras") and \
+                        not _reader(a.name):
                     real.append((a.name, node.lineno))
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             mod = node.module
@@ -40,7 +46,8 @@ def _tf_names(tree: ast.Module) -> tuple[set[str], list[tuple[str, int]]]:
                 for a in node.names:
                     if a.name not in ("keras", "nn", "random", "math") and a.name.split(".")[0] not in _DTYPES:
                         real.append((f"tensorflow.{a.name}", node.lineno))
-            elif mod.startswith("tensorflow.") and not (mod == "tensorflow.keras" or mod.startswith("tensorflow.keras.")):
+            elif mod.startswith("tensorflow.") and not (mod == "tensorflow.keras" or mod.startswith("tensorflow.keras.")
+                                                        or _reader(mod) or _reader(f"{mod}.{node.names[0].name}")):
                 real.append((mod, node.lineno))
     return names, real
 
@@ -70,7 +77,8 @@ def real_tensorflow_use(source: str) -> tuple[str, int] | None:
             if not dotted:
                 continue
             head, _, rest = dotted.partition(".")
-            if head in names and not (rest == "keras" or rest.startswith("keras.") or rest in ALLOWED):
+            if head in names and not (rest == "keras" or rest.startswith("keras.") or rest in ALLOWED
+                                      or _reader(f"tensorflow.{rest}")):
                 real.append((dotted, node.lineno))
         elif isinstance(node, ast.Name) and node.id in names and isinstance(node.ctx, ast.Load):
             if not any(isinstance(p, ast.Attribute) and p.value is node for p in ast.walk(tree)):
@@ -125,6 +133,11 @@ def install() -> None:
     tf = _module("tensorflow", keras=keras, nn=nn, random=random, math=math, sigmoid=acts["sigmoid"],
                  tanh=acts["tanh"], __version__="2.99.0-keras3-alias", **{d: d for d in _DTYPES})
     tf.__path__ = []  # a package, so that ``import tensorflow.keras`` resolves through sys.modules
+    from actlint.verify.trace import tf1_mnist
+
+    reader = tf1_mnist.modules()
+    sys.modules.update(reader)
+    tf.examples = reader["tensorflow.examples"]
     sys.modules["tensorflow.keras"] = keras
     for name in dir(keras):
         sub = getattr(keras, name)

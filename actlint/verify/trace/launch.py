@@ -121,6 +121,16 @@ def _warm_argv(command: list[str]) -> list[str] | None:
     return None if rest[0].startswith("-") else rest
 
 
+def _program(command: list[str], cwd: Path) -> list[str]:
+    """A program named by a relative path out of the working folder (``../venv/bin/python``) made absolute:
+    the command runs in a mirror of that folder, where the path would lead elsewhere."""
+    if not command or os.sep not in command[0] or os.path.isabs(command[0]):
+        return command
+    where = os.path.normpath(os.path.join(os.path.abspath(cwd), command[0]))
+    inside = where.startswith(os.path.abspath(cwd) + os.sep)
+    return command if inside or not os.path.exists(where) else [where, *command[1:]]
+
+
 def run_traced(command: list[str], cwd: Path, findings: list[dict], *, project_root: Path, steps: int = 3,
                timeout: float = 120.0, allow_network: bool = False, keep_going: bool = False,
                digest_only: bool = False, device: str | None = None, stream=None,
@@ -134,6 +144,7 @@ def run_traced(command: list[str], cwd: Path, findings: list[dict], *, project_r
     running a file or a module and its output is only kept (``--verify``).  ``extra_roots``: more folders whose
     files are the user's code (a notebook's program, written to a scratch folder).
     """
+    command = _program(command, cwd)
     scratch = Path(tempfile.mkdtemp(prefix="actlint-run-")).resolve()
     start = time.perf_counter()
     try:

@@ -227,5 +227,5 @@ def probes_for(files: set[str]) -> list[dict]:
 
 
 def data_note() -> str:
-    subs = [s["dataset"] for s in substituted()]
+    subs = list(dict.fromkeys(s["dataset"] for s in substituted()))
     return f" (data: synthetic stand-in for {', '.join(subs)})" if subs else ""

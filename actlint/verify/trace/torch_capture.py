@@ -21,7 +21,7 @@ import time
 import traceback
 import weakref
 
-from actlint.verify.trace.state import (ASSUMPTIONS, RESETS, SPEC, STATE, claim, describe_batch, finish, probes_for,  # noqa: F401
+from actlint.verify.trace.state import (ASSUMPTIONS, RESETS, SPEC, STATE, claim, data_note, describe_batch, finish, probes_for,  # noqa: F401
                                         reason, rng_state, set_rng_state, shown, substituted, user_file,
                                         user_place, write)
 
@@ -704,9 +704,7 @@ def _fresh(pristine):
 def _where_called(entry, label: str) -> str:
     place = entry.get("place")
     at = f" at {shown(place[0])}:{place[1]}" if place else ""
-    subs = [s["dataset"] for s in substituted()]
-    data = f" (data: synthetic stand-in for {', '.join(subs)})" if subs else ""
-    return f"the batch the script called {label.rpartition(':')[2]} on{at} before its first training step{data}"
+    return f"the batch the script called {label.rpartition(':')[2]} on{at} before its first training step{data_note()}"
 
 
 def _after_torch(optimizer, state) -> None:
