@@ -456,6 +456,35 @@ def test_tensorflow_1_mnist_reader_feeding_torch_gets_a_stand_in_without_tensorf
                     "[0, 1], 10 classes one-hot"], evidence["assumptions"]
 
 
+def test_pretrained_weights_that_cannot_be_downloaded_leave_random_weights_said_so(tmp_path_factory):
+    """``load_state_dict(load_state_dict_from_url(url))`` offline: the model keeps its initial weights, the
+    run goes on to its steps, and the verdicts come from it."""
+    _needs("torch")
+    folder = _copy("pretrained_offline", tmp_path_factory)
+    code, places, err, _ = actlint_run(folder, env={"HOME": str(folder)})
+    assert code == 1, err
+    for line, code_ in ((7, "ACT101"), (9, "ACT101"), (20, "ACT107")):
+        f = places[("train.py", line, code_)]
+        assert f["verdict"] == "confirmed" and f["evidence"]["source"] == "run", (line, f["evidence"])
+    said = places[("train.py", 7, "ACT101")]["evidence"]["assumptions"]
+    assert said[0].startswith("pretrained weights https://example.invalid/weights/mlp-20-64-3.pth could not be "
+                              "downloaded offline ("), said
+    assert said[0].endswith("): the model keeps its random initial weights")
+
+
+def test_keras_application_weights_that_cannot_be_downloaded_build_with_weights_none(tmp_path_factory):
+    _needs("keras", "torch")
+    folder = _copy("pretrained_offline", tmp_path_factory)
+    code, places, err, _ = actlint_run(folder, script="train_keras.py", env={"HOME": str(folder)})
+    assert code == 1, err
+    seed = places[("train_keras.py", 15, "ACT107")]
+    assert seed["verdict"] == "confirmed" and seed["evidence"]["source"] == "run", seed["evidence"]
+    said = [a for a in seed["evidence"]["assumptions"] if a.startswith("keras.applications.MobileNet weights ")]
+    assert len(said) == 1 and said[0].endswith("): built with weights=None, random initial weights"), \
+        seed["evidence"]["assumptions"]
+    assert "mobilenet_2_5_224_tf_no_top.h5 could not be downloaded offline" in said[0]
+
+
 def test_torch_mnist_offline_gets_a_stand_in_and_verdicts_from_the_run(tmp_path_factory):
     _needs("torch")
     why = _torchvision_imports()

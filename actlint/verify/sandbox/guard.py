@@ -46,6 +46,8 @@ def _audit(event: str, args) -> None:
     elif event in _CHANGES:
         if not args or not isinstance(args[0], (str, bytes, os.PathLike)):
             return
+        if event == "os.mkdir" and os.path.isdir(args[0]):
+            return  # ``os.makedirs(cache, exist_ok=True)`` on a folder that is there changes nothing
         if STATE["mirror"]:
             _change_in_mirror(event, args)
         else:

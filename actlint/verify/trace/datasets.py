@@ -85,7 +85,8 @@ class CannotStandIn(Exception):
 
 
 def install(assumptions: list[str], scratch: str, allow_network: bool = False) -> None:
-    """Patch the standard dataset loaders (lazily, when the user's code imports them) to fall back on stand-ins.
+    """Patch the standard dataset loaders (lazily, when the user's code imports them) to fall back on stand-ins,
+    and the pretrained-weights downloaders on random weights (:mod:`.weights`).
 
     Each stand-in appends one sentence to ``assumptions`` and an entry to :data:`SUBSTITUTED`.
     With ``allow_network`` a download that failed because its folder is not writable is first
@@ -101,6 +102,9 @@ def install(assumptions: list[str], scratch: str, allow_network: bool = False) -
     for module in ("_openml", "_california_housing", "_covtype", "_twenty_newsgroups", "_olivetti_faces", "_lfw"):
         hooks.when_imported("sklearn.datasets." + module, _patch_sklearn)
     hooks.when_imported("sklearn.datasets", _patch_sklearn)
+    from . import weights
+
+    weights.install(assumptions, allow_network)
 
 
 # ---------------------------------------------------------------------------------------
