@@ -485,6 +485,24 @@ def test_keras_application_weights_that_cannot_be_downloaded_build_with_weights_
     assert "mobilenet_2_5_224_tf_no_top.h5 could not be downloaded offline" in said[0]
 
 
+def test_keras_2_scikit_learn_wrapper_trains_through_cross_val_score_and_is_captured(tmp_path_factory):
+    """``cross_val_score(KerasClassifier(build_fn=…, nb_epoch=…, hidden=8), X, y)``: scikit-learn clones the
+    wrapper, whose fit builds the model with the parameters build_fn names; the run captures that model."""
+    _needs("keras", "torch", "sklearn")
+    folder = _copy("keras2_sklearn", tmp_path_factory)
+    code, places, err, _ = actlint_run(folder)
+    assert code == 1, err
+    for line in (19, 20):
+        f = places[("train.py", line, "ACT101")]
+        assert f["verdict"] == "confirmed" and f["evidence"]["source"] == "run", f["evidence"]
+    seed = places[("train.py", 28, "ACT107")]
+    assert seed["verdict"] == "confirmed" and seed["evidence"]["source"] == "run", seed["evidence"]
+    assumptions = places[("train.py", 19, "ACT101")]["evidence"]["assumptions"]
+    assert any(a.startswith("Keras 2 keras.wrappers.scikit_learn (KerasClassifier, KerasRegressor) read as Keras 2 "
+                            "ran it") for a in assumptions), assumptions
+    assert places[("train.py", 19, "ACT101")]["evidence"]["batch_shape"] == [[5, 4]]
+
+
 def test_torch_mnist_offline_gets_a_stand_in_and_verdicts_from_the_run(tmp_path_factory):
     _needs("torch")
     why = _torchvision_imports()

@@ -439,3 +439,38 @@ def test_keras_2_aliases_leave_the_keras_3_classes_as_they_are():
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                           env={**__import__("os").environ, "KERAS_BACKEND": "torch"})
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_keras_2_backend_functions_and_model_from_config_behave_as_keras_2s():
+    """K.variable / get_value / set_value / batch_flatten / l2_normalize / categorical_crossentropy and
+    models.model_from_config, each numerically as Keras 2 computed it, and said once used."""
+    _needs("keras")
+    import subprocess
+    import sys
+
+    script = """
+import numpy as np, keras
+from actlint.verify.build import keras_legacy
+notes = []
+keras_legacy.install(notes)
+K = keras.backend
+assert not notes, notes
+v = K.variable(np.ones((2, 3)), name="v")
+K.set_value(v, np.full((2, 3), 2.0))
+assert K.get_value(v).tolist() == [[2.0] * 3] * 2
+assert tuple(K.batch_flatten(keras.ops.ones((4, 2, 3))).shape) == (4, 6)
+assert np.allclose(K.get_value(K.l2_normalize(keras.ops.convert_to_tensor([[3.0, 4.0]]), axis=-1)), [[0.6, 0.8]])
+ce = K.get_value(K.categorical_crossentropy(keras.ops.convert_to_tensor([[0.0, 1.0]]),
+                                            keras.ops.convert_to_tensor([[0.5, 0.5]])))
+assert np.allclose(ce, [np.log(2)]), ce
+assert K.ndim(keras.ops.ones((2, 3, 4))) == 3
+assert K.get_value(K.pow(keras.ops.convert_to_tensor(3.0), 2)) == 9.0
+assert any(n.startswith("Keras 2 backend functions") for n in notes), notes
+model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, activation="tanh")])
+clone = keras.models.model_from_config({"class_name": "Sequential", "config": model.get_config()})
+assert [l.units for l in clone.layers] == [3] and clone.layers[0].activation.__name__ == "tanh"
+assert any(n.startswith("Keras 2 names Keras 3 dropped") for n in notes), notes
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "KERAS_BACKEND": "torch"})
+    assert proc.returncode == 0, proc.stderr[-2000:]

@@ -32,7 +32,7 @@ class UnseededTraining(Rule):
     name = "unseeded-training"
     summary = "A script trains a model with no seed set for its framework"
     tokens = (".backward(", ".fit(", ".fit_generator(", "train_on_batch", "apply_gradients", "minimize(",
-              "apply_updates")
+              "apply_updates", "KerasClassifier", "KerasRegressor", "SKLearnClassifier", "SKLearnRegressor")
 
     def check(self):
         # training in this file (a local module's code run from here is that module's)

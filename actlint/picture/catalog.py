@@ -130,6 +130,15 @@ KERAS_MODEL_BASES = frozenset({"keras.Model", "keras.models.Model", "keras.layer
                                "keras.engine.training.Model"})
 KERAS_SEQUENTIAL = frozenset({"keras.Sequential", "keras.models.Sequential"})
 KERAS_FUNCTIONAL_MODEL = frozenset({"keras.Model", "keras.models.Model"})
+# scikit-learn estimators around a Keras model builder: their ``fit`` (or a scikit-learn function given
+# them) trains the model ``build_fn`` / ``model`` makes.
+KERAS_ESTIMATORS = frozenset({f"keras.wrappers.scikit_learn.Keras{k}" for k in ("Classifier", "Regressor")}
+                             | {f"scikeras.wrappers.Keras{k}" for k in ("Classifier", "Regressor")}
+                             | {f"keras.wrappers.SKLearn{k}" for k in ("Classifier", "Regressor")})
+# scikit-learn functions that fit the estimator they are given.
+SKLEARN_FITTING = frozenset({f"sklearn.model_selection.{f}" for f in (
+    "cross_val_score", "cross_validate", "cross_val_predict", "learning_curve", "validation_curve",
+    "permutation_test_score")})
 KERAS_INPUT = frozenset({"keras.Input", "keras.layers.Input", "keras.layers.InputLayer"})
 
 _KERAS_KIND_LAYERS = {

@@ -1035,6 +1035,10 @@ class Flow:
         if qual is not None and (local is None or local is UNKNOWN):
             if qual in _DISPATCHERS:
                 return self.dispatch(qual, node, scope)
+            if qual in C.KERAS_ESTIMATORS or qual.startswith("sklearn."):
+                wrapped = self.keras_estimator(qual, node, scope)
+                if wrapped is not None:
+                    return wrapped
             if qual.startswith(_OTHER_LIBRARIES) and qual.rsplit(".", 1)[-1][:1].isupper():
                 self.args(node, scope)
                 return Handle(qual)  # ``LabelBinarizer().fit(y)``: another library's object, not a model
@@ -1205,6 +1209,10 @@ class Flow:
             elif name == "insert" and len(args) == 2 and int_of(args[0]) is not None:
                 obj.items.insert(int_of(args[0]), args[1])
             return Const(None)
+        if isinstance(obj, Handle) and obj.qual in C.KERAS_ESTIMATORS and name in ("fit", "partial_fit"):
+            self.args(node, scope)
+            self.training(node, f"{text(self.index, node.func)}(...)", "keras")
+            return Const(None)
         if isinstance(obj, Handle):
             handled = self.framework_call(f"{obj.qual}.{name}", node, scope)
             if handled is not None:
@@ -1240,6 +1248,30 @@ class Flow:
                                     args, kwargs)
                     break
         return Const(None)
+
+    def keras_estimator(self, qual: str, node: cst.Call, scope: Scope) -> Value | None:
+        """``KerasClassifier(build_fn=make_model, …)``: its builder runs, and it is a handle whose ``fit``
+        trains; a scikit-learn search or pipeline given one is such a handle too, and ``cross_val_score``
+        given one trains.  None for the scikit-learn calls that have no Keras estimator in them."""
+        if qual in C.KERAS_ESTIMATORS:
+            args, kwargs = self.args(node, scope)
+            build = kwargs.get("build_fn", kwargs.get("model", args[0] if args else UNKNOWN))
+            for fn in options(build):
+                if isinstance(fn, Function):
+                    self.invoke(fn, [], {})
+            return Handle(qual)
+        capitalised = qual.rsplit(".", 1)[-1][:1].isupper()
+        if not (capitalised or qual in C.SKLEARN_FITTING or qual == "sklearn.pipeline.make_pipeline"):
+            return None
+        args, kwargs = self.args(node, scope)
+        given = [v for a in [*args, *kwargs.values()] for v in _flattened(a)]
+        keras = next((v.qual for v in given if isinstance(v, Handle) and v.qual in C.KERAS_ESTIMATORS), None)
+        if keras is None:
+            return Handle(qual) if capitalised else UNKNOWN
+        if qual in C.SKLEARN_FITTING:
+            self.training(node, f"{text(self.index, node.func)}(...)", "keras")
+            return UNKNOWN
+        return Handle(keras)  # a search or a pipeline around it: its fit trains the Keras model
 
     def training(self, node, label: str, framework: str = "torch", update: bool = True) -> None:
         reachable = bool(self.frames) and self.frames[-1].reachable
@@ -1346,6 +1378,17 @@ class Flow:
         return layer
 
 # Libraries whose objects have a ``fit`` that is not a network's training (classical models, encoders).
+def _flattened(value: Value, depth: int = 3) -> list[Value]:
+    """``value`` and what the lists in it hold (``Pipeline([("mlp", KerasClassifier(...))])``)."""
+    out = []
+    for option in options(value):
+        out.append(option)
+        if isinstance(option, LayerList) and depth:
+            for item in option.items:
+                out.extend(_flattened(item, depth - 1))
+    return out
+
+
 _OTHER_LIBRARIES = ("sklearn.", "xgboost.", "lightgbm.", "catboost.", "statsmodels.", "pandas.", "numpy.",
                     "scipy.", "umap.", "imblearn.")
 # Calls that start a function: how its arguments are passed.

@@ -230,6 +230,8 @@ _BACKEND_OPS = ("abs", "exp", "log", "sqrt", "square", "sigmoid", "tanh", "softp
 
 
 def _backend_functions(keras, assumptions: list[str]) -> None:
+    from math import prod as np_prod
+
     backend, ops = keras.backend, keras.ops
     for name in _BACKEND_OPS:
         if not hasattr(backend, name) and hasattr(ops, name):
@@ -247,6 +249,53 @@ def _backend_functions(keras, assumptions: list[str]) -> None:
     def set_image_dim_ordering(ordering):
         backend.set_image_data_format("channels_first" if ordering == "th" else "channels_last")
 
+    def variable(value, dtype=None, name=None, constraint=None):
+        return keras.Variable(value, dtype=dtype, name=name, constraint=constraint)
+
+    def get_value(x):
+        return keras.ops.convert_to_numpy(x)
+
+    def set_value(x, value):
+        x.assign(value)
+
+    def constant(value, dtype=None, shape=None, name=None):
+        value = keras.ops.convert_to_tensor(value, dtype=dtype or backend.floatx())
+        return keras.ops.broadcast_to(value, shape) if shape is not None else value
+
+    def ndim(x):
+        return len(x.shape)
+
+    def batch_flatten(x):
+        return keras.ops.reshape(x, (-1, int(np_prod(x.shape[1:]))))
+
+    def flatten(x):
+        return keras.ops.reshape(x, (-1,))
+
+    def permute_dimensions(x, pattern):
+        return keras.ops.transpose(x, pattern)
+
+    def l2_normalize(x, axis=None):
+        return keras.ops.normalize(x, axis=-1 if axis is None else axis, order=2)
+
+    def categorical_crossentropy(target, output, from_logits=False, axis=-1):
+        return keras.losses.categorical_crossentropy(target, output, from_logits=from_logits, axis=axis)
+
+    def binary_crossentropy(target, output, from_logits=False):
+        return keras.ops.binary_crossentropy(target, output, from_logits=from_logits)
+
+    def switch(condition, then_expression, else_expression):
+        return keras.ops.where(condition, then_expression, else_expression)
+
+    for fn in (variable, get_value, set_value, constant, ndim, batch_flatten, flatten, permute_dimensions,
+               l2_normalize, categorical_crossentropy, binary_crossentropy, switch):
+        if not hasattr(backend, fn.__name__):
+            setattr(backend, fn.__name__, _noted(fn, assumptions, BACKEND_ASSUMPTION))
+    for old, new in (("pow", "power"), ("gather", "take"), ("ones", "ones"), ("zeros", "zeros"),
+                     ("arange", "arange"), ("one_hot", "one_hot"), ("cumsum", "cumsum"), ("relu", "relu"),
+                     ("elu", "elu"), ("softmax", "softmax"), ("round", "round"), ("floor", "floor"),
+                     ("logsumexp", "logsumexp"), ("any", "any"), ("all", "all"), ("hard_sigmoid", "hard_sigmoid")):
+        if not hasattr(backend, old) and hasattr(keras.ops, new):
+            setattr(backend, old, _noted(getattr(keras.ops, new), assumptions, BACKEND_ASSUMPTION))
     for fn in (random_normal, random_uniform, image_dim_ordering, set_image_dim_ordering):
         if not hasattr(backend, fn.__name__):
             setattr(backend, fn.__name__, _noted(fn, assumptions, BACKEND_ASSUMPTION))
@@ -290,7 +339,7 @@ def _fit_names(keras, assumptions: list[str]) -> None:
 
 NAMES_ASSUMPTION = "Keras 2 names Keras 3 dropped read as the Keras 3 classes Keras 2 aliased them to " \
                    "(Deconv2D → Conv2DTranspose, optimizers.rmsprop → RMSprop, layers.merge._Merge → the merge " \
-                   "base class)"
+                   "base class, models.model_from_config → keras.saving.deserialize_keras_object)"
 # Keras 2's aliases of classes that Keras 3 keeps under one name only.
 LAYER_ALIASES = {"Deconvolution2D": "Conv2DTranspose", "Deconv2D": "Conv2DTranspose",
                  "Deconvolution3D": "Conv3DTranspose", "Deconv3D": "Conv3DTranspose"}
@@ -312,6 +361,16 @@ def _dropped_names(keras, assumptions: list[str]) -> None:
     merge = sys.modules.get("keras.layers.merge")
     if Merge is not None and merge is not None and "_Merge" not in vars(merge):
         merge._Merge = _alias(Merge, "_Merge", assumptions, NAMES_ASSUMPTION)
+    if not hasattr(keras.models, "model_from_config"):
+        def model_from_config(config, custom_objects=None):  # Keras 2: {"class_name": …, "config": …}
+            if isinstance(config, dict) and "module" not in config and hasattr(keras, str(config.get("class_name"))):
+                config = {**config, "module": "keras"}  # Keras 2's config names no module: a keras.* model
+            return keras.saving.deserialize_keras_object(config, custom_objects=custom_objects)
+
+        keras.models.model_from_config = _noted(model_from_config, assumptions, NAMES_ASSUMPTION)
+    from actlint.verify.build import keras_sklearn
+
+    keras_sklearn.install(keras, assumptions)
     if not hasattr(keras.backend, "repeat"):
         def repeat(x, n):  # Keras 2: (batch, dim) -> (batch, n, dim)
             return keras.ops.repeat(keras.ops.expand_dims(x, 1), n, axis=1)
