@@ -442,8 +442,8 @@ def test_keras_2_aliases_leave_the_keras_3_classes_as_they_are():
 
 
 def test_keras_2_backend_functions_and_model_from_config_behave_as_keras_2s():
-    """K.variable / get_value / set_value / batch_flatten / l2_normalize / categorical_crossentropy and
-    models.model_from_config, each numerically as Keras 2 computed it, and said once used."""
+    """K.variable / get_value / set_value / batch_flatten / l2_normalize / categorical_crossentropy,
+    models.model_from_config and Sequential.predict_classes, each as Keras 2 computed it, said once used."""
     _needs("keras")
     import subprocess
     import sys
@@ -470,7 +470,24 @@ model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, activation="t
 clone = keras.models.model_from_config({"class_name": "Sequential", "config": model.get_config()})
 assert [l.units for l in clone.layers] == [3] and clone.layers[0].activation.__name__ == "tanh"
 assert any(n.startswith("Keras 2 names Keras 3 dropped") for n in notes), notes
+x = np.random.default_rng(0).normal(size=(6, 5)).astype("float32")
+classes = model.predict_classes(x, verbose=0)
+assert classes.tolist() == np.asarray(model.predict(x, verbose=0)).argmax(-1).tolist()
+binary = keras.Sequential([keras.Input((5,)), keras.layers.Dense(1, activation="sigmoid")])
+assert set(binary.predict_classes(x).reshape(-1).tolist()) <= {0, 1}
 """
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                           env={**__import__("os").environ, "KERAS_BACKEND": "torch"})
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_a_model_built_notebook_style_gets_its_late_imports_and_not_the_next_models_layers(tmp_path):
+    _needs("torch", "keras")
+    code, data, err, _ = actlint("--verify", "--format", "json", "--report", tmp_path / "report",
+                                 BUILD / "notebook_style_models.py")
+    models = json.loads((tmp_path / "report" / "report.json").read_text())["models"]
+    assert [(m["model"].rpartition(":")[2], m["ok"]) for m in models] == [("model@5", True), ("model@15", True)], \
+        [m.get("reason") for m in models]
+    assert models[0]["input"]["shape"] == [64, 784] and models[1]["input"]["shape"] == [64, 28, 28, 1]
+    first = [f for f in data if f["code"] == "ACT101"]
+    assert [(f["line"], f["verdict"]) for f in first] == [(8, "confirmed"), (9, "confirmed")], first

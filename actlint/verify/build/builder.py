@@ -329,6 +329,10 @@ def restricted_source(source: str, roots: set[str], root_lines: tuple[int, int] 
             blocks[len(stmts)] = body
             stmts.append(st)
     limit = root_lines[1] if root_lines else None
+    # A later ``model = …`` starts another model under the same name: this one ends there (a notebook's
+    # second ``model = Sequential()`` and its ``model.add`` calls are not this model's layers).
+    stop = min((st.node.lineno for st in stmts if limit is not None and st.node.lineno > limit
+                and st.kind not in ("mutate", "loop") and st.binds & roots), default=None)
     needed = set(roots)
     keep: set[int] = set()
     changed = True
@@ -337,9 +341,12 @@ def restricted_source(source: str, roots: set[str], root_lines: tuple[int, int] 
         for i, s in enumerate(stmts):
             if i in keep or s.kind == "other":
                 continue
+            if stop is not None and s.node.lineno >= stop:
+                continue
             if (limit is not None and s.node.lineno > limit and s.kind not in ("def", "mutate", "loop")
-                    and not (s.kind == "assign" and not s.binds & roots)):
-                continue  # after a module-level model: what finishes it (add, init, compile's optimiser), no rebinding
+                    and not (s.kind in ("assign", "import") and not s.binds & roots)):
+                continue  # after a module-level model: what finishes it (add, init, compile's optimiser, the
+                # imports its layers need), no rebinding
             if s.kind == "seed" or (s.binds & needed):
                 keep.add(i)
                 new = s.uses - needed - _BUILTINS

@@ -301,7 +301,8 @@ def _backend_functions(keras, assumptions: list[str]) -> None:
             setattr(backend, fn.__name__, _noted(fn, assumptions, BACKEND_ASSUMPTION))
 
 
-FIT_ASSUMPTION = "Keras 1/2 training calls read as Keras 3's (fit_generator → fit, nb_epoch → epochs)"
+FIT_ASSUMPTION = "Keras 1/2 training calls read as Keras 3's (fit_generator → fit, nb_epoch → epochs, " \
+                 "predict_classes → the argmax of predict)"
 
 
 def _fit_names(keras, assumptions: list[str]) -> None:
@@ -335,6 +336,19 @@ def _fit_names(keras, assumptions: list[str]) -> None:
 
         generator_call.__name__ = old
         setattr(model, old, generator_call)
+    if not hasattr(model, "predict_classes"):
+        def predict_classes(self, x, batch_size=32, verbose=0):  # Keras 2's Sequential: class ids
+            _note(assumptions, FIT_ASSUMPTION)
+            import numpy as np
+
+            proba = np.asarray(self.predict(x, batch_size=batch_size, verbose=verbose))
+            return proba.argmax(axis=-1) if proba.shape[-1] > 1 else (proba > 0.5).astype("int32")
+
+        def predict_proba(self, x, batch_size=32, verbose=0):
+            _note(assumptions, FIT_ASSUMPTION)
+            return self.predict(x, batch_size=batch_size, verbose=verbose)
+
+        model.predict_classes, model.predict_proba = predict_classes, predict_proba
 
 
 NAMES_ASSUMPTION = "Keras 2 names Keras 3 dropped read as the Keras 3 classes Keras 2 aliased them to " \
