@@ -503,6 +503,29 @@ def test_keras_2_scikit_learn_wrapper_trains_through_cross_val_score_and_is_capt
     assert places[("train.py", 19, "ACT101")]["evidence"]["batch_shape"] == [[5, 4]]
 
 
+def test_bce_of_a_sigmoid_on_a_single_sample_batch_is_probed_at_saturating_logits(tmp_path_factory):
+    """One logit per batch (a 1-D GAN's discriminator): the probe still scales it past float32's saturation."""
+    _needs("torch")
+    folder = _copy("single_sample_gan", tmp_path_factory)
+    code, places, err, _ = actlint_run(folder)
+    f = places[("train.py", 18, "ACT103")]
+    assert f["verdict"] == "confirmed" and f["evidence"]["source"] == "run", f["evidence"]
+    assert [round(r["max_abs_logit"]) for r in f["evidence"]["rows"]] == [5, 10, 20, 40]
+    assert f["evidence"]["batch_shape"] == [[100]]
+    assert code == 1, err
+
+
+def test_an_output_check_is_not_read_off_another_model(tmp_path_factory):
+    """ACT105 on a truncated copy that is compiled but never trained: the captured model is the softmax
+    classifier, whose output says nothing about the copy's relu."""
+    _needs("keras", "torch")
+    folder = _copy("keras_truncated", tmp_path_factory)
+    code, places, err, _ = actlint_run(folder)
+    f = places[("train.py", 20, "ACT105")]
+    assert f["verdict"] == "inconclusive", f["evidence"]
+    assert f["evidence"]["summary"] == "the flagged activation did not run in the model measured"
+
+
 def test_torch_mnist_offline_gets_a_stand_in_and_verdicts_from_the_run(tmp_path_factory):
     _needs("torch")
     why = _torchvision_imports()

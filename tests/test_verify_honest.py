@@ -291,3 +291,34 @@ def test_implicit_dim_on_real_call_arguments(torch_ctx):
     assert row["other_samples_change"] > 0 and torch.equal(h, kept)  # the change went to a clone
     v = judge("ACT104", p, {"source": "run"})
     assert v.verdict == "confirmed" and "the input of the traced run" in v.summary
+
+
+def _bce_row(largest: float) -> dict:
+    return {"scale": 40.0, "max_abs_logit": largest, "rounded_frac": 0.0, "max_loss_error": 1e-7,
+            "clamped_frac": 0.0, "zero_grad_frac": 0.0, "unfused_finite": True, "fused_finite": True}
+
+
+@pytest.mark.parametrize("largest, verdict", [(14.8, "inconclusive"), (19.9, "inconclusive"), (40.0, "refuted")])
+def test_bce_of_a_sigmoid_is_refuted_only_past_the_logits_where_float32_saturates(largest, verdict):
+    """Up to |14.8| BCELoss(sigmoid(x)) and BCEWithLogitsLoss agree; the claim is about larger logits."""
+    v = judge("ACT103", {"rows": [_bce_row(largest / 8), _bce_row(largest)]}, {"source": "run"})
+    assert v.verdict == verdict, v.summary
+    if verdict == "inconclusive":
+        assert v.summary == (f"BCELoss(sigmoid(x)) matched BCEWithLogitsLoss at the logit sizes tried, but the "
+                             f"largest was |{largest:.3g}|, below the |20| where float32's sigmoid rounds to 1")
+
+
+def test_a_saturated_sigmoid_is_confirmed_from_the_model_alone_when_the_twin_gets_no_gradient():
+    """Unscaled inputs (features in the thousands): the first sigmoid is 99.6% saturated, and the ReLU twin's
+    output saturates the loss so it gets no gradient at all: the model's own numbers decide."""
+    p = {"grad_ratio": 0.0054, "twin_grad_ratio": None, "grad_norms": [0.0029, 0.038, 0.2, 0.53],
+         "twin_grad_norms": [0.0, 0.0, 0.0, 0.0], "swapped": 4,
+         "activations": [{"fn": "sigmoid", "mean_derivative": 0.00016, "saturated_frac": 0.996, "line": 38},
+                         {"fn": "sigmoid", "mean_derivative": 0.226, "saturated_frac": 0.0, "line": 38}]}
+    v = judge("ACT101", p, {"source": "run"})
+    assert v.verdict == "confirmed", v.summary
+    assert v.summary.startswith("99.6% of the inputs of the sigmoid at line 38 are saturated and its mean derivative "
+                                "is 1.60e-04, so it passes almost no gradient; first/last learned-layer gradient norm "
+                                "ratio 0.0054 (the twin with ReLU+Kaiming got no gradients on this batch"), v.summary
+    healthy = dict(p, activations=[{"fn": "sigmoid", "mean_derivative": 0.2, "saturated_frac": 0.01, "line": 38}])
+    assert judge("ACT101", healthy, {"source": "run"}).verdict == "inconclusive"

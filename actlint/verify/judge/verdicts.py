@@ -53,6 +53,7 @@ INIT_SATURATED_MIN, INIT_SATURATED_MARGIN, INIT_SATURATED_SAME = 0.05, 0.01, 0.0
 ROW_SUM_TOL, NONNEG_TOL = 1e-3, 1e-6
 # ACT103/ACT109 (in and outside a model): the unfused form off by more than this is wrong.
 LOSS_ERROR = 1e-3
+SATURATING_LOGIT = 20.0  # |logit| past float32's sigmoid saturation (it rounds to 1 from about 16.6)
 # ACT108: a leading ReLU zeroing more than this of the input values, a sigmoid/tanh saturating more.
 LEADING_ZERO_CONFIRM, LEADING_SATURATED_CONFIRM = 0.2, 0.05
 # ACT102 outside a model: the loss on perfectly separated logits stays above STUCK_LOSS where the
@@ -160,7 +161,17 @@ def judge_saturating(code, p, result) -> Verdict:
                             **evidence)
     if p.get("grad_norms") is not None and p.get("grad_norms") == p.get("twin_grad_norms"):
         return inconclusive("the twin changed nothing: its gradient norms equal the model's", **evidence)
+    stuck = [a for a in acts if (a.get("saturated_frac") or 0) >= SATURATED_STUCK
+             and a.get("mean_derivative") is not None and a["mean_derivative"] <= DERIVATIVE_STUCK]
     if r is None or t is None or r <= 0:
+        if stuck and r is not None and r > 0:  # the twin has nothing to compare, the model's own numbers suffice
+            worst = min(stuck, key=lambda a: a["mean_derivative"])
+            return Verdict(CONFIRMED, (
+                f"{_pct(worst['saturated_frac'])} of the inputs of the {worst['fn']} at line {worst.get('line')} are "
+                f"saturated and its mean derivative is {_f(worst['mean_derivative'], 2)}, so it passes almost no "
+                f"gradient; first/last learned-layer gradient norm ratio {_f(r)} ({who} got "
+                f"{'no gradients' if t is None else 'a ratio of ' + _f(t)} on this batch, so no comparison)"),
+                evidence)
         return inconclusive("could not compare gradient norms (fewer than two learned layers got gradients)",
                             **evidence)
     attenuation = t / r
@@ -174,8 +185,6 @@ def judge_saturating(code, p, result) -> Verdict:
     # and the user's own data: synthetic inputs do not saturate what real, unscaled ones may.
     if attenuation >= ATTENUATION or (sat >= SATURATED_CONFIRM and attenuation >= NO_ATTENUATION):
         return Verdict(CONFIRMED, text, evidence)
-    stuck = [a for a in acts if (a.get("saturated_frac") or 0) >= SATURATED_STUCK
-             and a.get("mean_derivative") is not None and a["mean_derivative"] <= DERIVATIVE_STUCK]
     if stuck:
         worst = min(stuck, key=lambda a: a["mean_derivative"])
         return Verdict(CONFIRMED, text + f": {_pct(worst['saturated_frac'])} of the inputs of the {worst['fn']} at "
@@ -256,6 +265,11 @@ def judge_fused(code, p, result) -> Verdict:
                 f"sigmoid outputs round to exactly 0 or 1: BCELoss is off by up to {_f(r['max_loss_error'])} "
                 f"({_pct(r['clamped_frac'])} clamped at 100) and {_pct(r['zero_grad_frac'])} of gradients are 0, "
                 f"while BCEWithLogitsLoss stays exact"), evidence)
+        largest = max(r["max_abs_logit"] for r in rows)
+        if largest < SATURATING_LOGIT:  # float32's sigmoid rounds to 1 from about 16.6: not reached, not settled
+            return inconclusive(f"BCELoss(sigmoid(x)) matched BCEWithLogitsLoss at the logit sizes tried, but "
+                                f"the largest was |{_f(largest, 3)}|, below the |{SATURATING_LOGIT:g}| where float32's "
+                                f"sigmoid rounds to 1", **evidence)
         return Verdict(REFUTED, "BCELoss(sigmoid(x)) matched BCEWithLogitsLoss at every logit size tried", evidence)
     fn, fused = ("sigmoid", "logsigmoid") if p.get("fn") == "sigmoid" else ("softmax", "log_softmax")
     if p.get("form"):  # the flagged form, run as written (a log of a sigmoid in a traced run)

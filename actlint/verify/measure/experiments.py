@@ -381,11 +381,16 @@ def probe_fused(ctx, probe):
         z0 = out.detach().float()
         source = "the model's output"
     z0 = (z0 - z0.mean()) / (z0.std() + 1e-12) if z0.numel() > 1 else z0
+    peak = float(z0.abs().max()) if z0.numel() else 0.0
+    if 0.0 < peak < 1.0:  # a single logit (or a flat few): the largest scaled one reaches at least the scale
+        z0 = z0 / peak
     rows = []
     for scale in (5.0, 10.0, 20.0, 40.0):
         z = (z0 * scale)
         if probe["code"] == "ACT103":
-            # every logit against both labels: a small batch cannot miss the label that saturates
+            # every logit, and its negation, against both labels: a small batch (one logit) cannot miss the
+            # side that saturates (sigmoid rounds to 1 above +16.6; below -16.6 it stays representable)
+            z = torch.cat([z, -z])
             target = torch.cat([torch.zeros_like(z), torch.ones_like(z)])
             z = torch.cat([z, z])
             zz = z.clone().requires_grad_(True)
@@ -547,12 +552,16 @@ def probe_output_range(ctx, probe):
     """ACT105/ACT111/ACT114: the observed output against what the loss needs.
 
     ACT111 reads the flagged softmax itself (its units are the size of the dim it normalises over);
-    the others, and ACT111 when the softmax did not run as an op, the model's output.
+    the others, and ACT111 when the softmax did not run as an op, the model's output.  ACT105 reads
+    the model's output only when the flagged activation ran in this model (another model's output
+    says nothing of it).
     """
     import torch
     import torch.nn.functional as F
 
     base = ctx["base"]
+    if probe["code"] == "ACT105" and not _ops_at(base, probe["lines"]):
+        return {"error": "the flagged activation did not run in the model measured"}
     tensor, units = None, None
     if probe["code"] == "ACT111":
         keys = [k for k in _ops_at(base, probe["lines"]) if k[0] == "softmax" and k in base.rec.outputs]
