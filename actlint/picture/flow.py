@@ -1377,7 +1377,6 @@ class Flow:
         self.sequentials.append(layer)
         return layer
 
-# Libraries whose objects have a ``fit`` that is not a network's training (classical models, encoders).
 def _flattened(value: Value, depth: int = 3) -> list[Value]:
     """``value`` and what the lists in it hold (``Pipeline([("mlp", KerasClassifier(...))])``)."""
     out = []
@@ -1389,6 +1388,7 @@ def _flattened(value: Value, depth: int = 3) -> list[Value]:
     return out
 
 
+# Libraries whose objects have a ``fit`` that is not a network's training (classical models, encoders).
 _OTHER_LIBRARIES = ("sklearn.", "xgboost.", "lightgbm.", "catboost.", "statsmodels.", "pandas.", "numpy.",
                     "scipy.", "umap.", "imblearn.")
 # Calls that start a function: how its arguments are passed.
