@@ -21,6 +21,14 @@ def _ops_at(run: Run, lines) -> list:
     return [k for k in run.rec.order if k[1] in lines or k[2] in lines]
 
 
+def _ran_at(run: Run, lines) -> bool:
+    """Whether the code at ``lines`` ran in this model: an op there, or a learned layer made there (an
+    output layer with no activation records no op)."""
+    wanted = set(lines)
+    return bool(_ops_at(run, wanted)) or any(getattr(layer, "_actlint_line", None) in wanted
+                                             for layer in run.rec.layers)
+
+
 def _flagged_activations(ctx, probe) -> tuple[list, dict]:
     """ACT101's flagged activations as they ran, and the base numbers both twins start from."""
     base = ctx["base"]
@@ -560,7 +568,7 @@ def probe_output_range(ctx, probe):
     import torch.nn.functional as F
 
     base = ctx["base"]
-    if probe["code"] == "ACT105" and not _ops_at(base, probe["lines"]):
+    if probe["code"] == "ACT105" and not _ran_at(base, probe["lines"]):
         return {"error": "the flagged activation did not run in the model measured"}
     tensor, units = None, None
     if probe["code"] == "ACT111":
