@@ -51,7 +51,7 @@ def _why(exc: BaseException) -> str:
 def _unreachable(exc: BaseException) -> bool:
     """A failed download: no network, a refused cache folder, a URL that cannot be opened."""
     text = str(exc)
-    return isinstance(exc, (OSError, PermissionError)) or "network access is disabled" in text or \
+    return isinstance(exc, OSError) or "network access is disabled" in text or \
         "is disabled (only the scratch folder is writable)" in text or type(exc).__name__ in ("URLError", "HTTPError")
 
 
