@@ -286,17 +286,15 @@ def _backend_functions(keras, assumptions: list[str]) -> None:
     def switch(condition, then_expression, else_expression):
         return keras.ops.where(condition, then_expression, else_expression)
 
-    for fn in (variable, get_value, set_value, constant, ndim, batch_flatten, flatten, permute_dimensions,
-               l2_normalize, categorical_crossentropy, binary_crossentropy, switch):
-        if not hasattr(backend, fn.__name__):
-            setattr(backend, fn.__name__, _noted(fn, assumptions, BACKEND_ASSUMPTION))
     for old, new in (("pow", "power"), ("gather", "take"), ("ones", "ones"), ("zeros", "zeros"),
                      ("arange", "arange"), ("one_hot", "one_hot"), ("cumsum", "cumsum"), ("relu", "relu"),
                      ("elu", "elu"), ("softmax", "softmax"), ("round", "round"), ("floor", "floor"),
                      ("logsumexp", "logsumexp"), ("any", "any"), ("all", "all"), ("hard_sigmoid", "hard_sigmoid")):
         if not hasattr(backend, old) and hasattr(keras.ops, new):
             setattr(backend, old, _noted(getattr(keras.ops, new), assumptions, BACKEND_ASSUMPTION))
-    for fn in (random_normal, random_uniform, image_dim_ordering, set_image_dim_ordering):
+    for fn in (variable, get_value, set_value, constant, ndim, batch_flatten, flatten, permute_dimensions,
+               l2_normalize, categorical_crossentropy, binary_crossentropy, switch,
+               random_normal, random_uniform, image_dim_ordering, set_image_dim_ordering):
         if not hasattr(backend, fn.__name__):
             setattr(backend, fn.__name__, _noted(fn, assumptions, BACKEND_ASSUMPTION))
 

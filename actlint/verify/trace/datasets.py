@@ -104,7 +104,7 @@ def install(assumptions: list[str], scratch: str, allow_network: bool = False) -
     hooks.when_imported("sklearn.datasets", _patch_sklearn)
     from . import weights
 
-    weights.install(assumptions, allow_network)
+    weights.install()
 
 
 # ---------------------------------------------------------------------------------------

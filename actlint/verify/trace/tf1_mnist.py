@@ -78,7 +78,7 @@ def _read_idx(path: str):
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
-def _split(train_dir: str, split: str, key: str, exc_holder: list):
+def _split(train_dir: str, split: str, exc_holder: list):
     """(images uint8 [N, 28, 28], labels uint8 [N]) from the files in ``train_dir``, else the synthetic set."""
     import numpy as np
 
@@ -99,8 +99,8 @@ def read_data_sets(train_dir="MNIST_data", fake_data=False, one_hot=False, dtype
 
     dtype = getattr(dtype, "as_numpy_dtype", dtype)
     missing: list = []
-    train_x, train_y = _split(train_dir, "train", "train", missing)
-    test_x, test_y = _split(train_dir, "test", "test", missing)
+    train_x, train_y = _split(train_dir, "train", missing)
+    test_x, test_y = _split(train_dir, "test", missing)
     if not 0 <= validation_size <= len(train_x):
         raise ValueError(f"Validation size should be between 0 and {len(train_x)}. Received: {validation_size}.")
 

@@ -13,9 +13,7 @@ from __future__ import annotations
 import functools
 import inspect
 
-from . import hooks
-
-_STATE: dict = {"assumptions": [], "network": False, "said": set()}
+from . import datasets, hooks
 
 
 class RandomWeights(dict):
@@ -26,8 +24,8 @@ class RandomWeights(dict):
         self.url = url
 
 
-def install(assumptions: list[str], allow_network: bool = False) -> None:
-    _STATE.update(assumptions=assumptions, network=allow_network)
+def install() -> None:
+    """Patch the downloaders lazily; what is said goes where :func:`datasets.install` put its sentences."""
     hooks.when_imported("torch.hub", _patch_hub)
     hooks.when_imported("torch.utils.model_zoo", _patch_hub)
     hooks.when_imported("torchvision.models._api", _patch_hub)
@@ -38,14 +36,15 @@ def install(assumptions: list[str], allow_network: bool = False) -> None:
 
 
 def _say(sentence: str) -> None:
-    if sentence not in _STATE["said"]:
-        _STATE["said"].add(sentence)
-        _STATE["assumptions"].append(sentence)
+    state = datasets._STATE
+    with datasets._LOCK:
+        if sentence not in state["said"]:
+            state["said"].add(sentence)
+            state["assumptions"].append(sentence)
 
 
-def _why(exc: BaseException) -> str:
-    text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
-    return text if len(text) <= 120 else text[:117] + "..."
+def _offline() -> str:
+    return "" if datasets._STATE["network"] else " offline"
 
 
 def _unreachable(exc: BaseException) -> bool:
@@ -75,8 +74,7 @@ def _offline_url_loader(original):
         except Exception as exc:  # noqa: BLE001 - only a failed download is replaced; see _unreachable
             if not _unreachable(exc):
                 raise
-            offline = "" if _STATE["network"] else " offline"
-            _say(f"pretrained weights {url} could not be downloaded{offline} ({_why(exc)}): "
+            _say(f"pretrained weights {url} could not be downloaded{_offline()} ({datasets._reason(exc)}): "
                  "the model keeps its random initial weights")
             return RandomWeights(url)
 
@@ -171,9 +169,8 @@ def _offline_application(original):
         except WeightsUnreachable as exc:
             bound = signature.bind(*args, **kwargs)
             bound.arguments["weights"] = None
-            offline = "" if _STATE["network"] else " offline"
-            _say(f"keras.applications.{original.__name__} weights {exc.origin} could not be downloaded{offline} "
-                 f"({_why(exc.cause)}): built with weights=None, random initial weights")
+            _say(f"keras.applications.{original.__name__} weights {exc.origin} could not be downloaded{_offline()} "
+                 f"({datasets._reason(exc.cause)}): built with weights=None, random initial weights")
             return original(*bound.args, **bound.kwargs)
 
     build.__actlint_standin__ = True
