@@ -38,6 +38,7 @@ from actlint.project import is_library
 
 # What framework names mean, one module per framework, asked in this order.
 SEMANTICS = (torch_semantics, keras_semantics)
+_FRAMEWORK_PREFIXES = tuple(p for sem in SEMANTICS for p in sem.PREFIXES)
 
 MAX_DEPTH = 5          # nested calls followed
 MAX_TRAIL = 64         # ops kept per tensor
@@ -513,13 +514,17 @@ class Flow:
         elif type(stmt) is cst.ClassDef:
             scope.vars[stmt.name.value] = ClassRef(self.classes[id(stmt)])
 
+    def framework_name(self, expr, value: Value) -> Value:
+        """``value``, or the framework name ``expr`` spells (``torch.sigmoid``) where evaluating it gave nothing."""
+        if value is UNKNOWN and type(expr) in (cst.Name, cst.Attribute):
+            qual = self.resolve(expr)
+            if qual is not None and qual.startswith(_FRAMEWORK_PREFIXES):
+                return FrameworkName(qual)
+        return value
+
     def exec_small(self, small, scope: Scope) -> None:
         if type(small) is cst.Assign:
-            value = self.ev(small.value, scope)
-            if value is UNKNOWN and type(small.value) in (cst.Name, cst.Attribute):
-                qual = self.resolve(small.value)
-                if qual is not None and qual.startswith(tuple(p for sem in SEMANTICS for p in sem.PREFIXES)):
-                    value = FrameworkName(qual)
+            value = self.framework_name(small.value, self.ev(small.value, scope))
             for target in small.targets:
                 self.assign(target.target, value, scope)
         elif type(small) is cst.AnnAssign:
@@ -1012,11 +1017,14 @@ class Flow:
         return found
 
     # ------------------------------------------------------------ calls
-    def args(self, node: cst.Call, scope: Scope):
-        """The values of a call's positional and keyword arguments."""
+    def args(self, node: cst.Call, scope: Scope, names: bool = False):
+        """The values of a call's positional and keyword arguments; with ``names``, a framework function or
+        class passed as one (``Discriminator(…, torch.sigmoid)``) is kept as that name, as an assignment keeps it."""
         args, kwargs = [], {}
         for arg in node.args:
             value = self.ev(arg.value, scope)
+            if names:
+                value = self.framework_name(arg.value, value)
             if arg.keyword is not None:
                 kwargs[arg.keyword.value] = value
             elif arg.star == "*":
@@ -1074,8 +1082,10 @@ class Flow:
             return handled if handled is not None else UNKNOWN
         if func is UNKNOWN and self.watch and not self.missed:
             self.missed = self._maybe_local(node.func, scope)
-        args, kwargs = self.args(node, scope)
-        results = [self.call_value(f, args, kwargs, node) for f in options(func)]
+        callees = options(func)
+        args, kwargs = self.args(node, scope, names=bool(callees) and all(
+            isinstance(f, (ClassRef, Function)) for f in callees))  # the project's own code, given a framework name
+        results = [self.call_value(f, args, kwargs, node) for f in callees]
         return union(results)
 
     def dispatch(self, qual: str, node: cst.Call, scope: Scope) -> Value:
